@@ -1,0 +1,178 @@
+"""Configuration: YAML -> validated, frozen objects; errors name the file and the key path.
+
+The ``churn`` and ``features`` sections validate straight into the pure packages' own frozen dataclasses,
+so there is one definition of each setting.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from features.settings import ChurnDefinition, FeatureSettings
+from pipeline.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainingSettings(_Section):
+    n_cutoffs: int = Field(ge=2)
+    cutoff_step_days: int = Field(gt=0)
+    eval_cutoffs: int = Field(ge=1)
+    early_stopping_customer_share: float = Field(gt=0, lt=1)
+    calibration: Literal["auto", "isotonic", "sigmoid"]
+    seed: int
+
+
+class LightGBMSettings(_Section):
+    n_estimators: int = Field(gt=0)
+    learning_rate: float = Field(gt=0, le=1)
+    num_leaves: int = Field(ge=2)
+    min_child_samples: int = Field(ge=1)
+    subsample: float = Field(gt=0, le=1)
+    subsample_freq: int = Field(ge=0)
+    colsample_bytree: float = Field(gt=0, le=1)
+    reg_lambda: float = Field(ge=0)
+    early_stopping_rounds: int = Field(gt=0)
+    num_threads: int = Field(ge=1)
+    deterministic: bool
+    force_row_wise: bool
+
+
+class ModelSettings(_Section):
+    lightgbm: LightGBMSettings
+
+
+class EmpSettings(_Section):
+    alpha: float = Field(gt=0)
+    beta: float = Field(gt=0)
+    incentive_cost: float = Field(ge=0)
+    contact_cost: float = Field(ge=0)
+    clv: float | None = Field(default=None, gt=0)
+
+
+class EvaluationSettings(_Section):
+    top_fraction: float = Field(gt=0, lt=1)
+    emp: EmpSettings
+
+
+class ScoringSettings(_Section):
+    top_reasons: int = Field(ge=1, le=10)
+    value_window_days: int = Field(gt=0)
+    value_horizon_days: int = Field(gt=0)
+    value_tier_cuts: tuple[float, float]
+    control_share: float = Field(ge=0, lt=1)
+    target_size: int | None = Field(default=None, ge=0)
+    playbook: str
+    drift_warning_psi: float = Field(gt=0)
+    drift_strong_psi: float = Field(gt=0)
+
+    @field_validator("value_tier_cuts")
+    @classmethod
+    def _increasing_shares(cls, cuts: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < cuts[0] < cuts[1] < 1:
+            raise ValueError("must be two increasing shares between 0 and 1, e.g. [0.80, 0.95]")
+        return cuts
+
+
+class TrackingSettings(_Section):
+    default_uri: str
+    artifact_location: str
+    experiment: str = Field(min_length=1)
+    registered_model: str = Field(min_length=1)
+    alias: str = Field(min_length=1)
+
+
+class GenerateSettings(_Section):
+    customers: int = Field(gt=0)
+    seed: int
+
+
+class Config(_Section):
+    churn: ChurnDefinition
+    features: FeatureSettings
+    training: TrainingSettings
+    model: ModelSettings
+    evaluation: EvaluationSettings
+    scoring: ScoringSettings
+    tracking: TrackingSettings
+    generate: GenerateSettings
+    source: str = ""  # the file this config was read from (set by load_config)
+
+    def resolve_path(self, relative: str) -> Path:
+        """A path from the config, relative to the config file's folder."""
+        path = Path(relative)
+        return path if path.is_absolute() else Path(self.source).parent / path
+
+    def as_dict(self) -> dict[str, Any]:
+        return TypeAdapter(Config).dump_python(self, mode="json")
+
+
+def _strict(kind):
+    """Forbid unknown keys in a pure package's dataclass when pydantic validates it."""
+    kind.__pydantic_config__ = ConfigDict(extra="forbid")
+    return kind
+
+
+_strict(ChurnDefinition)
+_strict(FeatureSettings)
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    """``base`` with dotted-path ``overrides`` (e.g. {"churn.horizon_days": 60}) applied; Nones are skipped."""
+    merged = copy.deepcopy(base)
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = merged
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return merged
+
+
+def _describe(error: ValidationError, source: str, overrides: dict) -> str:
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-after"))
+        origin = "command-line option" if path in overrides else source
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling against configs/default.yaml)"
+        elif item["type"] == "missing":
+            message = "missing key (configs/default.yaml shows it with its default)"
+        lines.append(f"{origin}: {path}: {message}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read, merge ``overrides`` (dotted key paths) and validate a config file into a frozen Config."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    overrides = overrides or {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} not found.", "pass an existing YAML file with --config") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}", "fix the YAML syntax") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level.", "see configs/default.yaml")
+    merged = _merge(raw, overrides)
+    merged["source"] = str(path.resolve())
+    try:
+        return Config.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"Invalid configuration:\n{_describe(exc, str(path), overrides)}",
+            "correct the value(s) named above",
+        ) from None

@@ -1,0 +1,150 @@
+"""Step `churn train`: snapshots -> rolling-origin backtest -> final model -> MLflow run -> champion alias."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from models.backtest import (
+    LABEL,
+    BacktestResult,
+    backtest_plans,
+    choose_calibration,
+    final_plan,
+    fit_plan,
+    run_backtest,
+)
+from models.drift import reference_distributions
+from models.modelframe import data_end, model_feature_columns, model_frames
+from models.snapshots import snapshot_cutoffs
+from models.value import customer_value
+from pipeline import plots
+from pipeline.config import Config
+from pipeline.io import load_data_dir
+from pipeline.tracking import ModelBundle, RunOutcome, log_training_run
+
+COMPARISON_METRIC = "latest_cutoff_roc_auc"
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    backtest: BacktestResult
+    calibration: str
+    outcome: RunOutcome
+    n_snapshot_rows: int
+
+
+def fingerprint(data_dir: Path) -> str:
+    """SHA-256 over the names and bytes of the data directory's table files (not _truth/)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(data_dir).iterdir() if p.is_file()):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingResult:
+    """Train on every fully observed snapshot of ``data_dir``, backtest, log to MLflow and register."""
+    tables, _warnings = load_data_dir(data_dir)
+    end = data_end(tables)
+    cutoffs = snapshot_cutoffs(end, cfg.churn.horizon_days, cfg.training.cutoff_step_days, cfg.training.n_cutoffs)
+    snapshots = model_frames(tables, cutoffs, cfg.features, cfg.churn, progress=progress)
+    columns = model_feature_columns(snapshots)
+
+    def value_of(rows: pd.DataFrame):
+        return customer_value(
+            rows, window_days=cfg.scoring.value_window_days, horizon_days=cfg.scoring.value_horizon_days
+        )
+
+    emp = cfg.evaluation.emp
+    metric_options = {
+        "k": cfg.evaluation.top_fraction,
+        "emp_alpha": emp.alpha,
+        "emp_beta": emp.beta,
+        "emp_d": emp.incentive_cost,
+        "emp_f": emp.contact_cost,
+        "emp_clv": emp.clv,
+    }
+    fit_options = {"seed": cfg.training.seed, "early_stopping_share": cfg.training.early_stopping_customer_share}
+    plans = backtest_plans(cutoffs, cfg.training.eval_cutoffs, cfg.churn.horizon_days)
+    backtest = run_backtest(
+        snapshots, plans, columns, cfg.model.lightgbm, value_of,
+        metric_options=metric_options, progress=progress, **fit_options,
+    )
+    method = choose_calibration(backtest.metrics, cfg.training.calibration)
+
+    progress("final model")
+    plan = final_plan(cutoffs, end, cfg.churn.horizon_days)
+    fitted = fit_plan(snapshots, plan, columns, cfg.model.lightgbm, **fit_options)
+    model = fitted.model.with_calibrator(fitted.calibrators[method])
+    training_rows = snapshots[snapshots["as_of"].isin(plan.train_cutoffs)]
+
+    latest = backtest.metrics[backtest.metrics["eval_cutoff"] == backtest.metrics["eval_cutoff"].max()]
+    chosen = latest.set_index("candidate").loc[f"model_{method}"]
+    bundle = ModelBundle(
+        model,
+        {
+            "feature_schema": model.schema.to_dict(),
+            "feature_schema_hash": model.schema.fingerprint,
+            "training_distributions": reference_distributions(training_rows[columns]),
+            "config": cfg.as_dict(),
+            "calibration": method,
+            "latest_backtest": {k: (float(v) if isinstance(v, int | float) else str(v)) for k, v in chosen.items()},
+            "emp_targeting_fraction": float(chosen["emp_fraction"]),
+            "train_cutoffs": [str(c.date()) for c in plan.train_cutoffs],
+            "calibration_cutoff": str(plan.calibration_cutoff.date()),
+        },
+    )
+    progress("logging to MLflow")
+    outcome = log_training_run(
+        cfg,
+        bundle,
+        data_fingerprint=fingerprint(data_dir),
+        metrics=_summary_metrics(backtest.metrics, method),
+        metric_steps=_per_cutoff_metrics(backtest.metrics),
+        tables={"backtest.csv": backtest.metrics},
+        figures=_figures(backtest, method, model, training_rows[columns]),
+        comparison_metric=COMPARISON_METRIC,
+        comparison_value=float(chosen["roc_auc"]),
+    )
+    return TrainingResult(backtest, method, outcome, len(snapshots))
+
+
+def _summary_metrics(metrics: pd.DataFrame, method: str) -> dict[str, float]:
+    """Mean over evaluation cutoffs per candidate, plus the shipped model's latest-cutoff values."""
+    numeric = metrics.drop(columns=["eval_cutoff"]).groupby("candidate").mean()
+    summary = {f"mean.{cand}.{col}": float(v) for cand, row in numeric.iterrows() for col, v in row.items()}
+    latest = metrics[metrics["eval_cutoff"] == metrics["eval_cutoff"].max()].set_index("candidate")
+    summary.update({f"latest.model.{c}": float(v) for c, v in latest.loc[f"model_{method}"].drop("eval_cutoff").items()})
+    summary[COMPARISON_METRIC] = float(latest.loc[f"model_{method}", "roc_auc"])
+    return summary
+
+
+def _per_cutoff_metrics(metrics: pd.DataFrame) -> dict[str, list[tuple[int, float]]]:
+    steps: dict[str, list[tuple[int, float]]] = {}
+    cutoffs = sorted(metrics["eval_cutoff"].unique())
+    for _, row in metrics.iterrows():
+        step = cutoffs.index(row["eval_cutoff"])
+        for column in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "emp"):
+            steps.setdefault(f"cutoff.{row['candidate']}.{column}", []).append((step, float(row[column])))
+    return steps
+
+
+def _figures(backtest: BacktestResult, method: str, model, training_features: pd.DataFrame) -> dict[str, bytes]:
+    latest = backtest.predictions[backtest.predictions["eval_cutoff"] == backtest.predictions["eval_cutoff"].max()]
+    y = latest[LABEL].to_numpy()
+    ranked = {c: latest[c].to_numpy() for c in (f"model_{method}", "baseline_recency", "baseline_bgnbd")}
+    calibration = {c: latest[c].to_numpy() for c in ("model_uncalibrated", f"model_{method}")}
+    importance = pd.Series(
+        model.booster.feature_importance(importance_type="gain"), index=list(model.schema.names)
+    )
+    return {
+        "roc.png": plots.roc_plot(y, ranked),
+        "gains.png": plots.gains_plot(y, ranked),
+        "reliability.png": plots.reliability_plot(y, calibration),
+        "feature_importance.png": plots.importance_plot(importance),
+    }
