@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from features.settings import ChurnDefinition, FeatureSettings
+from models.winback import Playbook
 from pipeline.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -176,3 +177,50 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             f"Invalid configuration:\n{_describe(exc, str(path), overrides)}",
             "correct the value(s) named above",
         ) from None
+
+
+class LowRiskRule(_Section):
+    max_probability: float = Field(gt=0, lt=1)
+    tiers: tuple[Literal["A", "B", "C"], ...]
+    action: str = Field(min_length=1)
+
+
+class PlaybookFile(_Section):
+    priority: tuple[str, ...] = Field(min_length=1)
+    actions: dict[str, dict[Literal["A", "B", "C"], str]]
+    default: dict[Literal["A", "B", "C"], str]
+    low_risk: LowRiskRule
+
+    @field_validator("actions", "default")
+    @classmethod
+    def _every_tier(cls, value):
+        rows = value.values() if value and isinstance(next(iter(value.values())), dict) else [value]
+        for row in rows:
+            if set(row) != {"A", "B", "C"}:
+                raise ValueError("needs an action for each of the tiers A, B and C")
+        return value
+
+
+def load_playbook(cfg: Config) -> Playbook:
+    """The playbook table named by ``scoring.playbook`` (relative to the config file), validated."""
+    path = cfg.resolve_path(cfg.scoring.playbook)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        parsed = PlaybookFile.model_validate(raw)
+    except FileNotFoundError:
+        raise ConfigError(f"Playbook file {path} not found.", "set scoring.playbook to an existing YAML file") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}", "fix the YAML syntax") from None
+    except ValidationError as exc:
+        raise ConfigError(f"Invalid playbook:\n{_describe(exc, str(path), {})}", "correct the entries named above") from None
+    unknown = [f for f in parsed.priority if f not in parsed.actions]
+    if unknown:
+        raise ConfigError(f"{path}: priority: families without actions: {', '.join(unknown)}", "add their actions")
+    return Playbook(
+        priority=parsed.priority,
+        actions={f: dict(row) for f, row in parsed.actions.items()},
+        default=dict(parsed.default),
+        low_risk_probability=parsed.low_risk.max_probability,
+        low_risk_tiers=parsed.low_risk.tiers,
+        low_risk_action=parsed.low_risk.action,
+    )

@@ -19,6 +19,7 @@ from models.backtest import (
     run_backtest,
 )
 from models.drift import reference_distributions
+from models.metrics import EmpParams
 from models.modelframe import data_end, model_feature_columns, model_frames
 from models.snapshots import snapshot_cutoffs
 from models.value import customer_value
@@ -63,11 +64,7 @@ def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], No
     emp = cfg.evaluation.emp
     metric_options = {
         "k": cfg.evaluation.top_fraction,
-        "emp_alpha": emp.alpha,
-        "emp_beta": emp.beta,
-        "emp_d": emp.incentive_cost,
-        "emp_f": emp.contact_cost,
-        "emp_clv": emp.clv,
+        "emp_params": EmpParams(emp.alpha, emp.beta, emp.incentive_cost, emp.contact_cost, emp.clv),
     }
     fit_options = {"seed": cfg.training.seed, "early_stopping_share": cfg.training.early_stopping_customer_share}
     plans = backtest_plans(cutoffs, cfg.training.eval_cutoffs, cfg.churn.horizon_days)
