@@ -19,7 +19,10 @@ class ChurnError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in the input data: file, column, 1-based line numbers as seen in the file, what is wrong."""
+    """One problem found in the input data: file, column, where, what is wrong, how to fix it.
+
+    ``rows`` are 1-based line numbers as seen in a CSV file (header = line 1), or row numbers for Parquet.
+    """
 
     file: str
     column: str | None
@@ -33,7 +36,8 @@ class Problem:
         if self.rows:
             shown = ", ".join(str(r) for r in self.rows[:max_rows])
             more = f" (and {len(self.rows) - max_rows} more)" if len(self.rows) > max_rows else ""
-            label = "line" if len(self.rows) == 1 else "lines"
+            unit = "row" if self.file.endswith(".parquet") else "line"  # Parquet has rows, not file lines
+            label = unit if len(self.rows) == 1 else unit + "s"
             where += f", {label} {shown}{more}"
         text = f"{where}: {self.what}"
         return text + (f"; {self.fix}" if self.fix else "")

@@ -1,0 +1,266 @@
+"""The only module that reads and writes data files: a data directory in as checked Tables, frames out atomically.
+
+Files are CSV (UTF-8, header row, optionally gzip-compressed as .csv.gz) or Parquet, chosen by extension.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import uuid
+import zlib
+from collections.abc import Callable, Mapping
+from contextlib import nullcontext
+from pathlib import Path
+
+import pandas as pd
+import pyarrow
+
+from features.tables import (
+    DATETIME_DTYPE,
+    REQUIRED_TABLES,
+    TABLE_NAMES,
+    Tables,
+    make_tables,
+    to_datetime_column,
+)
+from pipeline.errors import ChurnError, InputDataError, Problem
+from pipeline.validate import RawTable, check_tables
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+TABLE_FORMATS = {"csv": ".csv", "csv.gz": ".csv.gz", "parquet": ".parquet"}
+CSV_FIRST_DATA_LINE = 2  # line 1 is the header
+CSV_FIX = "save the table as a UTF-8 CSV file with a header row (or as Parquet)"
+
+
+def load_data_dir(data_dir: str | os.PathLike) -> tuple[Tables, list[Problem]]:
+    """The conformed Tables of ``data_dir`` and the warnings found; raises InputDataError listing every error."""
+    raw, problems = read_raw_tables(data_dir)
+    checked = check_tables(raw)
+    problems = problems + checked.problems
+    if any(p.severity == "error" for p in problems):
+        raise InputDataError(problems)
+    return make_tables(checked.frames), problems
+
+
+def read_raw_tables(data_dir: str | os.PathLike) -> tuple[dict[str, RawTable], list[Problem]]:
+    """Every table file of ``data_dir`` read raw, and the problems that kept files from being found or read.
+
+    Looks only at ``<table>.csv``, ``<table>.csv.gz`` and ``<table>.parquet`` directly in the folder; other
+    files and subfolders (such as ``_truth/``) are ignored.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        fix = "pass the folder that holds transactions.csv (and the other tables)"
+        return {}, [Problem(str(data_dir), None, (), "folder not found", fix)]
+    raw, problems = {}, []
+    for name in TABLE_NAMES:
+        paths = [
+            path for path in (data_dir / f"{name}{suffix}" for suffix in TABLE_SUFFIXES) if path.is_file()
+        ]
+        if len(paths) > 1:
+            names = ", ".join(p.name for p in paths)
+            problems.append(
+                Problem(str(data_dir), None, (), f"two files for table {name}: {names}", "keep one")
+            )
+        elif not paths and name in REQUIRED_TABLES:
+            names = " or ".join(f"{name}{suffix}" for suffix in TABLE_SUFFIXES)
+            fix = f"add {names}; the {name} table is required"
+            problems.append(Problem(str(data_dir), None, (), f"no {name} file", fix))
+        elif paths:
+            try:
+                raw[name] = RawTable(paths[0].name, read_table_file(paths[0]))
+            except InputDataError as exc:
+                problems += exc.problems
+    return raw, problems
+
+
+def read_table_file(path: str | os.PathLike) -> pd.DataFrame:
+    """A table file read raw, by extension; the index is what a person sees: line number (CSV) or row (Parquet).
+
+    CSV values are all read as strings (empty fields as NA, blank lines dropped) so that the checks can name the
+    line of every bad value. Raises InputDataError with one Problem if the file cannot be read as a table.
+    """
+    path = Path(path)
+    suffix = _table_suffix(path)
+    if not path.is_file():
+        raise InputDataError([Problem(path.name, None, (), "file not found", f"check the path {path}")])
+    if path.stat().st_size == 0:
+        raise InputDataError([Problem(path.name, None, (), "the file is empty", CSV_FIX)])
+    if suffix == ".parquet":
+        frame = _read_parquet(path, dtype_backend="numpy_nullable")  # keeps integer ids with gaps as integers
+        return frame.set_axis(pd.RangeIndex(1, len(frame) + 1, name="row"))
+    return _read_csv_strings(path)
+
+
+def read_frame(path: str | os.PathLike) -> pd.DataFrame:
+    """One frame file written by :func:`write_frame`, with its column types back (a fresh RangeIndex).
+
+    Timestamps come back as tz-naive UTC ``datetime64[ns]`` whatever unit the file stores. For CSV the types
+    are inferred per column: ``*_id`` columns stay strings; otherwise true/false columns become boolean,
+    numbers int64/Int64 or float64, ISO dates datetime64[ns], the rest strings; entirely empty columns float64.
+    """
+    path = Path(path)
+    if _table_suffix(path) == ".parquet":
+        frame = _read_parquet(path)
+        stamps = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+        return frame.assign(**{c: to_datetime_column(frame[c]) for c in stamps})  # the one datetime policy
+    text = read_table_file(path).reset_index(drop=True)
+    return pd.DataFrame({column: _typed_csv_column(column, text[column]) for column in text.columns})
+
+
+def write_atomic(path: str | os.PathLike, write_fn: Callable[[Path], object]) -> Path:
+    """Run ``write_fn(temp_path)`` on a temp file beside ``path``, then move it into place in one step.
+
+    If anything fails the temp file is removed and a previous file at ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        write_fn(temp)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``frame`` atomically as CSV (.csv, .csv.gz) or Parquet by extension; same frame, same bytes.
+
+    A named index is written as leading column(s), an unnamed one is dropped. CSV: timestamps ISO 8601
+    ("2024-03-01 13:45:00", or "2024-03-01" when a column holds only midnights), booleans true/false, NA empty,
+    floats in their shortest round-trip form, gzip without a time stamp.
+    """
+    path = Path(path)
+    suffix = _table_suffix(path)
+    table = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
+    if suffix == ".parquet":
+        return write_atomic(path, lambda temp: table.to_parquet(temp, index=False, engine="pyarrow"))
+    text = _csv_text(table)
+    return write_atomic(path, lambda temp: _write_csv(text, temp, compress=suffix == ".csv.gz"))
+
+
+def write_tables(
+    frames: Mapping[str, pd.DataFrame], out_dir: str | os.PathLike, fmt: str = "csv"
+) -> dict[str, Path]:
+    """Write each frame as ``out_dir/<name>.<fmt>`` (fmt: csv, csv.gz or parquet); the paths written, by name."""
+    if fmt not in TABLE_FORMATS:
+        raise ChurnError(f"unknown table format {fmt!r}", f"use one of {', '.join(TABLE_FORMATS)}")
+    return {
+        name: write_frame(frame, Path(out_dir) / f"{name}{TABLE_FORMATS[fmt]}")
+        for name, frame in frames.items()
+    }
+
+
+def _table_suffix(path: Path) -> str:
+    suffix = next((s for s in TABLE_SUFFIXES if path.name.lower().endswith(s)), None)
+    if suffix is None:
+        raise ChurnError(f"{path.name}: unknown table file type", "use .csv, .csv.gz or .parquet")
+    return suffix
+
+
+def _read_csv_strings(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(
+            path,
+            dtype="str",
+            keep_default_na=False,  # only an empty field is missing: "NA" or "null" may be a real id
+            na_values=[""],
+            skip_blank_lines=False,  # keeps the index in step with the line numbers
+            encoding="utf-8-sig",  # tolerates the byte-order mark Excel writes
+            compression="gzip" if path.name.lower().endswith(".gz") else None,
+        )
+    except pd.errors.EmptyDataError:
+        raise InputDataError(
+            [Problem(path.name, None, (), "the file is empty (no header row)", CSV_FIX)]
+        ) from None
+    except UnicodeDecodeError:
+        what = "not UTF-8 text (binary data, or another encoding such as Latin-1)"
+        raise InputDataError(
+            [Problem(path.name, None, (_first_non_utf8_line(path),), what, CSV_FIX)]
+        ) from None
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        what = (
+            f"{found[3]} fields where the header has {found[1]}" if found else "not a well-formed CSV table"
+        )
+        fix = "quote fields that contain commas, or remove the extra separators"
+        rows = (int(found[2]),) if found else ()
+        raise InputDataError([Problem(path.name, None, rows, what, fix)]) from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputDataError([Problem(path.name, None, (), f"cannot be read ({exc})", CSV_FIX)]) from None
+    frame.index = pd.RangeIndex(CSV_FIRST_DATA_LINE, CSV_FIRST_DATA_LINE + len(frame), name="line")
+    return frame.dropna(how="all")
+
+
+def _first_non_utf8_line(path: Path) -> int:
+    """The line of the first byte that is not UTF-8 (only called once decoding has failed)."""
+    data = gzip.decompress(path.read_bytes()) if path.name.lower().endswith(".gz") else path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1
+    return 1
+
+
+def _read_parquet(path: Path, **kwargs) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path, engine="pyarrow", **kwargs)
+    except (pyarrow.ArrowException, OSError, ValueError) as exc:
+        what = f"not a readable Parquet file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        raise InputDataError([Problem(path.name, None, (), what, CSV_FIX)]) from None
+    has_named_index = any(name is not None for name in frame.index.names)
+    return frame.reset_index(drop=not has_named_index)
+
+
+def _csv_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with timestamps and booleans already written out as the CSV shows them."""
+    text = frame.copy(deep=False)
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            text[column] = _iso_text(values)
+        elif pd.api.types.is_bool_dtype(values):
+            text[column] = values.astype("boolean").map({True: "true", False: "false"})
+    return text
+
+
+def _iso_text(values: pd.Series) -> pd.Series:
+    stamps = to_datetime_column(values)
+    present = stamps.dropna()
+    if (present == present.dt.normalize()).all():
+        return stamps.dt.strftime("%Y-%m-%d")
+    if (present.dt.microsecond == 0).all() and (present.dt.nanosecond == 0).all():
+        return stamps.dt.strftime("%Y-%m-%d %H:%M:%S")
+    return stamps.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _write_csv(text: pd.DataFrame, temp: Path, compress: bool) -> None:
+    with open(temp, "wb") as raw:
+        # mtime=0 and no file name in the gzip header: the same frame gives the same bytes.
+        sink = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") if compress else nullcontext(raw)
+        with sink as handle:
+            text.to_csv(handle, index=False, na_rep="", lineterminator="\n", encoding="utf-8")
+
+
+def _typed_csv_column(name: str, text: pd.Series) -> pd.Series:
+    """One CSV column read as strings, in the type its values show (see :func:`read_frame`)."""
+    present = text.dropna()
+    if name.endswith("_id"):
+        return text
+    if not len(present):
+        return text.astype("float64")
+    if present.str.lower().isin(["true", "false"]).all():
+        return text.str.lower().map({"true": True, "false": False}).astype("boolean")
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.notna().sum() == len(present):
+        if present.str.fullmatch(r"-?\d+").all():
+            return numbers.astype("int64" if len(present) == len(text) else "Int64")
+        return numbers.astype("float64")
+    stamps = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    if stamps.notna().sum() == len(present):
+        return stamps.dt.tz_localize(None).astype(DATETIME_DTYPE)
+    return text

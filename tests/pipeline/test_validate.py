@@ -1,0 +1,442 @@
+"""validate_data_dir and the pure checks: every bad-input kind becomes a Problem naming file, column and lines."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.errors
+import pytest
+
+from features.schemas import TABLE_SCHEMAS, Transactions
+from features.tables import COLUMNS, empty_table
+from pipeline.validate import RawTable, check_tables, validate_data_dir
+
+CUSTOMERS = (
+    "customer_id,signup_date,segment,account_manager_id,wallet_estimate\nC1,2020-01-15,retail,M1,1000\n"
+    "C2,2021-06-01,retail,M2,\nC3,,b2b,,250.5\n"
+)
+TRANSACTIONS = (
+    "customer_id,timestamp,amount,transaction_id,promo,list_amount\n"
+    "C1,2024-03-01 13:45:00,10.5,T1,true,12\n"
+    "C2,2024-03-02,-4,T2,false,\n"  # a return: negative amounts are legitimate
+    "C1,2024-03-05T10:00:00+02:00,3,T3,,3\n"  # an offset: converted to UTC
+    "C3,2024-01-10,7.25,T4,0,8\n"
+)
+COMPLAINTS = "customer_id,opened_at,resolved_at,severity,satisfaction\nC1,2024-02-01,2024-02-03,4,2\nC2,2024-02-10,,5,\n"
+VISITS = "customer_id,timestamp,channel,duration_s\nC1,2023-12-31 23:00:00,web,30\nC3,2024-01-09,store,\n"
+MANAGERS = "account_manager_id,departed_at\nM1,\nM2,2024-01-31\n"
+VALID = {
+    "customers.csv": CUSTOMERS,
+    "transactions.csv": TRANSACTIONS,
+    "complaints.csv": COMPLAINTS,
+    "visits.csv": VISITS,
+    "account_managers.csv": MANAGERS,
+}
+
+
+def data_dir(tmp_path, **files: str | bytes | None):
+    """The valid directory above with some files replaced (bytes written as is) or removed (None)."""
+    contents = {**VALID, **{name.replace("__", "."): text for name, text in files.items()}}
+    for name, text in contents.items():
+        if isinstance(text, bytes):
+            (tmp_path / name).write_bytes(text)
+        elif text is not None:
+            (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def problems_of(tmp_path, **files):
+    return validate_data_dir(data_dir(tmp_path, **files)).problems
+
+
+def the_problem(problems, file, column):
+    found = [p for p in problems if p.file == file and p.column == column]
+    assert len(found) == 1, [p.render() for p in problems]
+    return found[0]
+
+
+def test_valid_directory_has_no_problem_and_a_summary(tmp_path):
+    report = validate_data_dir(data_dir(tmp_path))
+
+    assert report.problems == []
+    assert report.ok
+    assert report.summary == {
+        "tables": {
+            name.removesuffix(".csv"): name
+            for name in [
+                "transactions.csv",
+                "customers.csv",
+                "complaints.csv",
+                "visits.csv",
+                "account_managers.csv",
+            ]
+        },
+        "rows": {"transactions": 4, "customers": 3, "complaints": 2, "visits": 2, "account_managers": 2},
+        "customers": 3,
+        "first_event": pd.Timestamp("2023-12-31 23:00:00"),  # the web visit
+        "last_event": pd.Timestamp("2024-03-05 08:00:00"),  # 10:00 at +02:00 is 08:00 UTC
+    }
+    assert "3 customers; events from 2023-12-31 to 2024-03-05" in report.render_summary()
+
+
+def test_the_example_message_reads_as_documented(tmp_path):
+    tx = TRANSACTIONS + 'C1,2024-03-06,"12,50",T5,,\nC2,2024-03-07,abc,T6,,\n'
+    problem = the_problem(problems_of(tmp_path, transactions__csv=tx), "transactions.csv", "amount")
+
+    assert problem.rows == (6, 7)
+    assert problem.render() == (
+        "transactions.csv, column amount, lines 6, 7: not a number ('12,50', 'abc'); "
+        "use a dot as decimal separator and no thousands separators or currency signs"
+    )
+
+
+def test_missing_transactions_file_is_an_error_naming_the_folder(tmp_path):
+    problems = problems_of(tmp_path, transactions__csv=None)
+
+    assert [(p.file, p.severity) for p in problems] == [(str(tmp_path), "error")]
+    assert "no transactions file" in problems[0].what
+    assert "transactions.csv" in problems[0].fix
+
+
+def test_missing_folder_is_one_problem(tmp_path):
+    report = validate_data_dir(tmp_path / "nowhere")
+
+    assert [p.what for p in report.problems] == ["folder not found"]
+    assert report.summary["customers"] == 0
+
+
+def test_two_files_for_one_table_is_an_error(tmp_path):
+    problems = problems_of(tmp_path, complaints__csv__gz=b"")
+
+    assert [p.what for p in problems] == ["two files for table complaints: complaints.csv, complaints.csv.gz"]
+
+
+def test_missing_required_column_names_the_column_and_the_header_found(tmp_path):
+    tx = "customer_id,timestamp,amont\nC1,2024-03-01,10\n"
+    problem = the_problem(problems_of(tmp_path, transactions__csv=tx), "transactions.csv", "amount")
+
+    assert problem.what == "required column is missing"
+    assert "'amont'" in problem.fix
+
+
+def test_header_without_rows_is_an_error_for_transactions_and_a_warning_for_complaints(tmp_path):
+    problems = problems_of(
+        tmp_path,
+        transactions__csv="customer_id,timestamp,amount\n",
+        complaints__csv="customer_id,opened_at\n\n",
+    )
+
+    tx = the_problem(problems, "transactions.csv", None)
+    complaints = the_problem(problems, "complaints.csv", None)
+    assert (tx.what, tx.severity) == ("has a header but no rows", "error")
+    assert (complaints.what, complaints.severity) == ("has a header but no rows", "warning")
+
+
+def test_file_that_is_not_utf8_names_its_first_bad_line(tmp_path):
+    latin1 = "customer_id,opened_at\nC1,2024-02-01\nCé,2024-02-02\n".encode("latin-1")
+    problem = the_problem(problems_of(tmp_path, complaints__csv=latin1), "complaints.csv", None)
+
+    assert problem.rows == (3,)
+    assert problem.what.startswith("not UTF-8 text")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "what"),
+    [
+        ("transactions.csv", b"", "the file is empty"),
+        ("transactions.csv", b"\n\n", "the file is empty (no header row)"),
+        ("transactions.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x01", "not UTF-8 text"),
+        ("transactions.csv.gz", b"customer_id,timestamp,amount\n", "cannot be read"),
+    ],
+)
+def test_unreadable_transactions_file_is_one_clean_problem(tmp_path, name, content, what):
+    problems = problems_of(tmp_path, **{"transactions__csv": None, name.replace(".", "__"): content})
+
+    problem = the_problem(problems, name, None)
+    assert problem.what.startswith(what)
+    assert problem.severity == "error"
+
+
+def test_parquet_file_that_is_not_parquet_is_a_problem_and_other_tables_are_still_checked(tmp_path):
+    problems = problems_of(
+        tmp_path,
+        visits__csv=None,
+        visits__parquet=b"customer_id,timestamp\nC1,2024-01-01\n",
+        complaints__csv="customer_id,opened_at\nC1,soon\n",
+    )
+
+    assert the_problem(problems, "visits.parquet", None).what.startswith("not a readable Parquet file")
+    assert the_problem(problems, "complaints.csv", "opened_at").rows == (2,)
+
+
+def test_line_with_too_many_fields_is_named(tmp_path):
+    tx = "customer_id,timestamp,amount\nC1,2024-03-01,10\nC2,2024-03-02,12,50\n"
+    problem = the_problem(problems_of(tmp_path, transactions__csv=tx), "transactions.csv", None)
+
+    assert problem.rows == (3,)
+    assert problem.what == "4 fields where the header has 3"
+
+
+def test_unparseable_and_impossible_dates_are_one_problem_with_their_lines(tmp_path):
+    tx = (
+        "customer_id,timestamp,amount\nC1,2024-03-01,1\nC1,2024-02-30,1\nC2,yesterday,1\n"
+        "C2,01/03/2024,1\nC3,2024-02-29 10:00,1\n"  # 2024 is a leap year: the 29th is real
+    )
+    problem = the_problem(problems_of(tmp_path, transactions__csv=tx), "transactions.csv", "timestamp")
+
+    assert problem.rows == (3, 4, 5)
+    assert problem.what == "not a valid date ('2024-02-30', 'yesterday', '01/03/2024')"
+
+
+def test_dates_before_1900_or_after_2100_are_errors_even_beyond_nanosecond_range(tmp_path):
+    customers = (
+        "customer_id,signup_date\nC1,2020-01-01\nC2,3000-01-01\nC3,1066-10-14\nC4,2150-01-01\n"
+        "C5,1899-12-31 23:59:59\nC6,1900-01-01\nC7,2100-12-31 23:59:59\n"
+    )
+    problems = [p for p in problems_of(tmp_path, customers__csv=customers) if p.column == "signup_date"]
+
+    assert {(p.rows, p.what) for p in problems} == {
+        ((3, 5), "date after 2100 ('3000-01-01', '2150-01-01')"),
+        ((4, 6), "date before 1900 ('1066-10-14', '1899-12-31 23:59:59')"),
+    }
+
+
+def test_duplicate_transaction_ids_name_every_line_of_each_duplicate(tmp_path):
+    tx = (
+        "customer_id,timestamp,amount,transaction_id\nC1,2024-03-01,1,T1\nC1,2024-03-01,1,T2\n"
+        "C1,2024-03-01,1,T1\nC2,2024-03-02,1,T9\nC2,2024-03-02,1,T2\nC3,2024-03-02,1,\nC3,2024-03-02,1,\n"
+    )
+    problem = the_problem(problems_of(tmp_path, transactions__csv=tx), "transactions.csv", "transaction_id")
+
+    assert problem.rows == (2, 3, 4, 6)  # empty transaction ids (lines 7, 8) are allowed
+    assert problem.what == "duplicate values ('T1', 'T2')"
+
+
+def test_duplicate_customer_in_customers_is_an_error(tmp_path):
+    customers = CUSTOMERS + "C2,2022-01-01,retail,M1,\n"
+    problem = the_problem(problems_of(tmp_path, customers__csv=customers), "customers.csv", "customer_id")
+
+    assert (problem.rows, problem.severity) == ((3, 5), "error")
+
+
+def test_complaint_resolved_before_it_was_opened(tmp_path):
+    complaints = (
+        COMPLAINTS + "C3,2024-02-10 12:00,2024-02-10 11:59,,\nC3,2024-02-11 12:00,2024-02-11 12:00,,\n"
+    )
+    problem = the_problem(problems_of(tmp_path, complaints__csv=complaints), "complaints.csv", "resolved_at")
+
+    assert problem.rows == (4,)  # resolved the moment it was opened (line 5) is fine
+    assert problem.what == "resolved before it was opened ('2024-02-10 11:59')"
+
+
+def test_scores_out_of_range_or_not_whole_numbers(tmp_path):
+    complaints = (
+        "customer_id,opened_at,severity,satisfaction\nC1,2024-02-01,0,5\nC1,2024-02-02,2.5,6\n"
+        "C2,2024-02-03,3.0,x\nC2,2024-02-04,6,1\n"
+    )
+    problems = problems_of(tmp_path, complaints__csv=complaints)
+
+    assert {(p.column, p.rows, p.what) for p in problems} == {
+        ("severity", (2, 5), "outside 1 to 5 ('0', '6')"),
+        ("severity", (3,), "not a whole number ('2.5')"),
+        ("satisfaction", (3,), "outside 1 to 5 ('6')"),
+        ("satisfaction", (4,), "not a number ('x')"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "column"),
+    [
+        ("transactions.csv", TRANSACTIONS + "C2,2024-03-06,5,T5,,-0.5\n", "list_amount"),
+        ("customers.csv", CUSTOMERS + "C4,,retail,,-0.5\n", "wallet_estimate"),
+        ("visits.csv", VISITS + "C1,2024-01-02,web,-0.5\n", "duration_s"),
+    ],
+)
+def test_negative_value_in_a_non_negative_column(tmp_path, file, text, column):
+    problem = the_problem(problems_of(tmp_path, **{file.replace(".", "__"): text}), file, column)
+
+    last_line = len(text.splitlines())
+    assert (problem.rows, problem.what, problem.severity) == ((last_line,), "negative ('-0.5')", "error")
+
+
+def test_empty_and_whitespace_only_ids(tmp_path):
+    tx = "customer_id,timestamp,amount\nC1,2024-03-01,1\n,2024-03-01,2\n   ,2024-03-01,3\nC2,2024-03-01,4\n"
+    problems = problems_of(tmp_path, transactions__csv=tx)
+
+    assert {(p.column, p.rows, p.what) for p in problems} == {
+        ("customer_id", (3,), "empty"),
+        ("customer_id", (4,), "only spaces"),
+    }
+
+
+def test_unparseable_required_value_is_reported_once_not_also_as_empty(tmp_path):
+    tx = "customer_id,timestamp,amount\nC1,2024-03-01,x\nC1,2024-03-01,\n"
+    problems = problems_of(tmp_path, transactions__csv=tx)
+
+    assert {(p.rows, p.what) for p in problems} == {((2,), "not a number ('x')"), ((3,), "empty")}
+
+
+def test_ids_missing_from_customers_or_managers_are_warnings_counted_and_named(tmp_path):
+    tx = TRANSACTIONS + "C9,2024-03-06,1,T5,,\nC8,2024-03-06,1,T6,,\nC9,2024-03-07,1,T7,,\n"
+    customers = CUSTOMERS + "C4,,retail,M7,\n"
+    report = validate_data_dir(
+        data_dir(
+            tmp_path,
+            transactions__csv=tx,
+            customers__csv=customers,
+            visits__csv=VISITS + "C5,2024-01-01,web,\n",
+        )
+    )
+
+    assert report.ok
+    assert {(p.file, p.column, p.rows, p.what, p.severity) for p in report.problems} == {
+        (
+            "transactions.csv",
+            "customer_id",
+            (6, 7, 8),
+            "2 customer_id value(s) not in customers.csv ('C9', 'C8')",
+            "warning",
+        ),
+        ("visits.csv", "customer_id", (4,), "1 customer_id value(s) not in customers.csv ('C5')", "warning"),
+        (
+            "customers.csv",
+            "account_manager_id",
+            (5,),
+            "1 account_manager_id value(s) not in account_managers.csv ('M7')",
+            "warning",
+        ),
+    }
+
+
+def test_promo_accepts_boolean_words_in_any_case_and_rejects_others():
+    raw = pd.DataFrame(
+        {
+            "customer_id": "C1",
+            "timestamp": "2024-03-01",
+            "amount": "1",
+            "promo": ["TRUE", "no", "Yes", "0", "1", "False", None, "maybe", "2"],
+        },
+        index=pd.RangeIndex(2, 11, name="line"),
+    ).astype("str")
+    checked = check_tables({"transactions": RawTable("transactions.csv", raw)})
+
+    assert [p.render() for p in checked.problems] == [
+        (
+            "transactions.csv, column promo, lines 9, 10: not true or false ('maybe', '2'); "
+            "use true/false (1/0 and yes/no are accepted too), or leave it empty"
+        )
+    ]
+    promo = checked.frames["transactions"]["promo"]
+    assert promo.dtype == "boolean"
+    assert promo.tolist() == [True, False, True, False, True, False, pd.NA, pd.NA, pd.NA]
+
+
+def test_negative_amounts_and_mixed_time_zones_are_accepted():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C1"],
+            "timestamp": ["2024-03-01 23:30:00-02:00", "2024-03-02"],
+            "amount": ["-5", "5"],
+        },
+        index=pd.RangeIndex(2, 4, name="line"),
+    ).astype("str")
+    checked = check_tables({"transactions": RawTable("transactions.csv", raw)})
+
+    assert checked.problems == []
+    frame = checked.frames["transactions"]
+    assert frame["timestamp"].dtype == "datetime64[ns]"
+    assert frame["timestamp"].tolist() == [pd.Timestamp("2024-03-02 01:30"), pd.Timestamp("2024-03-02")]
+    assert frame["amount"].tolist() == [-5.0, 5.0]
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    tx = "customer_id,timestamp,amount,transaction_id,promo\nC1,2024-13-01,1,T1,yes\n ,2024-03-01,abc,T1,perhaps\n"
+    visits = "customer_id,timestamp,duration_s\nC1,2024-01-01,-1\n"
+    problems = problems_of(tmp_path, transactions__csv=tx, visits__csv=visits, complaints__csv=b"\xff\xfe")
+
+    assert {(p.file, p.column) for p in problems if p.severity == "error"} == {
+        ("transactions.csv", "customer_id"),
+        ("transactions.csv", "timestamp"),
+        ("transactions.csv", "amount"),
+        ("transactions.csv", "transaction_id"),
+        ("transactions.csv", "promo"),
+        ("visits.csv", "duration_s"),
+        ("complaints.csv", None),
+    }
+
+
+def test_parquet_problems_are_located_by_row_number_from_one(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3"],
+            "timestamp": pd.to_datetime(["2024-01-01"] * 3),
+            "amount": [1.0, -2.0, 3.0],
+            "list_amount": [1.0, -2.0, 3.0],
+        }
+    )
+    frame.to_parquet(tmp_path / "transactions.parquet")
+    problems = problems_of(tmp_path, transactions__csv=None)
+
+    problem = the_problem(problems, "transactions.parquet", "list_amount")
+    assert problem.rows == (2,)
+    assert problem.what == "negative ('-2.0')"
+
+
+def test_parquet_with_integer_ids_and_typed_columns_is_read_like_csv(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1, 2],
+            "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+            "amount": [1, 2],
+            "promo": [True, False],
+        }
+    )
+    frame.to_parquet(tmp_path / "transactions.parquet")
+    customers = pd.DataFrame(
+        {
+            "customer_id": pd.array([1, 2, 3], dtype="Int64"),
+            "account_manager_id": pd.array([7, None, 8], dtype="Int64"),
+        }
+    )
+    customers.to_parquet(tmp_path / "customers.parquet")
+    pd.DataFrame({"account_manager_id": ["7", "8"]}).to_parquet(tmp_path / "account_managers.parquet")
+    report = validate_data_dir(
+        data_dir(
+            tmp_path,
+            transactions__csv=None,
+            customers__csv=None,
+            account_managers__csv=None,
+            complaints__csv=None,
+            visits__csv=None,
+        )
+    )
+
+    assert report.problems == []  # ids 1, 2 match customers and manager 7 matches "7": no stray "7.0"
+    assert report.summary["customers"] == 3
+
+
+def test_models_describe_the_contract_columns_and_conformed_dtypes():
+    for name, model in TABLE_SCHEMAS.items():
+        schema = model.to_schema()
+        assert list(schema.columns) == list(COLUMNS[name])
+        assert [c.required for c in schema.columns.values()] == [
+            required for _, required in COLUMNS[name].values()
+        ]
+        model.validate(empty_table(name))  # the conformed dtypes of features.tables pass
+
+    with pytest.raises(pandera.errors.SchemaError, match="amount"):
+        Transactions.validate(empty_table("transactions").astype({"amount": "str"}))
+
+
+def test_timestamp_coercion_yields_the_nanosecond_policy():
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["C1"],
+            "timestamp": pd.to_datetime(["2024-01-01"]).astype("datetime64[us]"),
+            "amount": [1.0],
+        }
+    ).astype({"customer_id": "str"})
+
+    validated = Transactions.validate(frame)
+
+    assert validated["timestamp"].dtype == "datetime64[ns]"
+    assert frame["timestamp"].dtype == "datetime64[us]"  # the input is left alone
