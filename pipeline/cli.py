@@ -21,8 +21,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Churn prediction: validate data, build point-in-time features, train, and write the weekly win-back list.",
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 _state = {"debug": False}
 
 ConfigOpt = Annotated[

@@ -110,9 +110,12 @@ class Config(_Section):
     source: str = ""  # the file this config was read from (set by load_config)
 
     def resolve_path(self, relative: str) -> Path:
-        """A path from the config, relative to the config file's folder."""
+        """A path from the config: absolute, or beside the config file, else beside configs/default.yaml."""
         path = Path(relative)
-        return path if path.is_absolute() else Path(self.source).parent / path
+        if path.is_absolute():
+            return path
+        beside = Path(self.source).parent / path
+        return beside if beside.exists() else DEFAULT_CONFIG.parent / path
 
     def as_dict(self) -> dict[str, Any]:
         return TypeAdapter(Config).dump_python(self, mode="json")
@@ -126,6 +129,30 @@ def _strict(kind):
 
 _strict(ChurnDefinition)
 _strict(FeatureSettings)
+
+
+def _deep_merge(base: dict, update: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"Config file {path} not found.", "pass an existing YAML file with --config") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}", "fix the YAML syntax") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level.", "see configs/default.yaml")
+    return raw
 
 
 def _merge(base: dict, overrides: dict) -> dict:
@@ -148,7 +175,7 @@ def _describe(error: ValidationError, source: str, overrides: dict) -> str:
         path = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-after"))
         origin = "command-line option" if path in overrides else source
         message = item["msg"]
-        if item["type"] == "extra_forbidden":
+        if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             message = "unknown key (check its spelling against configs/default.yaml)"
         elif item["type"] == "missing":
             message = "missing key (configs/default.yaml shows it with its default)"
@@ -157,17 +184,15 @@ def _describe(error: ValidationError, source: str, overrides: dict) -> str:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Read, merge ``overrides`` (dotted key paths) and validate a config file into a frozen Config."""
+    """Validate configs/default.yaml, overlaid by the file at ``path`` (only the keys it sets) and ``overrides``.
+
+    ``overrides`` are dotted key paths (e.g. {"churn.horizon_days": 60}) from command-line flags.
+    """
     path = Path(path) if path else DEFAULT_CONFIG
     overrides = overrides or {}
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"Config file {path} not found.", "pass an existing YAML file with --config") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}", "fix the YAML syntax") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level.", "see configs/default.yaml")
+    raw = _read_yaml(DEFAULT_CONFIG)
+    if path.resolve() != DEFAULT_CONFIG.resolve():
+        raw = _deep_merge(raw, _read_yaml(path))
     merged = _merge(raw, overrides)
     merged["source"] = str(path.resolve())
     try:

@@ -1,0 +1,90 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.config import DEFAULT_CONFIG, load_config, load_playbook
+from pipeline.errors import ConfigError
+
+TEST_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "test.yaml"
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    mutate(raw)
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    (tmp_path / "playbook.yaml").write_text((DEFAULT_CONFIG.parent / "playbook.yaml").read_text())
+    return path
+
+
+def test_default_and_test_configs_load_and_are_frozen():
+    cfg = load_config()
+    assert cfg.churn.horizon_days == 90
+    assert cfg.features.windows_days == (30, 90, 365)
+    assert load_config(TEST_CONFIG).generate.customers < cfg.generate.customers
+    with pytest.raises(Exception):
+        cfg.churn.horizon_days = 10
+
+
+def test_unknown_key_names_file_and_key_path(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["features"].update(windowz_days=[7]))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(path) in error.value.message
+    assert "features.windowz_days: unknown key" in error.value.message
+
+
+def test_bad_value_names_key_path(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["training"].update(calibration="magic"))
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert "training.calibration" in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("churn.horizon_days", -3), ("churn.active_window_days", 0), ("features.wallet_quantile", 1.5),
+     ("features.windows_days", []), ("features.lifecycle.growth_trend", -1.0)],
+)
+def test_out_of_range_values_are_rejected_with_their_key(key, value):
+    with pytest.raises(ConfigError) as error:
+        load_config(None, {key: value})
+    assert key.split(".")[-1] in error.value.message
+
+
+def test_command_line_override_is_validated_and_named():
+    assert load_config(None, {"churn.horizon_days": 60}).churn.horizon_days == 60
+    with pytest.raises(ConfigError) as error:
+        load_config(None, {"churn.horizon_days": "soon"})
+    assert "command-line option: churn.horizon_days" in error.value.message
+
+
+def test_missing_file_and_broken_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("churn: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(broken)
+
+
+def test_playbook_loads_and_requires_every_tier(tmp_path):
+    playbook = load_playbook(load_config())
+    assert playbook.priority[0] == "complaint"
+    assert set(playbook.actions["price"]) == {"A", "B", "C"}
+    path = _write(tmp_path, lambda raw: None)
+    book = yaml.safe_load((tmp_path / "playbook.yaml").read_text())
+    del book["actions"]["price"]["B"]
+    (tmp_path / "playbook.yaml").write_text(yaml.safe_dump(book))
+    with pytest.raises(ConfigError, match="actions"):
+        load_playbook(load_config(path))
+
+
+def test_a_partial_file_overrides_only_its_keys(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("churn:\n  horizon_days: 60\n")
+    cfg = load_config(path)
+    assert cfg.churn.horizon_days == 60
+    assert cfg.churn.active_window_days == 90
+    assert load_playbook(cfg).priority[0] == "complaint"  # the default playbook is found

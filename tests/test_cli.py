@@ -1,0 +1,88 @@
+"""The `churn` command through typer's CliRunner: happy paths and one bad input per command."""
+
+import re
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("world")
+    result = run("generate", "--out", str(out), "--customers", "300", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_generate_then_validate_is_clean(world):
+    result = run("validate", "--data", str(world))
+    assert result.exit_code == 0, result.output
+    assert "300 customers" in result.output
+    assert (world / "_truth" / "paths.csv").exists()
+
+
+def test_same_seed_same_bytes_other_seed_differs(world, tmp_path):
+    run("generate", "--out", str(tmp_path / "again"), "--customers", "300", "--seed", "3")
+    run("generate", "--out", str(tmp_path / "other"), "--customers", "300", "--seed", "4")
+    for name in ("transactions.csv", "customers.csv", "complaints.csv", "visits.csv", "_truth/paths.csv"):
+        assert (tmp_path / "again" / name).read_bytes() == (world / name).read_bytes()
+    assert (tmp_path / "other" / "transactions.csv").read_bytes() != (world / "transactions.csv").read_bytes()
+
+
+def test_generate_parquet(tmp_path):
+    result = run("generate", "--out", str(tmp_path / "pq"), "--customers", "100", "--seed", "1", "--format", "parquet")
+    assert result.exit_code == 0, result.output
+    assert run("validate", "--data", str(tmp_path / "pq")).exit_code == 0
+
+
+def test_validate_lists_every_problem_without_traceback(world, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    transactions = pd.read_csv(world / "transactions.csv", dtype=str, keep_default_na=False)
+    transactions.loc[3, "amount"] = "12,50"
+    transactions.loc[7, "timestamp"] = "2024-02-30"
+    transactions.to_csv(bad / "transactions.csv", index=False)
+    (bad / "customers.csv").write_bytes((world / "customers.csv").read_bytes())
+    result = run("validate", "--data", str(bad))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert re.search(r"transactions\.csv, column amount, line 5\b", result.output)
+    assert re.search(r"transactions\.csv, column timestamp, line 9\b", result.output)
+
+
+def test_missing_data_dir_is_one_clean_error(tmp_path):
+    result = run("validate", "--data", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1
+    assert "folder not found" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_config_is_one_clean_error(world, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("churn: {horizon_days: 90, active_window_days: 90, surprise: 1}\n")
+    result = run("validate", "--data", str(world), "--config", str(config))
+    assert result.exit_code == 1
+    assert "churn.surprise: unknown key" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_bad_as_of_date_is_a_clean_error(world, tmp_path):
+    result = run("features", "--data", str(world), "--as-of", "2025-13-01", "--out", str(tmp_path / "f.parquet"))
+    assert result.exit_code == 1
+    assert "--as-of '2025-13-01' is not a date" in result.output
+    assert not (tmp_path / "f.parquet").exists()
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0
+    assert "churn-pipeline" in result.output
