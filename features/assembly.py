@@ -1,0 +1,129 @@
+"""Assembly: the feature table at one as_of, one row per active customer, from the registry's builders.
+
+Output: a column ``customer_id`` (str) first, then every feature in registry order; one row per customer
+active at as_of, sorted by customer_id, RangeIndex. Numeric features are float64, categorical ones str; a
+customer without the events a feature needs gets the feature's default, so the table holds no NaN.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+from features.aggregate import CUSTOMER_ID, prepare_tables
+from features.cutoff import active_customers, customers_before, events_before, window_mask
+from features.price import category_price_rises
+from features.registry import CATEGORICAL, FeatureSpec, feature_specs
+from features.settings import ChurnDefinition, FeatureSettings
+from features.tables import Tables, as_timestamp
+from features.wallet import peer_group_wallets
+
+
+@dataclass(frozen=True)
+class GlobalStats:
+    """Cross-customer statistics at one as_of, from its pre-cutoff slice; computed once, shared by buckets."""
+
+    as_of: pd.Timestamp
+    peer_wallets: pd.Series
+    overall_wallet: float
+    price_rises: pd.Series
+
+
+def compute_global_stats(tables: Tables, as_of, settings: FeatureSettings) -> GlobalStats:
+    """Peer-group wallets and category price rises at ``as_of``, from the events before it."""
+    as_of = as_timestamp(as_of)
+    # Only transactions of the longest lookback matter, and that window ends before as_of: selecting it is the
+    # cut, and copies far fewer rows than events_before would.
+    lookback = max(settings.wallet_window_days, settings.price_history_days)
+    transactions = tables.transactions[
+        window_mask(tables.transactions["timestamp"], end=as_of, days=lookback)
+    ]
+    customers = customers_before(tables.customers, as_of)
+    peer_wallets, overall_wallet = peer_group_wallets(
+        transactions,
+        customers,
+        as_of=as_of,
+        window_days=settings.wallet_window_days,
+        peer_group_column=settings.peer_group_column,
+        quantile=settings.wallet_quantile,
+        min_group_size=settings.wallet_min_peer_group_size,
+    )
+    price_rises = category_price_rises(
+        transactions,
+        as_of=as_of,
+        period_days=settings.price_period_days,
+        history_days=settings.price_history_days,
+        min_share=settings.price_rise_min_share,
+        lookback_days=settings.price_rise_lookback_days,
+        min_observations=settings.price_min_observations,
+    )
+    return GlobalStats(as_of, peer_wallets, overall_wallet, price_rises)
+
+
+def _call(spec: FeatureSpec, sources: dict, as_of: pd.Timestamp) -> pd.Series:
+    """Run one builder: positional inputs by parameter name, ``as_of`` if it takes it, then its params."""
+    args, kwargs = [], dict(spec.params)
+    for parameter in inspect.signature(spec.builder).parameters.values():
+        if parameter.kind is parameter.KEYWORD_ONLY:
+            if parameter.name == "as_of":
+                kwargs["as_of"] = as_of
+            continue
+        source = spec.inputs.get(parameter.name, parameter.name)
+        if source not in sources:
+            raise KeyError(f"feature {spec.name}: no input named {source!r} (is it listed after its inputs?)")
+        args.append(sources[source])
+    return spec.builder(*args, **kwargs)
+
+
+def _align(values: pd.Series, population: pd.CategoricalIndex, default) -> np.ndarray:
+    """The builder's values in population order, the default where a customer has none.
+
+    Builders given categorical ids return a CategoricalIndex over the same ids: placed by code, no hashing.
+    Anything else (e.g. an empty result) is aligned by value.
+    """
+    index = values.index
+    if isinstance(index, pd.CategoricalIndex) and index.categories.equals(population.categories):
+        slots = np.full(
+            len(population.categories), default, dtype=object if isinstance(default, str) else "float64"
+        )
+        slots[index.codes] = values.to_numpy()
+        return slots[population.codes]
+    aligned = values.reindex(pd.Index(population.astype("str")))
+    return aligned.fillna(default).to_numpy()
+
+
+def build_feature_table(
+    tables: Tables,
+    as_of,
+    settings: FeatureSettings,
+    churn: ChurnDefinition,
+    *,
+    global_stats: GlobalStats | None = None,
+) -> pd.DataFrame:
+    """Point-in-time features of every customer active at ``as_of``, from events strictly before it.
+
+    Args:
+        tables: conformed input tables (may hold events after as_of: they are cut here).
+        as_of: the cutoff date.
+        settings: windows and thresholds of the builders.
+        churn: defines who is active (``active_window_days``).
+        global_stats: cross-customer statistics at as_of; computed from ``tables`` when not given (pass them
+            when ``tables`` is one bucket of customers).
+    """
+    as_of = as_timestamp(as_of)
+    tables = prepare_tables(tables)
+    stats = global_stats if global_stats is not None else compute_global_stats(tables, as_of, settings)
+    if stats.as_of != as_of:
+        raise ValueError(f"global_stats are for {stats.as_of.date()}, not for as_of {as_of.date()}")
+    cut = events_before(tables, as_of)
+    population = active_customers(cut.transactions, as_of, churn.active_window_days)
+    sources = dict(cut.items()) | {f.name: getattr(stats, f.name) for f in fields(stats)}
+    columns = {}
+    for spec in feature_specs(settings):
+        column = _align(_call(spec, sources, as_of), population, spec.default)
+        columns[spec.name] = pd.array(column, dtype="str" if spec.kind == CATEGORICAL else "float64")
+        sources[spec.name] = pd.Series(columns[spec.name], index=population, name=spec.name)
+    return pd.DataFrame({CUSTOMER_ID: pd.array(population.astype("str"), dtype="str"), **columns})

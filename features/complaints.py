@@ -1,0 +1,98 @@
+"""Complaints: how many, about what, how many still open, how fast they were resolved, how that was rated.
+
+The complaints table is already cut at as_of (:func:`features.cutoff.events_before`): a resolution at or after
+as_of is not known yet, so such a complaint counts as open and its rating is unknown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.aggregate import as_of_day, epoch_days, per_customer
+from features.cutoff import NS_PER_DAY, window_mask
+
+# The contract's categories, fixed so the feature list is the same for every dataset; others count as "other".
+COMPLAINT_CATEGORIES = ("product_quality", "service", "price", "delivery", "billing", "other")
+
+
+def complaint_count(complaints: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Complaints opened in the last ``window_days``."""
+    return per_customer(
+        complaints["customer_id"],
+        how="count",
+        where=window_mask(complaints["opened_at"], end=as_of, days=window_days),
+        name=f"complaint_count_{window_days}d",
+    )
+
+
+def complaint_count_by_category(
+    complaints: pd.DataFrame, *, as_of, window_days: int, category: str
+) -> pd.Series:
+    """Complaints of one contract category opened in the last ``window_days`` (unknown or NA = other)."""
+    if category == "other":
+        of_category = ~complaints["category"].isin(COMPLAINT_CATEGORIES[:-1]).to_numpy(dtype=bool)
+    else:
+        of_category = (complaints["category"] == category).to_numpy(dtype=bool, na_value=False)
+    in_window = window_mask(complaints["opened_at"], end=as_of, days=window_days)
+    return per_customer(
+        complaints["customer_id"],
+        how="count",
+        where=in_window & of_category,
+        name=f"complaints_{category}_{window_days}d",
+    )
+
+
+def _open(complaints: pd.DataFrame) -> np.ndarray:
+    return complaints["resolved_at"].isna().to_numpy()
+
+
+def open_complaints(complaints: pd.DataFrame) -> pd.Series:
+    """Complaints not resolved before as_of."""
+    return per_customer(
+        complaints["customer_id"], how="count", where=_open(complaints), name="open_complaints"
+    )
+
+
+def oldest_open_complaint_age_days(complaints: pd.DataFrame, *, as_of) -> pd.Series:
+    """Whole days since the oldest still-open complaint was opened."""
+    oldest = per_customer(
+        complaints["customer_id"],
+        epoch_days(complaints["opened_at"]),
+        how="min",
+        where=_open(complaints),
+        name="oldest_open_complaint_age_days",
+    )
+    return as_of_day(as_of) - oldest
+
+
+def _resolution_days(complaints: pd.DataFrame, as_of, window_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Days from opening to resolution (floored at 0), and which complaints of the window are resolved."""
+    opened = complaints["opened_at"].to_numpy(dtype="datetime64[ns]")
+    resolved = complaints["resolved_at"].to_numpy(dtype="datetime64[ns]")
+    days = np.maximum((resolved - opened).astype("int64") / NS_PER_DAY, 0.0)
+    selected = ~np.isnat(resolved) & window_mask(complaints["opened_at"], end=as_of, days=window_days)
+    return days, selected
+
+
+def days_to_resolve_mean(complaints: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Mean days from opening to resolution over resolved complaints opened in the last ``window_days``."""
+    days, resolved = _resolution_days(complaints, as_of, window_days)
+    return per_customer(
+        complaints["customer_id"], days, how="mean", where=resolved, name="days_to_resolve_mean"
+    )
+
+
+def days_to_resolve_max(complaints: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Longest days from opening to resolution over resolved complaints opened in the last ``window_days``."""
+    days, resolved = _resolution_days(complaints, as_of, window_days)
+    return per_customer(
+        complaints["customer_id"], days, how="max", where=resolved, name="days_to_resolve_max"
+    )
+
+
+def worst_satisfaction(complaints: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Lowest resolution rating (1-5) over complaints opened in the last ``window_days``."""
+    rating = complaints["satisfaction"].to_numpy(dtype="float64", na_value=np.nan)
+    rated = ~np.isnan(rating) & window_mask(complaints["opened_at"], end=as_of, days=window_days)
+    return per_customer(complaints["customer_id"], rating, how="min", where=rated, name="worst_satisfaction")

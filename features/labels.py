@@ -1,0 +1,20 @@
+"""The churn label: no purchase in the horizon after as_of (the only code reading events from as_of on)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features.cutoff import window_mask
+from features.tables import as_timestamp
+
+
+def churn_labels(transactions: pd.DataFrame, population, as_of, horizon_days: int) -> pd.Series:
+    """True for each customer of ``population`` with no purchase (amount > 0) in ``[as_of, as_of + horizon)``.
+
+    A purchase exactly at as_of counts (it is in the label window); one exactly at as_of + horizon does not.
+    """
+    end = as_timestamp(as_of) + pd.Timedelta(days=horizon_days)
+    future = window_mask(transactions["timestamp"], end=end, days=horizon_days)
+    buyers = transactions["customer_id"][future & (transactions["amount"] > 0).to_numpy(dtype=bool)]
+    customers = pd.Index(pd.Index(population).astype("str"), name="customer_id")
+    return pd.Series(~customers.isin(buyers.astype("str").unique()), index=customers, name="churned")

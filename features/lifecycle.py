@@ -1,0 +1,43 @@
+"""Lifecycle stage (acquisition, growth, maturity, decline, churned), derived from other feature columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.settings import LifecycleThresholds
+
+LIFECYCLE_STAGES = ("acquisition", "growth", "maturity", "decline", "churned")
+
+
+def lifecycle_stage(
+    tenure_days: pd.Series,
+    orders_trend: pd.Series,
+    spend_trend: pd.Series,
+    days_since_last_purchase: pd.Series,
+    purchase_overdue_ratio: pd.Series,
+    *,
+    thresholds: LifecycleThresholds,
+) -> pd.Series:
+    """The customer's lifecycle stage: the first rule that holds, in this order.
+
+    churned: silent for >= churned_overdue_ratio usual gaps and >= churned_min_days days;
+    acquisition: tenure < acquisition_days; decline: orders or spend trend <= decline_trend, or overdue ratio
+    >= decline_overdue_ratio; growth: orders or spend trend >= growth_trend; maturity: otherwise.
+    """
+    t = thresholds
+    churned = (purchase_overdue_ratio >= t.churned_overdue_ratio) & (
+        days_since_last_purchase >= t.churned_min_days
+    )
+    declining = (
+        (orders_trend <= t.decline_trend)
+        | (spend_trend <= t.decline_trend)
+        | (purchase_overdue_ratio >= t.decline_overdue_ratio)
+    )
+    growing = (orders_trend >= t.growth_trend) | (spend_trend >= t.growth_trend)
+    stage = np.select(
+        [churned, tenure_days < t.acquisition_days, declining, growing],
+        ["churned", "acquisition", "decline", "growth"],
+        default="maturity",
+    )
+    return pd.Series(stage, index=tenure_days.index, name="lifecycle_stage", dtype="str")

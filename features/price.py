@@ -1,0 +1,150 @@
+"""Price sensitivity: promotion share, discount depth, and how a customer meets a rise of the list price.
+
+List-price rises are detected per product category from the data itself (a cross-customer statistic, computed
+once per as_of in :func:`category_price_rises` and passed to the builders).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.aggregate import customer_key, customer_series, per_customer, reduce_by_customer, trend_ratio
+from features.cutoff import NS_PER_DAY, window_mask
+from features.tables import as_timestamp
+
+
+def _purchases_in_window(transactions: pd.DataFrame, as_of, window_days: int) -> np.ndarray:
+    in_window = window_mask(transactions["timestamp"], end=as_of, days=window_days)
+    return in_window & (transactions["amount"] > 0).to_numpy(dtype=bool)
+
+
+def promo_share(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Share of gross purchase amount in the last ``window_days`` bought on promotion (NA = not promo)."""
+    key = customer_key(transactions["customer_id"])
+    amount = transactions["amount"].to_numpy()
+    purchases = _purchases_in_window(transactions, as_of, window_days)
+    on_promo = transactions["promo"].to_numpy(dtype=bool, na_value=False)
+    gross, n_purchases = reduce_by_customer(key, amount, how="sum", where=purchases)
+    promo_amount, _ = reduce_by_customer(key, amount, how="sum", where=purchases & on_promo)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = promo_amount / gross
+    return customer_series(key, share, n_purchases > 0, name=f"promo_share_{window_days}d")
+
+
+def discount_depth(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Mean discount ``1 - amount / list_amount`` (clipped to 0..1) over purchases with a list amount > 0."""
+    list_amount = transactions["list_amount"].to_numpy(dtype="float64", na_value=np.nan)
+    amount = transactions["amount"].to_numpy()
+    priced = _purchases_in_window(transactions, as_of, window_days) & (list_amount > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = np.clip(1.0 - amount / list_amount, 0.0, 1.0)
+    return per_customer(
+        transactions["customer_id"], depth, how="mean", where=priced, name=f"discount_depth_{window_days}d"
+    )
+
+
+def category_price_rises(
+    transactions: pd.DataFrame,
+    *,
+    as_of,
+    period_days: int,
+    history_days: int,
+    min_share: float,
+    lookback_days: int,
+    min_observations: int,
+) -> pd.Series:
+    """Start date of each category's latest list-price rise within ``lookback_days`` (others absent).
+
+    Each purchase's unit list price (list_amount / quantity) is compared with the same customer's previous
+    purchase in the same category, so the mix of customers (who pay very different prices) cancels out. The
+    mean log price ratio of a category's purchases in a period (``period_days`` blocks counted back from
+    as_of, over ``history_days``) is its price change then; a change of at least ``log(1 + min_share)`` over
+    at least ``min_observations`` ratios is a rise, dated at the period's start. Without quantity, list_amount
+    or category nothing is detected.
+    """
+    as_of = as_timestamp(as_of)
+    list_amount = transactions["list_amount"].to_numpy(dtype="float64", na_value=np.nan)
+    quantity = transactions["quantity"].to_numpy(dtype="float64", na_value=np.nan)
+    usable = (
+        window_mask(transactions["timestamp"], end=as_of, days=history_days)
+        & (list_amount > 0)
+        & (quantity > 0)
+        & transactions["category"].notna().to_numpy()
+    )
+    customers = customer_key(transactions["customer_id"]).codes[usable]
+    category_codes, categories = pd.factorize(transactions["category"][usable])
+    categories = pd.Index(categories).astype("str")
+    stamps = transactions["timestamp"].to_numpy(dtype="datetime64[ns]")[usable].view("i8")
+    order = np.lexsort((stamps, category_codes, customers))
+    customers, category_codes, stamps = customers[order], category_codes[order], stamps[order]
+    log_price = np.log(list_amount[usable] / quantity[usable])[order]
+    repeat = (
+        np.flatnonzero((customers[1:] == customers[:-1]) & (category_codes[1:] == category_codes[:-1])) + 1
+    )
+    # Periods are half-open like every window: period k is [as_of - (k + 1) * period, as_of - k * period).
+    periods_back = (as_of.value - 1 - stamps[repeat]) // (period_days * NS_PER_DAY)
+    n_periods = -(-history_days // period_days)
+    cells = category_codes[repeat].astype("int64") * n_periods + periods_back
+    n_ratios = np.bincount(cells, minlength=len(categories) * n_periods)
+    change = np.bincount(cells, weights=log_price[repeat] - log_price[repeat - 1], minlength=len(n_ratios))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rose = (n_ratios >= min_observations) & (change / n_ratios >= np.log1p(min_share))
+    rise_cells = np.flatnonzero(rose)
+    starts = as_of.value - (rise_cells % n_periods + 1) * period_days * NS_PER_DAY
+    recent = starts >= as_of.value - lookback_days * NS_PER_DAY
+    rises = pd.Series(starts[recent], index=categories.take(rise_cells[recent] // n_periods), dtype="int64")
+    latest = rises.groupby(level=0).max()
+    return pd.Series(
+        latest.to_numpy().astype("datetime64[ns]"),
+        index=pd.Index(latest.index, dtype="str", name="category"),
+        name="price_rise_date",
+    )
+
+
+def _rise_dates(transactions: pd.DataFrame, price_rises: pd.Series) -> np.ndarray:
+    """Per transaction, the latest rise date of its category as int64 ns (NaT value where none)."""
+    # factorize + take: Series.map on a long string column is an order of magnitude slower.
+    codes, categories = pd.factorize(transactions["category"])
+    by_category = price_rises.reindex(pd.Index(categories, dtype="str")).to_numpy(dtype="datetime64[ns]")
+    return np.append(by_category, np.datetime64("NaT", "ns"))[codes].view("i8")
+
+
+def price_rise_exposure_share(
+    transactions: pd.DataFrame, price_rises: pd.Series, *, as_of, window_days: int
+) -> pd.Series:
+    """Share of gross purchase amount in the last ``window_days`` in categories whose list price just rose."""
+    if price_rises.empty:
+        return pd.Series(dtype="float64", name="price_rise_exposure_share")
+    key = customer_key(transactions["customer_id"])
+    amount = transactions["amount"].to_numpy()
+    purchases = _purchases_in_window(transactions, as_of, window_days)
+    exposed = transactions["category"].isin(price_rises.index).to_numpy(dtype=bool)
+    gross, n_purchases = reduce_by_customer(key, amount, how="sum", where=purchases)
+    exposed_amount, _ = reduce_by_customer(key, amount, how="sum", where=purchases & exposed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = exposed_amount / gross
+    return customer_series(key, share, n_purchases > 0, name="price_rise_exposure_share")
+
+
+def spend_trend_since_price_rise(
+    transactions: pd.DataFrame, price_rises: pd.Series, *, as_of, cap: float
+) -> pd.Series:
+    """Net spend in repriced categories since their rise over the same span just before it (1.0 = flat).
+
+    For a rise at date R the span is [R, as_of) against [R - (as_of - R), R); floored at 0, capped at ``cap``.
+    """
+    if price_rises.empty:
+        return pd.Series(dtype="float64", name="spend_trend_since_price_rise")
+    key = customer_key(transactions["customer_id"])
+    amount = transactions["amount"].to_numpy()
+    rise = _rise_dates(transactions, price_rises)
+    repriced = rise != np.iinfo("int64").min
+    stamps = transactions["timestamp"].to_numpy(dtype="datetime64[ns]").view("i8")
+    span = as_timestamp(as_of).value - rise
+    after = repriced & (stamps >= rise)
+    before = repriced & (stamps < rise) & (stamps >= rise - span)
+    spend_after, n_after = reduce_by_customer(key, amount, how="sum", where=after)
+    spend_before, n_before = reduce_by_customer(key, amount, how="sum", where=before)
+    trend = trend_ratio(np.maximum(spend_after, 0.0), np.maximum(spend_before, 0.0), cap)
+    return customer_series(key, trend, n_after + n_before > 0, name="spend_trend_since_price_rise")

@@ -1,0 +1,164 @@
+"""Recency, frequency and monetary value: when the customer last bought, how often, how much, and the trend.
+
+A purchase is a transaction with amount > 0; returns (amount < 0) count in net spend but are not purchases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.aggregate import (
+    as_of_day,
+    customer_key,
+    customer_series,
+    epoch_days,
+    per_customer,
+    reduce_by_customer,
+    shared_customer_key,
+    sorted_unique,
+    trend_ratio,
+)
+from features.cutoff import window_mask
+
+
+def _purchases(transactions: pd.DataFrame) -> np.ndarray:
+    return (transactions["amount"] > 0).to_numpy(dtype=bool)
+
+
+def days_since_last_purchase(transactions: pd.DataFrame, *, as_of) -> pd.Series:
+    """Whole calendar days from the last purchase day to the as-of day."""
+    last = per_customer(
+        transactions["customer_id"],
+        epoch_days(transactions["timestamp"]),
+        how="max",
+        where=_purchases(transactions),
+        name="days_since_last_purchase",
+    )
+    return as_of_day(as_of) - last
+
+
+def purchase_count(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Number of purchases (transactions with amount > 0) in the last ``window_days``."""
+    in_window = window_mask(transactions["timestamp"], end=as_of, days=window_days)
+    return per_customer(
+        transactions["customer_id"],
+        how="count",
+        where=in_window & _purchases(transactions),
+        name=f"purchase_count_{window_days}d",
+    )
+
+
+def spend(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Net amount in the last ``window_days``, returns subtracted (currency units)."""
+    in_window = window_mask(transactions["timestamp"], end=as_of, days=window_days)
+    return per_customer(
+        transactions["customer_id"],
+        transactions["amount"].to_numpy(),
+        how="sum",
+        where=in_window,
+        name=f"spend_{window_days}d",
+    )
+
+
+def _purchase_days(transactions: pd.DataFrame, as_of, window_days: int) -> tuple:
+    """Distinct (customer code, purchase day) pairs of the window, sorted by customer then day."""
+    key = customer_key(transactions["customer_id"])
+    selected = window_mask(transactions["timestamp"], end=as_of, days=window_days) & _purchases(transactions)
+    days_back = as_of_day(as_of) - epoch_days(transactions["timestamp"][selected]).astype("int64")
+    span = window_days + 2
+    pairs = sorted_unique(key.codes[selected].astype("int64") * span + (span - 1 - days_back))
+    return key, pairs // span, pairs % span
+
+
+def purchase_gap_mean_days(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Mean days between consecutive purchase days in the last ``window_days`` (needs two purchase days)."""
+    key, codes, days = _purchase_days(transactions, as_of, window_days)
+    first, n_days = reduce_by_customer(key._replace(codes=codes), days, how="min")
+    last, _ = reduce_by_customer(key._replace(codes=codes), days, how="max")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_gap = (last - first) / (n_days - 1)
+    return customer_series(key, mean_gap, n_days >= 2, name="purchase_gap_mean_days")
+
+
+def purchase_gap_std_days(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Standard deviation (population) of the days between consecutive purchase days in ``window_days``.
+
+    Needs two purchase days; one gap gives 0.
+    """
+    key, codes, days = _purchase_days(transactions, as_of, window_days)
+    follows = np.flatnonzero(codes[1:] == codes[:-1]) + 1
+    gap_key = key._replace(codes=codes[follows])
+    gaps = (days[follows] - days[follows - 1]).astype("float64")
+    mean_gap, n_gaps = reduce_by_customer(gap_key, gaps, how="mean")
+    squares, _ = reduce_by_customer(gap_key, (gaps - mean_gap[gap_key.codes]) ** 2, how="sum")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        std = np.sqrt(squares / n_gaps)
+    return customer_series(key, std, n_gaps >= 1, name="purchase_gap_std_days")
+
+
+def purchase_overdue_ratio(
+    days_since_last_purchase: pd.Series, purchase_gap_mean_days: pd.Series
+) -> pd.Series:
+    """Days since the last purchase over the usual gap between purchases (1.0 = due now, 2.0 = twice late)."""
+    return (days_since_last_purchase / purchase_gap_mean_days).rename("purchase_overdue_ratio")
+
+
+def tenure_days(customers: pd.DataFrame, transactions: pd.DataFrame, *, as_of) -> pd.Series:
+    """Whole days from the start of the relationship to as_of: the signup date, else the first purchase."""
+    by_customer, by_transaction = shared_customer_key(customers["customer_id"], transactions["customer_id"])
+    first_purchase, _ = reduce_by_customer(
+        by_transaction, epoch_days(transactions["timestamp"]), how="min", where=_purchases(transactions)
+    )
+    signup = np.full(by_customer.n, np.nan)
+    signup[by_customer.codes] = epoch_days(customers["signup_date"])
+    start = np.where(np.isnan(signup), first_purchase, signup)
+    return customer_series(by_customer, as_of_day(as_of) - start, ~np.isnan(start), name="tenure_days")
+
+
+def returns_share(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Amount returned as a share of gross purchase amount in the last ``window_days``, capped at 1.0.
+
+    Returns without purchases in the window give 1.0.
+    """
+    key = customer_key(transactions["customer_id"])
+    amount = transactions["amount"].to_numpy()
+    in_window = window_mask(transactions["timestamp"], end=as_of, days=window_days)
+    gross, n_purchases = reduce_by_customer(key, amount, how="sum", where=in_window & (amount > 0))
+    returned, n_returns = reduce_by_customer(key, -amount, how="sum", where=in_window & (amount < 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(gross > 0, np.minimum(returned / gross, 1.0), 1.0)
+    return customer_series(key, share, n_purchases + n_returns > 0, name=f"returns_share_{window_days}d")
+
+
+def orders_trend(transactions: pd.DataFrame, *, as_of, window_days: int, cap: float) -> pd.Series:
+    """Purchases in the last ``window_days`` divided by those in the window before it (1.0 = flat, capped)."""
+    key = customer_key(transactions["customer_id"])
+    purchases = _purchases(transactions)
+    times = transactions["timestamp"]
+    previous_end = pd.Timestamp(as_of) - pd.Timedelta(days=window_days)
+    recent, _ = reduce_by_customer(
+        key, how="count", where=purchases & window_mask(times, end=as_of, days=window_days)
+    )
+    previous, _ = reduce_by_customer(
+        key, how="count", where=purchases & window_mask(times, end=previous_end, days=window_days)
+    )
+    return customer_series(
+        key, trend_ratio(recent, previous, cap), recent + previous > 0, name=f"orders_trend_{window_days}d"
+    )
+
+
+def spend_trend(transactions: pd.DataFrame, *, as_of, window_days: int, cap: float) -> pd.Series:
+    """Net spend (floored at 0) of the last ``window_days`` over the window before (1.0 = flat, capped)."""
+    key = customer_key(transactions["customer_id"])
+    amount = transactions["amount"].to_numpy()
+    times = transactions["timestamp"]
+    previous_end = pd.Timestamp(as_of) - pd.Timedelta(days=window_days)
+    recent, n_recent = reduce_by_customer(
+        key, amount, how="sum", where=window_mask(times, end=as_of, days=window_days)
+    )
+    previous, n_previous = reduce_by_customer(
+        key, amount, how="sum", where=window_mask(times, end=previous_end, days=window_days)
+    )
+    trend = trend_ratio(np.maximum(recent, 0.0), np.maximum(previous, 0.0), cap)
+    return customer_series(key, trend, n_recent + n_previous > 0, name=f"spend_trend_{window_days}d")

@@ -1,0 +1,196 @@
+"""The one list of features: builder, parameters, default, reason template, unit and risk direction of each.
+
+Training, scoring explanations and the docs all read :func:`feature_specs`; windows come from the settings, so
+a feature family is written once and expanded here (``spend_30d``, ``spend_90d``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from features import complaints, engagement, lifecycle, price, recency_frequency, relationship, wallet
+from features.settings import FeatureSettings
+
+NUMERIC = "numeric"
+CATEGORICAL = "categorical"
+VS_PREVIOUS = "vs the previous {window_days} days"
+IN_WINDOW = "in the last {window_days} days"
+
+
+def _duration(days: float) -> str:
+    """Days in the coarsest unit that reads naturally: "5 days", "3 weeks", "4 months", "2 years"."""
+    for unit, size, below in (
+        ("day", 1, 14),
+        ("week", 7, 60),
+        ("month", 30.4, 730),
+        ("year", 365.25, float("inf")),
+    ):
+        if abs(days) < below:
+            count = round(days / size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{days:.0f} days"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature column: how it is built, its default for customers without events, and how it reads.
+
+    ``builder`` gets its positional arguments by parameter name (a table of :class:`features.tables.Tables`, a
+    field of ``GlobalStats``, or an earlier feature column; ``inputs`` renames them), ``as_of`` when it takes
+    one, and ``params`` as keywords. ``reason`` is a ``str.format`` template; see :meth:`describe`.
+    ``risk_direction``: +1 a higher value raises churn risk, -1 a lower value does, 0 no fixed direction.
+    ``categories``: the fixed set of a categorical feature, None when open (e.g. segment) or numeric.
+    """
+
+    name: str
+    builder: Callable[..., pd.Series]
+    params: Mapping[str, Any]
+    default: float | str
+    reason: str
+    unit: str
+    risk_direction: int
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    categories: tuple[str, ...] | None = None
+
+    @property
+    def kind(self) -> str:
+        return CATEGORICAL if isinstance(self.default, str) else NUMERIC
+
+    def describe(self, row) -> str:
+        """The reason in plain words, from this feature's value or from a whole row (a mapping of columns).
+
+        Template fields: ``value``, every column of the row, the builder's params, and for numeric features
+        ``change`` (|value - 1|, for trends), ``direction`` ("down"/"up"), ``duration`` (value in days as
+        words), ``s`` (plural suffix) and ``no`` ("no " when the value is 0).
+        """
+        values = dict(row) if isinstance(row, Mapping | pd.Series) else {self.name: row}
+        value = values[self.name]
+        context = {**self.params, **values, "value": value}
+        if self.kind == NUMERIC:
+            context |= {
+                "change": abs(value - 1.0),
+                "direction": "down" if value < 1.0 else "up",
+                "duration": _duration(value),
+                "s": "" if value == 1 else "s",
+                "no": "no " if value == 0 else "",
+            }
+        return self.reason.format_map(context)
+
+
+def _windowed(builder, windows, *, name: str | None = None, **spec) -> list[FeatureSpec]:
+    """One spec per window: ``{name or builder name}_{w}d`` with ``window_days=w`` added to the params."""
+    params = spec.pop("params", {})
+    return [
+        FeatureSpec(f"{name or builder.__name__}_{w}d", builder, {"window_days": w, **params}, **spec)
+        for w in windows
+    ]
+
+
+def feature_specs(settings: FeatureSettings) -> list[FeatureSpec]:
+    """Every feature, in table column order, with windows expanded from ``settings``."""
+    s = settings
+    trend = {"window_days": s.trend_window_days, "cap": s.trend_cap}
+    history = {"window_days": s.complaint_history_days}
+    interval = {"window_days": s.interval_window_days}
+    trend_names = {"orders_trend": f"orders_trend_{s.trend_window_days}d",
+                   "spend_trend": f"spend_trend_{s.trend_window_days}d"}
+    rf, pr, wl, cp, en, rl = recency_frequency, price, wallet, complaints, engagement, relationship
+    # fmt: off
+    return [
+        FeatureSpec("days_since_last_purchase", rf.days_since_last_purchase, {},
+                    default=float(max(s.windows_days)), unit="days", risk_direction=+1,
+                    reason="no purchase for {value:.0f} days"),
+        *_windowed(rf.purchase_count, s.windows_days, default=0.0, unit="count", risk_direction=-1,
+                   reason="{value:.0f} purchase{s} in the last {window_days} days"),
+        *_windowed(rf.spend, s.windows_days, default=0.0, unit="currency", risk_direction=-1,
+                   reason="spent {value:,.0f} in the last {window_days} days"),
+        FeatureSpec("purchase_gap_mean_days", rf.purchase_gap_mean_days, interval,
+                    default=float(s.interval_window_days), unit="days", risk_direction=+1,
+                    reason="usually buys every {value:.0f} days"),
+        FeatureSpec("purchase_gap_std_days", rf.purchase_gap_std_days, interval, default=0.0, unit="days",
+                    risk_direction=+1, reason="irregular buying: gaps vary by {value:.0f} days"),
+        FeatureSpec("purchase_overdue_ratio", rf.purchase_overdue_ratio, {}, default=1.0, unit="ratio",
+                    risk_direction=+1,
+                    reason="silent for {value:.1f}x the usual {purchase_gap_mean_days:.0f} days between "
+                           "purchases"),
+        FeatureSpec("tenure_days", rf.tenure_days, {}, default=0.0, unit="days", risk_direction=-1,
+                    reason="customer for {duration}"),
+        *_windowed(rf.returns_share, (s.returns_window_days,), default=0.0, unit="share", risk_direction=+1,
+                   reason="{value:.0%} of spend returned in the last {window_days} days"),
+        FeatureSpec(trend_names["orders_trend"], rf.orders_trend, trend, default=1.0, unit="ratio",
+                    risk_direction=-1, reason="orders {direction} {change:.0%} " + VS_PREVIOUS),
+        FeatureSpec(trend_names["spend_trend"], rf.spend_trend, trend, default=1.0, unit="ratio",
+                    risk_direction=-1, reason="spend {direction} {change:.0%} " + VS_PREVIOUS),
+        *_windowed(pr.promo_share, s.price_windows_days, default=0.0, unit="share", risk_direction=+1,
+                   reason="{value:.0%} of spend on promotion in the last {window_days} days"),
+        *_windowed(pr.discount_depth, s.price_windows_days, default=0.0, unit="share", risk_direction=+1,
+                   reason="average discount {value:.0%} in the last {window_days} days"),
+        FeatureSpec("price_rise_exposure_share", pr.price_rise_exposure_share,
+                    {"window_days": s.price_history_days}, default=0.0, unit="share", risk_direction=+1,
+                    reason="{value:.0%} of spend in categories whose list price just rose"),
+        FeatureSpec("spend_trend_since_price_rise", pr.spend_trend_since_price_rise, {"cap": s.trend_cap},
+                    default=1.0, unit="ratio", risk_direction=-1,
+                    reason="spend on repriced categories {direction} {change:.0%} since the price rise"),
+        FeatureSpec(f"share_of_wallet_{s.wallet_window_days}d", wl.share_of_wallet,
+                    {"window_days": s.wallet_window_days, "peer_group_column": s.peer_group_column},
+                    default=0.0, unit="share", risk_direction=-1,
+                    reason="about {value:.0%} of the customer's estimated spend comes to us"),
+        FeatureSpec("spend_vs_peak_ratio", wl.spend_vs_peak_ratio,
+                    {"window_days": s.peak_window_days, "lookback_days": s.peak_lookback_days},
+                    default=1.0, unit="ratio", risk_direction=-1,
+                    reason="spend at {value:.0%} of its best {window_days}-day period"),
+        *_windowed(cp.complaint_count, s.windows_days, default=0.0, unit="count", risk_direction=+1,
+                   reason="{value:.0f} complaint{s} in the last {window_days} days"),
+        *(spec for category in cp.COMPLAINT_CATEGORIES for spec in _windowed(
+            cp.complaint_count_by_category, (s.complaint_history_days,), name=f"complaints_{category}",
+            params={"category": category}, default=0.0, unit="count", risk_direction=+1,
+            reason="{value:.0f} " + category.replace("_", " ") + " complaint{s} " + IN_WINDOW)),
+        FeatureSpec("open_complaints", cp.open_complaints, {}, default=0.0, unit="count", risk_direction=+1,
+                    reason="{value:.0f} complaint{s} still open, "
+                           "oldest {oldest_open_complaint_age_days:.0f} days"),
+        FeatureSpec("oldest_open_complaint_age_days", cp.oldest_open_complaint_age_days, {}, default=0.0,
+                    unit="days", risk_direction=+1, reason="a complaint open for {value:.0f} days"),
+        FeatureSpec("days_to_resolve_mean", cp.days_to_resolve_mean, history, default=0.0, unit="days",
+                    risk_direction=+1, reason="complaints took {value:.0f} days on average to resolve"),
+        FeatureSpec("days_to_resolve_max", cp.days_to_resolve_max, history, default=0.0, unit="days",
+                    risk_direction=+1, reason="a complaint took {value:.0f} days to resolve"),
+        FeatureSpec("worst_satisfaction", cp.worst_satisfaction, history, default=5.0, unit="rating",
+                    risk_direction=-1, reason="rated a complaint's resolution {value:.0f} out of 5"),
+        *_windowed(en.visit_count, s.windows_days, default=0.0, unit="count", risk_direction=-1,
+                   reason="{value:.0f} visit{s} in the last {window_days} days"),
+        *(spec for channel in en.VISIT_CHANNELS for spec in _windowed(
+            en.visit_count_by_channel, (s.visit_channel_window_days,), name=f"visits_{channel}",
+            params={"channel": channel}, default=0.0, unit="count", risk_direction=0,
+            reason="{value:.0f} " + channel + " visit{s} in the last {window_days} days")),
+        *_windowed(en.browse_without_purchase_share, (s.browse_lookback_days,),
+                   params={"browse_window_days": s.browse_window_days}, default=0.0, unit="share",
+                   risk_direction=+1,
+                   reason="{value:.0%} of visits not followed by a purchase within "
+                          "{browse_window_days} days"),
+        FeatureSpec("selection_days_mean", en.selection_days_mean,
+                    {"window_days": s.browse_lookback_days, "max_days": s.selection_max_days},
+                    default=0.0, unit="days", risk_direction=+1,
+                    reason="takes {value:.1f} days from a visit to a purchase"),
+        FeatureSpec(f"visit_trend_{s.trend_window_days}d", en.visit_trend, trend, default=1.0, unit="ratio",
+                    risk_direction=-1, reason="visits {direction} {change:.0%} " + VS_PREVIOUS),
+        FeatureSpec("has_account_manager", rl.has_account_manager, {}, default=0.0, unit="flag",
+                    risk_direction=-1, reason="{no}active account manager"),
+        FeatureSpec("days_since_manager_departed", rl.days_since_manager_departed,
+                    {"cap_days": s.manager_departure_cap_days}, default=float(s.manager_departure_cap_days),
+                    unit="days", risk_direction=-1, reason="account manager left {duration} ago"),
+        FeatureSpec("segment", rl.segment, {}, default=rl.UNKNOWN_SEGMENT, unit="category", risk_direction=0,
+                    reason="segment {value}"),
+        FeatureSpec("lifecycle_stage", lifecycle.lifecycle_stage, {"thresholds": s.lifecycle},
+                    default="maturity", unit="category", risk_direction=0, reason="lifecycle stage: {value}",
+                    inputs=trend_names, categories=lifecycle.LIFECYCLE_STAGES),
+    ]
+    # fmt: on
+
+
+def feature_dtypes(settings: FeatureSettings) -> dict[str, str]:
+    """Each feature's kind, "numeric" (float64 column) or "categorical" (str column), in column order."""
+    return {spec.name: spec.kind for spec in feature_specs(settings)}

@@ -1,0 +1,37 @@
+"""Training snapshots: the feature table at several past cutoffs, each row with its churn label."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features import ChurnDefinition, FeatureSettings, Tables, as_timestamp, build_feature_table, churn_labels
+from features.aggregate import prepare_tables
+
+
+def snapshot_cutoffs(
+    last_event_date, horizon_days: int, step_days: int, n_cutoffs: int
+) -> list[pd.Timestamp]:
+    """``n_cutoffs`` midnight cutoffs, oldest first, ``step_days`` apart, whose labels are fully observed.
+
+    The latest cutoff T is the last one whose label window [T, T + horizon_days) ends on or before the day
+    after the last event.
+    """
+    latest = as_timestamp(last_event_date).normalize() + pd.Timedelta(days=1 - horizon_days)
+    return [latest - pd.Timedelta(days=step_days * k) for k in reversed(range(n_cutoffs))]
+
+
+def training_snapshots(
+    tables: Tables, cutoffs, settings: FeatureSettings, churn: ChurnDefinition
+) -> pd.DataFrame:
+    """Rows (customer_id, as_of, features..., churned) for every customer active at each cutoff, stacked."""
+    if len(cutoffs) == 0:
+        raise ValueError("no cutoffs given: training snapshots need at least one as-of date")
+    tables = prepare_tables(tables)  # one string pass over the ids, shared by every cutoff
+    snapshots = []
+    for cutoff in map(as_timestamp, cutoffs):
+        snapshot = build_feature_table(tables, cutoff, settings, churn)
+        labels = churn_labels(tables.transactions, snapshot["customer_id"], cutoff, churn.horizon_days)
+        snapshot.insert(1, "as_of", pd.Series(cutoff, index=snapshot.index, dtype="datetime64[ns]"))
+        snapshot["churned"] = labels.to_numpy()
+        snapshots.append(snapshot)
+    return pd.concat(snapshots, ignore_index=True)

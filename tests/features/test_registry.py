@@ -1,0 +1,147 @@
+"""The registry: one list, windows from settings, reasons in plain words, builders named as their columns."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features import (
+    ChurnDefinition,
+    FeatureSettings,
+    LifecycleThresholds,
+    build_feature_table,
+    feature_dtypes,
+    feature_specs,
+    make_tables,
+)
+from features.aggregate import prepare_tables
+from features.assembly import _call, compute_global_stats
+from features.cutoff import events_before
+from tests.features.conftest import CHURN, SETTINGS, T, world_frames
+
+
+def spec(name):
+    return next(s for s in feature_specs(FeatureSettings()) if s.name == name)
+
+
+def test_windows_are_expanded_from_the_settings():
+    names = [s.name for s in feature_specs(FeatureSettings(windows_days=(10, 20), trend_window_days=30))]
+    assert {
+        "spend_10d",
+        "spend_20d",
+        "purchase_count_20d",
+        "complaint_count_10d",
+        "visit_count_20d",
+        "orders_trend_30d",
+        "visit_trend_30d",
+    } <= set(names)
+    assert not {
+        "spend_30d",
+        "spend_90d",
+        "purchase_count_365d",
+        "complaint_count_90d",
+        "orders_trend_90d",
+    } & set(names)
+    assert len(names) == len(set(names))
+
+
+def test_every_spec_is_well_formed():
+    for s in feature_specs(FeatureSettings()):
+        assert s.risk_direction in (-1, 0, 1), s.name
+        assert s.unit and s.reason, s.name
+        if s.kind == "categorical":
+            assert s.risk_direction == 0, s.name
+    kinds = feature_dtypes(FeatureSettings())
+    assert kinds["segment"] == kinds["lifecycle_stage"] == "categorical"
+    assert kinds["spend_90d"] == "numeric"
+    assert list(kinds) == [s.name for s in feature_specs(FeatureSettings())]
+
+
+def test_each_builder_names_its_output_like_its_column():
+    tables = prepare_tables(make_tables(world_frames()))
+    table = build_feature_table(tables, T, SETTINGS, CHURN).set_index("customer_id")
+    sources = dict(events_before(tables, T).items()) | vars(compute_global_stats(tables, T, SETTINGS))
+    sources |= {name: table[name] for name in table.columns}  # derived features read the filled columns
+    for s in feature_specs(SETTINGS):
+        result = _call(s, sources, T)
+        assert result.name == s.name
+        assert result.index.name == "customer_id", s.name
+
+
+@pytest.mark.parametrize(
+    ("name", "row", "text"),
+    [
+        ("orders_trend_90d", {"orders_trend_90d": 0.38}, "orders down 62% vs the previous 90 days"),
+        ("spend_trend_90d", {"spend_trend_90d": 1.5}, "spend up 50% vs the previous 90 days"),
+        (
+            "open_complaints",
+            {"open_complaints": 2.0, "oldest_open_complaint_age_days": 23.0},
+            "2 complaints still open, oldest 23 days",
+        ),
+        (
+            "open_complaints",
+            {"open_complaints": 1.0, "oldest_open_complaint_age_days": 4.0},
+            "1 complaint still open, oldest 4 days",
+        ),
+        (
+            "days_since_manager_departed",
+            {"days_since_manager_departed": 21.0},
+            "account manager left 3 weeks ago",
+        ),
+        (
+            "days_since_manager_departed",
+            {"days_since_manager_departed": 5.0},
+            "account manager left 5 days ago",
+        ),
+        (
+            "days_since_manager_departed",
+            {"days_since_manager_departed": 95.0},
+            "account manager left 3 months ago",
+        ),
+        ("promo_share_90d", {"promo_share_90d": 0.82}, "82% of spend on promotion in the last 90 days"),
+        ("has_account_manager", {"has_account_manager": 0.0}, "no active account manager"),
+        (
+            "purchase_overdue_ratio",
+            {"purchase_overdue_ratio": 2.5, "purchase_gap_mean_days": 12.0},
+            "silent for 2.5x the usual 12 days between purchases",
+        ),
+        ("segment", {"segment": "retail"}, "segment retail"),
+    ],
+)
+def test_reasons_read_in_plain_words(name, row, text):
+    assert spec(name).describe(row) == text
+    assert spec(name).describe(pd.Series(row, dtype=object)) == text
+
+
+def test_describe_takes_a_bare_value_when_the_template_needs_nothing_else():
+    assert spec("complaint_count_30d").describe(3.0) == "3 complaints in the last 30 days"
+    with pytest.raises(KeyError):
+        spec("open_complaints").describe(2.0)  # needs the row: the age of the oldest complaint
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"windows_days": ()}, "windows_days must be one or more whole days > 0"),
+        ({"browse_window_days": 0}, "browse_window_days must be"),
+        ({"wallet_quantile": 1.5}, "wallet_quantile must be in"),
+        ({"peak_window_days": 90, "peak_lookback_days": 60}, "peak_lookback_days must be at least"),
+    ],
+)
+def test_settings_refuse_windows_and_thresholds_that_cannot_work(change, message):
+    with pytest.raises(ValueError, match=message):
+        FeatureSettings(**change)
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "message"),
+    [
+        (ChurnDefinition, {"horizon_days": 0}, "horizon_days must be > 0"),
+        (ChurnDefinition, {"active_window_days": -1}, "active_window_days must be > 0"),
+        (LifecycleThresholds, {"growth_trend": -1.0}, "growth_trend must be > 0"),
+        (LifecycleThresholds, {"decline_trend": 1.5}, "decline_trend .* must be below growth_trend"),
+    ],
+)
+def test_churn_definition_and_lifecycle_thresholds_are_checked(kind, change, message):
+    with pytest.raises(ValueError, match=message):
+        kind(**change)

@@ -1,0 +1,75 @@
+"""Relationship builders (account manager, segment) and the lifecycle-stage rule."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features import lifecycle, relationship
+from features.settings import LifecycleThresholds
+from tests.features.conftest import table
+
+T = pd.Timestamp("2024-04-01")
+DAY = pd.Timedelta(days=1)
+
+CUSTOMERS = table(
+    "customers",
+    customer_id=["a", "b", "c", "d", "e"],
+    account_manager_id=["m1", "m2", "m3", None, "m1"],
+    segment=["x", None, "y", "x", "x"],
+)
+MANAGERS = table("account_managers", account_manager_id=["m1", "m2"], departed_at=[T - 21 * DAY, pd.NaT])
+
+
+def test_account_manager_flags_and_departure_age():
+    # m1 left 21 days back; m2 is employed; m3 has no account_managers row (taken as employed); d has none.
+    assert relationship.has_account_manager(CUSTOMERS, MANAGERS).to_dict() == {
+        "a": 0.0,
+        "b": 1.0,
+        "c": 1.0,
+        "d": 0.0,
+        "e": 0.0,
+    }
+    departed = relationship.days_since_manager_departed(CUSTOMERS, MANAGERS, as_of=T, cap_days=365)
+    assert departed.to_dict() == {"a": 21.0, "e": 21.0}
+    capped = relationship.days_since_manager_departed(CUSTOMERS, MANAGERS, as_of=T, cap_days=14)
+    assert capped.to_dict() == {"a": 14.0, "e": 14.0}
+    no_managers = table("account_managers", account_manager_id=[])
+    assert relationship.days_since_manager_departed(CUSTOMERS, no_managers, as_of=T, cap_days=365).empty
+
+
+def test_segment_na_is_unknown():
+    assert relationship.segment(CUSTOMERS).to_dict() == {
+        "a": "x",
+        "b": "unknown",
+        "c": "y",
+        "d": "x",
+        "e": "x",
+    }
+
+
+def test_lifecycle_rules_apply_in_order():
+    t = LifecycleThresholds(
+        acquisition_days=30,
+        growth_trend=1.25,
+        decline_trend=0.75,
+        decline_overdue_ratio=1.5,
+        churned_overdue_ratio=3.0,
+        churned_min_days=20,
+    )
+    frame = pd.DataFrame(
+        [  # tenure, orders_trend, spend_trend, days_since, overdue -> stage
+            (10, 1.0, 1.0, 25, 3.0, "churned"),  # churned beats acquisition
+            (10, 1.0, 1.0, 19, 3.0, "acquisition"),  # too few silent days to be churned
+            (10, 0.1, 0.1, 5, 1.0, "acquisition"),  # acquisition beats decline
+            (30, 2.0, 0.75, 5, 1.0, "decline"),  # decline beats growth; tenure 30 is past acquisition
+            (300, 1.0, 1.0, 5, 1.5, "decline"),  # overdue
+            (300, 1.0, 1.25, 5, 1.0, "growth"),
+            (300, 1.2, 0.8, 5, 1.4, "maturity"),
+        ],
+        columns=["tenure", "orders", "spend", "days", "overdue", "stage"],
+    )
+    stage = lifecycle.lifecycle_stage(
+        frame.tenure, frame.orders, frame.spend, frame.days, frame.overdue, thresholds=t
+    )
+    assert stage.tolist() == frame.stage.tolist()
+    assert set(frame.stage) == set(lifecycle.LIFECYCLE_STAGES)
