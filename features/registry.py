@@ -35,6 +35,26 @@ def _duration(days: float) -> str:
     return f"{days:.0f} days"
 
 
+# Reason family of a builder (by function name, else by module): what the playbook in configs/ acts on.
+REASON_FAMILIES = {
+    "complaints": "complaint",
+    "price": "price",
+    "wallet": "wallet",
+    "engagement": "engagement",
+    "relationship": "account_manager",
+    "lifecycle": "decline",
+    "recency_frequency": "recency",
+    "orders_trend": "decline",
+    "spend_trend": "decline",
+    "spend_vs_peak_ratio": "decline",
+    "visit_trend": "engagement",
+    "tenure_days": "tenure",
+    "has_account_manager": "other",  # never having had one is not a departure
+    "segment": "other",
+    "bgnbd": "recency",
+}
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """One feature column: how it is built, its default for customers without events, and how it reads.
@@ -44,6 +64,8 @@ class FeatureSpec:
     one, and ``params`` as keywords. ``reason`` is a ``str.format`` template; see :meth:`describe`.
     ``risk_direction``: +1 a higher value raises churn risk, -1 a lower value does, 0 no fixed direction.
     ``categories``: the fixed set of a categorical feature, None when open (e.g. segment) or numeric.
+    ``family``: the reason family the retention playbook acts on (complaint, account_manager, price, decline,
+    engagement, wallet, recency, tenure, other); by default from the builder, see :data:`REASON_FAMILIES`.
     """
 
     name: str
@@ -55,6 +77,13 @@ class FeatureSpec:
     risk_direction: int
     inputs: Mapping[str, str] = field(default_factory=dict)
     categories: tuple[str, ...] | None = None
+    family: str = ""
+
+    def __post_init__(self):
+        if not self.family:
+            module = self.builder.__module__.rsplit(".", 1)[-1]
+            family = REASON_FAMILIES.get(self.builder.__name__, REASON_FAMILIES.get(module, "other"))
+            object.__setattr__(self, "family", family)
 
     @property
     def kind(self) -> str:

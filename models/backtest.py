@@ -80,13 +80,15 @@ def fit_plan(
     *,
     seed: int,
     early_stopping_share: float,
+    fixed_categories: dict[str, tuple[str, ...]] | None = None,
 ) -> FittedPlan:
     """Train the booster on the plan's training cutoffs (early stopping on held-out customers), fit calibrators."""
     train = snapshots[snapshots["as_of"].isin(plan.train_cutoffs)]
     held_out = holdout_customers(train["customer_id"], early_stopping_share, seed)
     x, y = train[feature_columns], train[LABEL].to_numpy(dtype=float)
-    booster = fit_booster(x[~held_out], y[~held_out], x[held_out], y[held_out], lightgbm_settings, seed)
-    model = ChurnModel(FeatureSchema.from_frame(x), booster, Calibrator("none"))
+    schema = FeatureSchema.from_frame(x, fixed_categories)
+    booster = fit_booster(x[~held_out], y[~held_out], x[held_out], y[held_out], lightgbm_settings, seed, schema)
+    model = ChurnModel(schema, booster, Calibrator("none"))
 
     calibration = snapshots[snapshots["as_of"] == plan.calibration_cutoff]
     raw = model.predict_raw(calibration[feature_columns])
@@ -131,6 +133,7 @@ def run_backtest(
     seed: int,
     early_stopping_share: float,
     metric_options: dict,
+    fixed_categories: dict[str, tuple[str, ...]] | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> BacktestResult:
     """Evaluate the model (raw and calibrated) and both baselines at each plan's evaluation cutoff."""

@@ -36,6 +36,13 @@ class FeatureSchemaMismatch(ValueError):
         super().__init__("; ".join(parts))
 
 
+def _is_numeric(column: pd.Series) -> bool:
+    dtype = column.dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype) and not isinstance(
+        dtype, pd.CategoricalDtype
+    )
+
+
 @dataclass(frozen=True)
 class FeatureSchema:
     """Feature names in model order, their kind ("numeric" or "categorical") and the categories of each."""
@@ -45,14 +52,17 @@ class FeatureSchema:
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def from_frame(cls, frame: pd.DataFrame) -> FeatureSchema:
+    def from_frame(cls, frame: pd.DataFrame, fixed: dict[str, tuple[str, ...]] | None = None) -> FeatureSchema:
+        """Schema of a training frame: non-numeric columns are categorical, with the ``fixed`` categories
+        where given, else the sorted values seen in ``frame``."""
         kinds, categories = {}, {}
         for name in frame.columns:
-            if isinstance(frame[name].dtype, pd.CategoricalDtype):
-                kinds[name] = "categorical"
-                categories[name] = tuple(str(c) for c in frame[name].cat.categories)
-            else:
+            if _is_numeric(frame[name]):
                 kinds[name] = "numeric"
+            else:
+                kinds[name] = "categorical"
+                seen = tuple(sorted(frame[name].dropna().astype("str").unique()))
+                categories[name] = tuple((fixed or {}).get(name, seen))
         return cls(tuple(frame.columns), kinds, categories)
 
     def to_dict(self) -> dict:
@@ -69,10 +79,7 @@ class FeatureSchema:
         retyped = {}
         for name in self.names:
             if name in frame.columns:
-                is_numeric = pd.api.types.is_numeric_dtype(frame[name].dtype) and not isinstance(
-                    frame[name].dtype, pd.CategoricalDtype
-                )
-                actual = "numeric" if is_numeric else "categorical"
+                actual = "numeric" if _is_numeric(frame[name]) else "categorical"
                 if actual != self.kinds[name]:
                     retyped[name] = (self.kinds[name], actual)
         if missing or extra or retyped:
@@ -162,9 +169,9 @@ def fit_booster(
     valid_y: np.ndarray,
     settings,
     seed: int,
+    schema: FeatureSchema,
 ) -> lgb.Booster:
     """Train a deterministic LightGBM booster with early stopping on the validation rows."""
-    schema = FeatureSchema.from_frame(train_x)
     params = lightgbm_params(settings, seed)
     train_set = lgb.Dataset(schema.prepare(train_x), label=train_y, free_raw_data=True)
     valid_set = lgb.Dataset(schema.prepare(valid_x), label=valid_y, reference=train_set)

@@ -84,3 +84,60 @@ def recommended_actions(
             actions = np.where(chosen, per_tier[pd.Index(TIERS).get_indexer(tier)], actions)
     low_risk = np.isin(tier, playbook.low_risk_tiers) & (churn_probability.to_numpy() < playbook.low_risk_probability)
     return np.where(low_risk, playbook.low_risk_action, actions)
+
+
+WINBACK_COLUMNS = (
+    "rank", "customer_id", "churn_probability", "customer_value", "value_tier", "value_at_risk", "reasons",
+    "recommended_action", "days_since_last_purchase", "last_purchase_date", "account_manager_id", "segment",
+    "lifecycle_stage", "open_complaints", "control_group", "in_target", "model_version", "as_of",
+)
+
+
+def build_winback_list(
+    scored: pd.DataFrame,
+    *,
+    reasons: list[str],
+    has_family: pd.DataFrame,
+    playbook: Playbook,
+    tier_cuts: tuple[float, float],
+    control_share: float,
+    target_fraction: float | None,
+    target_size: int | None,
+    as_of: pd.Timestamp,
+    model_version: str,
+) -> pd.DataFrame:
+    """The ranked list from scored rows.
+
+    ``scored`` holds per customer: customer_id, churn_probability, customer_value, days_since_last_purchase,
+    last_purchase_date, account_manager_id, segment, lifecycle_stage, open_complaints (one row each).
+    """
+    frame = scored.reset_index(drop=True).copy()
+    frame["value_at_risk"] = frame["churn_probability"] * frame["customer_value"]
+    frame["value_tier"] = value_tiers(frame.set_index("customer_id")["customer_value"], tier_cuts).to_numpy()
+    frame["reasons"] = reasons
+    frame["recommended_action"] = recommended_actions(
+        has_family.reset_index(drop=True), frame["value_tier"], frame["churn_probability"], playbook
+    )
+    frame["control_group"] = control_group(frame["customer_id"], frame["value_tier"], control_share, as_of)
+    ranked = rank_by_value_at_risk(frame)
+    ranked["in_target"] = target_flags(len(ranked), fraction=target_fraction, size=target_size)
+    ranked["model_version"] = model_version
+    ranked["as_of"] = as_of.strftime("%Y-%m-%d")
+    return ranked[list(WINBACK_COLUMNS)]
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula (= + - @, tab, CR first) get a leading apostrophe.
+
+    Numeric and boolean columns are left untouched.
+    """
+    safe = frame.copy()
+    for name in safe.columns:
+        column = safe[name]
+        if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            continue
+        text = column.astype("str")
+        risky = text.str.match(r"^[=+\-@\t\r]", na=False) & column.notna()
+        if risky.any():
+            safe[name] = column.astype("object").where(~risky, "'" + text)
+    return safe

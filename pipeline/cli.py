@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from datetime import date
 from enum import Enum
 from importlib.metadata import version
@@ -84,6 +85,11 @@ def main(
     """Churn prediction pipeline."""
     _state["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not debug:
+        # MLflow and git chatter (model logging notices, registry INFO lines) is noise for analysts.
+        for name in ("mlflow", "git", "alembic", "urllib3"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module="mlflow")
 
 
 @app.command()
@@ -138,3 +144,129 @@ def features(
     cfg = load_config(config)
     n_rows = write_features(data, _parse_date(as_of, "--as-of"), out, cfg)
     console.print(f"Wrote features of {n_rows} active customers to {out}")
+
+
+class _StepProgress:
+    """One progress line per pipeline step: a spinner while it runs, then its elapsed time."""
+
+    def __init__(self):
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
+        )
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __call__(self, message: str):
+        self._finish()
+        self.task = self.progress.add_task(message, total=1)
+
+    def _finish(self):
+        if self.task is not None:
+            self.progress.update(self.task, completed=1)
+
+    def __exit__(self, *exc):
+        self._finish()
+        return self.progress.__exit__(*exc)
+
+
+def _print_backtest(result) -> None:
+    from rich.table import Table
+
+    metrics = result.backtest.metrics
+    columns = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_at_10", "emp", "emp_fraction"]
+    table = Table(title="Backtest (mean over evaluation cutoffs)")
+    table.add_column("candidate")
+    for column in columns:
+        table.add_column(column, justify="right")
+    means = metrics.groupby("candidate")[columns].mean()
+    for candidate, row in means.iterrows():
+        shipped = candidate == f"model_{result.calibration}"
+        name = f"[bold]{candidate}[/] (shipped)" if shipped else candidate
+        table.add_row(name, *(f"{row[c]:.4f}" for c in columns))
+    console.print(table, width=max(console.width, 140))
+
+
+@app.command()
+@_handles_errors
+def train(
+    data: DataDirOpt,
+    config: ConfigOpt = None,
+    horizon_days: Annotated[
+        int | None, typer.Option("--horizon-days", help="Churn = no purchase in this many days after the cutoff.")
+    ] = None,
+    active_window_days: Annotated[
+        int | None, typer.Option("--active-window-days", help="Active = bought in this many days before the cutoff.")
+    ] = None,
+):
+    """Backtest, train and register the churn model on every fully observed snapshot of --data."""
+    from pipeline.config import load_config
+    from pipeline.train import train_and_register
+
+    cfg = load_config(
+        config, {"churn.horizon_days": horizon_days, "churn.active_window_days": active_window_days}
+    )
+    with _StepProgress() as progress:
+        result = train_and_register(data, cfg, progress=progress)
+    _print_backtest(result)
+    outcome = result.outcome
+    console.print(f"Calibration: {result.calibration}; {result.n_snapshot_rows:,} snapshot rows.")
+    console.print(f"Registered {cfg.tracking.registered_model} version {outcome.version}: {outcome.decision}.")
+    console.print(f"MLflow run {outcome.run_id} in {outcome.tracking_uri} (see it with: mlflow ui --backend-store-uri {outcome.tracking_uri})")
+
+
+def _print_scoring(result, cfg) -> None:
+    console.print(
+        f"Scored {result.n_customers:,} active customers as of {result.as_of.date()} with model "
+        f"{result.model_version}; {result.n_target:,} in the target group."
+    )
+    strong = result.drift[result.drift > cfg.scoring.drift_strong_psi]
+    warn = result.drift[(result.drift > cfg.scoring.drift_warning_psi) & (result.drift <= cfg.scoring.drift_strong_psi)]
+    for name, psi in strong.items():
+        err_console.print(f"[bold red]Strong drift:[/] {name} (PSI {psi:.2f} > {cfg.scoring.drift_strong_psi})")
+    for name, psi in warn.items():
+        err_console.print(f"[yellow]Drift warning:[/] {name} (PSI {psi:.2f} > {cfg.scoring.drift_warning_psi})")
+    console.print(f"Win-back list: {result.out}")
+    console.print(f"Report:        {result.report}")
+
+
+@app.command()
+@_handles_errors
+def score(
+    data: DataDirOpt,
+    out: Annotated[Path, typer.Option("--out", help="The win-back list to write (.csv).")],
+    as_of: AsOfOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="MLflow model URI (default: the registered champion).")
+    ] = None,
+    config: ConfigOpt = None,
+):
+    """Write the ranked, explained win-back list of every customer active at --as-of, and its report."""
+    from pipeline.config import load_config
+    from pipeline.score import write_winback
+
+    cfg = load_config(config)
+    with _StepProgress() as progress:
+        result = write_winback(data, out, _parse_date(as_of, "--as-of"), model, cfg, progress=progress)
+    _print_scoring(result, cfg)
+
+
+@app.command()
+@_handles_errors
+def demo(config: ConfigOpt = None):
+    """The main job on the embedded sample: generate data/sample (unless present), train, score, report."""
+    from pipeline.config import load_config
+    from pipeline.demo import run_demo
+
+    cfg = load_config(config)
+    with _StepProgress() as progress:
+        result = run_demo(cfg, progress=progress)
+    if result.generated:
+        console.print(f"Generated the sample world in {result.data_dir}")
+    _print_backtest(result.training)
+    console.print(f"Model: {result.training.outcome.decision}.")
+    _print_scoring(result.scoring, cfg)

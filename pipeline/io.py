@@ -117,6 +117,8 @@ def write_atomic(path: str | os.PathLike, write_fn: Callable[[Path], object]) ->
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a run that was killed mid-write
+        stale.unlink(missing_ok=True)
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         write_fn(temp)
@@ -125,6 +127,11 @@ def write_atomic(path: str | os.PathLike, write_fn: Callable[[Path], object]) ->
         temp.unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` as UTF-8 atomically."""
+    return write_atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
 
 
 def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:

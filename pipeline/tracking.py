@@ -93,6 +93,13 @@ class _ChurnPyfunc:
         return ChurnProbabilityModel()
 
 
+def _requirements() -> list[str]:
+    """The packages the logged model needs, pinned to the running versions (skips MLflow's slow inference)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in ("churn-pipeline", "lightgbm", "scikit-learn", "pandas", "numpy")]
+
+
 def made_up_input_example(bundle: ModelBundle, n_rows: int = 3) -> pd.DataFrame:
     """An input example built from the schema alone (never real customer rows)."""
     schema = bundle.model.schema
@@ -170,6 +177,7 @@ def log_training_run(
             signature=mlflow.models.infer_signature(example, output),
             input_example=example,
             registered_model_name=name,
+            pip_requirements=_requirements(),
         )
         version = str(info.registered_model_version)
         client.set_model_version_tag(name, version, comparison_metric, repr(comparison_value))
@@ -198,7 +206,7 @@ def _promote_if_better(client, name, alias, version, metric, value) -> tuple[boo
 
 def load_bundle(cfg: Config, model_uri: str | None = None) -> ModelBundle:
     """Load a ModelBundle from ``model_uri`` (any MLflow model URI) or the registered champion."""
-    mlflow, _client = connect(cfg)
+    mlflow, client = connect(cfg)
     uri = model_uri or f"models:/{cfg.tracking.registered_model}@{cfg.tracking.alias}"
     try:
         pyfunc = mlflow.pyfunc.load_model(uri)
@@ -208,8 +216,20 @@ def load_bundle(cfg: Config, model_uri: str | None = None) -> ModelBundle:
             "train one first with `churn train --data DIR`, or pass an existing --model URI",
         ) from None
     bundle = pyfunc.unwrap_python_model().bundle
-    bundle.version = pyfunc.metadata.run_id
+    bundle.version = _version_label(client, uri, pyfunc.metadata.run_id)
     return bundle
+
+
+def _version_label(client, uri: str, run_id: str) -> str:
+    """ "churn-model v3" for registry URIs (by alias or number), else "run <id>"."""
+    if not uri.startswith("models:/"):
+        return f"run {run_id}"
+    reference = uri[len("models:/"):]
+    if "@" in reference:
+        name, alias = reference.split("@", 1)
+        return f"{name} v{client.get_model_version_by_alias(name, alias).version}"
+    name, _, number = reference.partition("/")
+    return f"{name} v{number}"
 
 
 def log_scoring_run(cfg: Config, metrics: dict[str, float], tags: dict[str, str], report_path: Path | None) -> str:

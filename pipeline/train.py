@@ -20,7 +20,7 @@ from models.backtest import (
 )
 from models.drift import reference_distributions
 from models.metrics import EmpParams
-from models.modelframe import data_end, model_feature_columns, model_frames
+from models.modelframe import data_end, fixed_categories, model_feature_columns, model_frames
 from models.snapshots import snapshot_cutoffs
 from models.value import customer_value
 from pipeline import plots
@@ -52,7 +52,8 @@ def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], No
     """Train on every fully observed snapshot of ``data_dir``, backtest, log to MLflow and register."""
     tables, _warnings = load_data_dir(data_dir)
     end = data_end(tables)
-    cutoffs = snapshot_cutoffs(end, cfg.churn.horizon_days, cfg.training.cutoff_step_days, cfg.training.n_cutoffs)
+    last_day = end - pd.Timedelta(days=1)
+    cutoffs = snapshot_cutoffs(last_day, cfg.churn.horizon_days, cfg.training.cutoff_step_days, cfg.training.n_cutoffs)
     snapshots = model_frames(tables, cutoffs, cfg.features, cfg.churn, progress=progress)
     columns = model_feature_columns(snapshots)
 
@@ -66,7 +67,11 @@ def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], No
         "k": cfg.evaluation.top_fraction,
         "emp_params": EmpParams(emp.alpha, emp.beta, emp.incentive_cost, emp.contact_cost, emp.clv),
     }
-    fit_options = {"seed": cfg.training.seed, "early_stopping_share": cfg.training.early_stopping_customer_share}
+    fit_options = {
+        "seed": cfg.training.seed,
+        "early_stopping_share": cfg.training.early_stopping_customer_share,
+        "fixed_categories": fixed_categories(cfg.features),
+    }
     plans = backtest_plans(cutoffs, cfg.training.eval_cutoffs, cfg.churn.horizon_days)
     backtest = run_backtest(
         snapshots, plans, columns, cfg.model.lightgbm, value_of,
@@ -88,9 +93,11 @@ def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], No
             "feature_schema": model.schema.to_dict(),
             "feature_schema_hash": model.schema.fingerprint,
             "training_distributions": reference_distributions(training_rows[columns]),
+            "feature_medians": training_rows[columns].median(numeric_only=True).to_dict(),
             "config": cfg.as_dict(),
             "calibration": method,
-            "latest_backtest": {k: (float(v) if isinstance(v, int | float) else str(v)) for k, v in chosen.items()},
+            "latest_backtest_metrics": {k: float(v) for k, v in chosen.drop("eval_cutoff").items()},
+            "latest_backtest_cutoff": str(pd.Timestamp(chosen["eval_cutoff"]).date()),
             "emp_targeting_fraction": float(chosen["emp_fraction"]),
             "train_cutoffs": [str(c.date()) for c in plan.train_cutoffs],
             "calibration_cutoff": str(plan.calibration_cutoff.date()),

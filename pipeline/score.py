@@ -1,0 +1,147 @@
+"""Step `churn score`: features at the as-of date -> calibrated risk -> reasons -> ranked win-back CSV + report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features import as_timestamp, events_before
+from models.drift import population_stability
+from models.estimator import FeatureSchemaMismatch
+from models.explain import top_reasons
+from models.modelframe import data_end, model_specs, scoring_frame
+from models.value import customer_value
+from models.winback import build_winback_list, spreadsheet_safe
+from pipeline.config import Config, load_playbook
+from pipeline.errors import ChurnError, ModelError
+from pipeline.io import load_data_dir, write_frame, write_text
+from pipeline.report import render_report
+from pipeline.tracking import load_bundle, log_scoring_run
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    out: Path
+    report: Path
+    as_of: pd.Timestamp
+    n_customers: int
+    n_target: int
+    drift: pd.Series
+    model_version: str
+
+
+def report_path_for(out: Path) -> Path:
+    return out.with_name(out.stem + "_report.html")
+
+
+def _last_purchase_dates(transactions: pd.DataFrame) -> pd.Series:
+    purchases = transactions[transactions["amount"] > 0]
+    return purchases.groupby("customer_id")["timestamp"].max().dt.strftime("%Y-%m-%d")
+
+
+def write_winback(
+    data_dir: Path,
+    out: Path,
+    as_of: date | None,
+    model_uri: str | None,
+    cfg: Config,
+    progress: Callable[[str], None] = lambda m: None,
+) -> ScoringResult:
+    """Score every customer active at ``as_of`` (default: the day after the last event) and write the list."""
+    if Path(out).suffix.lower() != ".csv":
+        raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
+    progress("loading data and model")
+    tables, _warnings = load_data_dir(data_dir)
+    as_of = as_timestamp(as_of) if as_of is not None else data_end(tables)
+    bundle = load_bundle(cfg, model_uri)
+    playbook = load_playbook(cfg)
+
+    progress(f"features at {as_of.date()}")
+    frame = scoring_frame(tables, as_of, cfg.features, cfg.churn)
+    if frame.empty:
+        raise ChurnError(
+            f"No customer bought in the {cfg.churn.active_window_days} days before {as_of.date()}: nothing to score.",
+            "check --as-of against the dates in the data",
+        )
+    features = frame[[c for c in frame.columns if c != "customer_id"]]
+    try:
+        bundle.model.schema.check(features)
+    except FeatureSchemaMismatch as mismatch:
+        raise ModelError(
+            f"The model's features differ from the data's features: {mismatch}.",
+            "score with the configuration the model was trained with, or retrain with `churn train`",
+        ) from None
+
+    progress(f"scoring {len(frame):,} customers")
+    probability = bundle.model.predict_proba(features)[:, 1]
+    contributions = bundle.model.contributions(features)
+    specs = model_specs(cfg.features)
+    reasons = top_reasons(
+        contributions, features, specs, bundle.metadata["feature_medians"], cfg.scoring.top_reasons
+    )
+    cut = events_before(tables, as_of)
+    customers = cut.customers.set_index("customer_id")
+    scored = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"],
+            "churn_probability": probability,
+            "customer_value": customer_value(
+                frame, window_days=cfg.scoring.value_window_days, horizon_days=cfg.scoring.value_horizon_days
+            ),
+            "days_since_last_purchase": np.floor(frame["days_since_last_purchase"]).astype(int),
+            "last_purchase_date": frame["customer_id"].map(_last_purchase_dates(cut.transactions)),
+            "account_manager_id": frame["customer_id"].map(customers["account_manager_id"]),
+            "segment": frame["customer_id"].map(customers["segment"]).fillna("unknown"),
+            "lifecycle_stage": frame["lifecycle_stage"],
+            "open_complaints": frame["open_complaints"].astype(int),
+        }
+    )
+    version = bundle.version or "unknown"
+    winback = build_winback_list(
+        scored,
+        reasons=reasons.joined(),
+        has_family=reasons.has_family(list(playbook.priority)),
+        playbook=playbook,
+        tier_cuts=cfg.scoring.value_tier_cuts,
+        control_share=cfg.scoring.control_share,
+        target_fraction=bundle.metadata.get("emp_targeting_fraction"),
+        target_size=cfg.scoring.target_size,
+        as_of=as_of,
+        model_version=version,
+    )
+    winback["churn_probability"] = winback["churn_probability"].round(4)
+    winback["customer_value"] = winback["customer_value"].round(2)
+    winback["value_at_risk"] = winback["value_at_risk"].round(2)
+
+    progress("writing the list and the report")
+    out = Path(out)
+    write_frame(spreadsheet_safe(winback), out)
+    drift = population_stability(bundle.metadata["training_distributions"], features)
+    report = report_path_for(out)
+    deciding = pd.Series([f[0] if f else "none" for f in reasons.families], name="family")
+    html = render_report(
+        winback,
+        as_of=str(as_of.date()),
+        model_version=version,
+        backtest=bundle.metadata.get("latest_backtest_metrics", {}),
+        drift=drift,
+        warning_psi=cfg.scoring.drift_warning_psi,
+        strong_psi=cfg.scoring.drift_strong_psi,
+        reason_families=deciding,
+    )
+    write_text(html, report)
+    log_scoring_run(
+        cfg,
+        {"customers": float(len(winback)), "in_target": float(winback["in_target"].sum()),
+         "value_at_risk": float(winback["value_at_risk"].sum()),
+         "drift_features_warning": float((drift > cfg.scoring.drift_warning_psi).sum()),
+         "drift_max_psi": float(drift.max()) if len(drift) else 0.0},
+        {"as_of": str(as_of.date()), "model_version": version},
+        report,
+    )
+    return ScoringResult(out, report, as_of, len(winback), int(winback["in_target"].sum()), drift, version)
