@@ -56,9 +56,17 @@ def no_purchase_probability(daily_rate: np.ndarray, daily_hazard: np.ndarray) ->
 
 
 def _window_paths(
-    paths: pd.DataFrame, ids: np.ndarray, t0: int, horizon_days: int, first_day: pd.Timestamp
+    paths: pd.DataFrame,
+    ids: np.ndarray,
+    t0: int,
+    horizon_days: int,
+    first_day: pd.Timestamp,
+    allow_gaps: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Dense (customers x window days) rate and hazard from the piecewise-constant path segments."""
+    """Dense (customers x window days) rate and hazard from the piecewise-constant path segments.
+
+    ``allow_gaps``: days before a customer's path starts get rate 0 and hazard 0 instead of an error.
+    """
     row = pd.Index(ids).get_indexer(paths["customer_id"])
     start = ((paths["start"] - first_day) // DAY).to_numpy() - t0
     end = ((paths["end"] - first_day) // DAY).to_numpy() - t0
@@ -73,7 +81,9 @@ def _window_paths(
     hazard = np.full(len(ids) * horizon_days, np.nan)
     rate[flat] = paths["rate"].to_numpy()[use][segment]
     hazard[flat] = paths["hazard"].to_numpy()[use][segment]
-    if np.isnan(rate).any():
+    if allow_gaps:
+        rate, hazard = np.nan_to_num(rate), np.nan_to_num(hazard)
+    elif np.isnan(rate).any():
         raise ValueError("the truth paths do not cover the window for every customer who is there at as_of")
     return rate.reshape(len(ids), horizon_days), hazard.reshape(len(ids), horizon_days)
 
@@ -98,3 +108,74 @@ def _midnight(value) -> pd.Timestamp:
     if ts != ts.normalize():
         raise ValueError(f"as_of must be a midnight date, got {ts}")
     return ts
+
+
+def posterior_no_purchase_probability(
+    truth: dict[str, pd.DataFrame], transactions: pd.DataFrame, as_of, horizon_days: int
+) -> pd.Series:
+    """P(no purchase in [as_of, as_of + horizon_days)) given the latent paths AND the observed history.
+
+    Unlike :func:`true_no_purchase_probability`, this does not peek at the realised (unobservable) death: it
+    knows each customer's rate and hazard paths and that they have bought nothing since their last purchase
+    day L (or since their start), and weighs "still there" against "left silently" by Bayes:
+    P(there at as_of | silent on days L+1 .. as_of-1) = A / (A + D), with A = prod q_d and
+    D = sum_k (prod_{j<k} q_j) h_k over those days, q_d = (1 - h_d) exp(-lambda_d). The best any model can do
+    from the data is bounded by this probability. Customers not yet started at as_of get NaN.
+    """
+    as_of = _midnight(as_of)
+    calendar = _with_datetimes(truth["calendar"], ["date"])
+    first_day = calendar["date"].iloc[0]
+    t0 = (as_of - first_day) // DAY
+    window = true_no_purchase_probability(truth, as_of, horizon_days)  # validates the window
+    customers = _with_datetimes(truth["customers"], ["start_date", "death_date"])
+    ids = customers["customer_id"].astype("str").to_numpy()
+    started = (customers["start_date"] <= as_of).to_numpy()
+
+    purchases = transactions[(transactions["amount"] > 0) & (transactions["timestamp"] < as_of)]
+    last = purchases.groupby(purchases["customer_id"].astype("str"))["timestamp"].max()
+    last_day = ((last.reindex(ids) - first_day) // DAY).to_numpy(dtype=float)
+    start_day = ((customers["start_date"] - first_day) // DAY).to_numpy(dtype=float)
+    silent_from = np.where(np.isnan(last_day), start_day, last_day + 1).astype(int)  # first silent day
+
+    # P(still there and silent | path) when alive throughout = product over the window, computed below.
+    there_given_silent = np.full(len(ids), np.nan)
+    paths = _with_datetimes(truth["paths"], ["start", "end"])
+    season_all = customers["segment"].to_numpy()
+    chunk = 4096
+    todo = np.flatnonzero(started)
+    for begin in range(0, len(todo), chunk):
+        rows = todo[begin : begin + chunk]
+        span = int(t0 - silent_from[rows].min())
+        if span <= 0:
+            there_given_silent[rows] = 1.0
+            continue
+        lo_day = t0 - span
+        rate, hazard = _window_paths(paths, ids[rows], lo_day, span, first_day, allow_gaps=True)
+        season = _segment_seasonality(calendar, season_all[rows], lo_day, span)
+        day = lo_day + np.arange(span)
+        silent = day[None, :] >= silent_from[rows][:, None]  # days of the silence; others count as neutral
+        q = np.where(silent, (1.0 - hazard) * np.exp(-rate * season), 1.0)
+        h = np.where(silent, hazard, 0.0)
+        alive_silent = np.cumprod(q, axis=1)
+        before = np.hstack([np.ones((len(rows), 1)), alive_silent[:, :-1]])
+        left_silently = (before * h).sum(axis=1)
+        there_given_silent[rows] = alive_silent[:, -1] / (alive_silent[:, -1] + left_silently)
+
+    # The window probability for a customer who is there at as_of (the same recursion, alive by assumption).
+    alive_window = _window_probability_if_there(truth, customers, ids, started, as_of, t0, horizon_days)
+    probability = (1.0 - there_given_silent) + there_given_silent * alive_window
+    probability[~started] = np.nan
+    return pd.Series(probability, index=window.index, name="posterior_no_purchase_probability")
+
+
+def _window_probability_if_there(truth, customers, ids, started, as_of, t0, horizon_days) -> np.ndarray:
+    """P(no purchase in the window | there at as_of) for every started customer (NaN for the others)."""
+    calendar = _with_datetimes(truth["calendar"], ["date"])
+    first_day = calendar["date"].iloc[0]
+    paths = _with_datetimes(truth["paths"], ["start", "end"])
+    out = np.full(len(ids), np.nan)
+    rows = np.flatnonzero(started)
+    rate, hazard = _window_paths(paths, ids[rows], t0, horizon_days, first_day)
+    season = _segment_seasonality(calendar, customers["segment"].to_numpy()[rows], t0, horizon_days)
+    out[rows] = no_purchase_probability(rate * season, hazard)
+    return out

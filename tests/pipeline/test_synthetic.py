@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from features.tables import COLUMNS, conform_table
-from pipeline.oracle import true_no_purchase_probability
+from pipeline.oracle import posterior_no_purchase_probability, true_no_purchase_probability
 from pipeline.synthetic import HISTORY_END, HISTORY_START, PRICE_RISE, PRICE_RISE_DATE, generate_world
 
 DAY = pd.Timedelta(days=1)
@@ -418,3 +418,40 @@ def test_oracle_refuses_windows_outside_the_truth_calendar():
         true_no_purchase_probability(truth, "2023-12-31", 2)
     with pytest.raises(ValueError, match="midnight"):
         true_no_purchase_probability(truth, "2024-01-01 12:00", 2)
+
+
+def test_posterior_oracle_weighs_silence_by_bayes_and_ignores_the_realised_death():
+    truth = hand_made_truth(rate_c1=(0.2, 0.4), hazard_c1=(0.1, 0.5))
+    transactions = pd.DataFrame(
+        {"customer_id": ["C1", "C1"], "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 11:00"]),
+         "amount": [5.0, -5.0]}
+    )
+    probability = posterior_no_purchase_probability(truth, transactions, "2024-01-03", 2)
+    # C1 bought on day 0, then was silent on day 1 (lambda = 0.2 x seasonality 2.0 = 0.4, h = 0.1):
+    # still there = 0.9 e^-0.4 / (0.9 e^-0.4 + 0.1). If there, days 2 and 3 have h = 0.5 and
+    # lambda = 0.4 x 0.5 = 0.2 then 0.4 x 1.0 = 0.4: P(silent) = 0.5 + 0.5 e^-0.2 (0.5 + 0.5 e^-0.4).
+    there = 0.9 * np.exp(-0.4) / (0.9 * np.exp(-0.4) + 0.1)
+    window = 0.5 + 0.5 * np.exp(-0.2) * (0.5 + 0.5 * np.exp(-0.4))
+    assert probability["C1"] == pytest.approx((1 - there) + there * window, rel=1e-12)
+    # C2 never bought and has no hazard: surely still there, whatever its realised death says;
+    # window lambda = 0.3 x 0.5 + 0.3 x 1.0 = 0.45.
+    assert probability["C2"] == pytest.approx(np.exp(-0.45), rel=1e-12)
+    assert true_no_purchase_probability(truth, "2024-01-03", 2)["C2"] == 1.0
+    assert np.isnan(probability["C3"])
+
+
+@pytest.mark.parametrize("as_of", ["2024-06-03", "2025-03-03"])
+def test_posterior_oracle_is_calibrated_on_active_customers(world, as_of):
+    churned = churned_at(purchases_of(world), as_of)
+    transactions = world.tables["transactions"]
+    probability = posterior_no_purchase_probability(world.truth, transactions, as_of, WINDOW).reindex(churned.index)
+    bins = pd.cut(probability, [0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0], include_lowest=True)
+    table = (
+        pd.DataFrame({"realised": churned, "predicted": probability})
+        .groupby(bins, observed=True)
+        .agg(n=("realised", "size"), realised=("realised", "mean"), predicted=("predicted", "mean"))
+    )
+    well_filled = table[table["n"] >= 300]
+    assert len(well_filled) >= 4
+    assert ((well_filled["realised"] - well_filled["predicted"]).abs() <= 0.05).all(), table
+    assert churned.mean() == pytest.approx(probability.mean(), abs=0.015)
