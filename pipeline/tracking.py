@@ -7,6 +7,8 @@ artifact and is what scoring loads back.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import pickle
@@ -37,6 +39,7 @@ class ModelBundle:
 def _mlflow():
     """Import mlflow with telemetry off unless the user has chosen otherwise."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # its INFO chatter is noise for analysts
     import mlflow
 
     return mlflow
@@ -176,10 +179,10 @@ def log_training_run(
             artifacts={BUNDLE_ARTIFACT: str(bundle_path)},
             signature=mlflow.models.infer_signature(example, output),
             input_example=example,
-            registered_model_name=name,
             pip_requirements=_requirements(),
         )
-        version = str(info.registered_model_version)
+        with contextlib.redirect_stderr(io.StringIO()):  # register_model prints "Successfully registered ..."
+            version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_model_version_tag(name, version, comparison_metric, repr(comparison_value))
         promoted, decision = _promote_if_better(client, name, alias, version, comparison_metric, comparison_value)
         mlflow.set_tag("champion_decision", decision)

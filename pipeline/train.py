@@ -9,15 +9,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from features import Tables
 from models.backtest import (
     LABEL,
     BacktestResult,
+    CutoffPlan,
     backtest_plans,
     choose_calibration,
     final_plan,
     fit_plan,
     run_backtest,
 )
+from models.estimator import ChurnModel
 from models.drift import reference_distributions
 from models.metrics import EmpParams
 from models.modelframe import data_end, fixed_categories, model_feature_columns, model_frames
@@ -48,14 +51,37 @@ def fingerprint(data_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingResult:
-    """Train on every fully observed snapshot of ``data_dir``, backtest, log to MLflow and register."""
-    tables, _warnings = load_data_dir(data_dir)
+@dataclass(frozen=True)
+class TrainingData:
+    """Snapshots (features, BG/NBD outputs, labels) at every cutoff, and where the data ends."""
+
+    snapshots: pd.DataFrame
+    cutoffs: list[pd.Timestamp]
+    end: pd.Timestamp
+    columns: list[str]
+
+
+def training_data(tables: Tables, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingData:
+    """Snapshots at the configured cutoffs, the latest with its label window ending by the data's last day."""
     end = data_end(tables)
     last_day = end - pd.Timedelta(days=1)
     cutoffs = snapshot_cutoffs(last_day, cfg.churn.horizon_days, cfg.training.cutoff_step_days, cfg.training.n_cutoffs)
     snapshots = model_frames(tables, cutoffs, cfg.features, cfg.churn, progress=progress)
-    columns = model_feature_columns(snapshots)
+    return TrainingData(snapshots, cutoffs, end, model_feature_columns(snapshots))
+
+
+def _fit_options(cfg: Config) -> dict:
+    return {
+        "seed": cfg.training.seed,
+        "early_stopping_share": cfg.training.early_stopping_customer_share,
+        "fixed_categories": fixed_categories(cfg.features),
+    }
+
+
+def backtest_model(
+    data: TrainingData, cfg: Config, progress: Callable[[str], None] = lambda m: None
+) -> tuple[BacktestResult, str]:
+    """The rolling-origin backtest of the model and the baselines, and the calibration method it picks."""
 
     def value_of(rows: pd.DataFrame):
         return customer_value(
@@ -67,22 +93,29 @@ def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], No
         "k": cfg.evaluation.top_fraction,
         "emp_params": EmpParams(emp.alpha, emp.beta, emp.incentive_cost, emp.contact_cost, emp.clv),
     }
-    fit_options = {
-        "seed": cfg.training.seed,
-        "early_stopping_share": cfg.training.early_stopping_customer_share,
-        "fixed_categories": fixed_categories(cfg.features),
-    }
-    plans = backtest_plans(cutoffs, cfg.training.eval_cutoffs, cfg.churn.horizon_days)
+    plans = backtest_plans(data.cutoffs, cfg.training.eval_cutoffs, cfg.churn.horizon_days)
     backtest = run_backtest(
-        snapshots, plans, columns, cfg.model.lightgbm, value_of,
-        metric_options=metric_options, progress=progress, **fit_options,
+        data.snapshots, plans, data.columns, cfg.model.lightgbm, value_of,
+        metric_options=metric_options, progress=progress, **_fit_options(cfg),
     )
-    method = choose_calibration(backtest.metrics, cfg.training.calibration)
+    return backtest, choose_calibration(backtest.metrics, cfg.training.calibration)
 
+
+def fit_final_model(data: TrainingData, cfg: Config, method: str) -> tuple[ChurnModel, CutoffPlan]:
+    """The model that ships: trained on every outcome observed by the data's end, calibrated with ``method``."""
+    plan = final_plan(data.cutoffs, data.end, cfg.churn.horizon_days)
+    fitted = fit_plan(data.snapshots, plan, data.columns, cfg.model.lightgbm, **_fit_options(cfg))
+    return fitted.model.with_calibrator(fitted.calibrators[method]), plan
+
+
+def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingResult:
+    """Train on every fully observed snapshot of ``data_dir``, backtest, log to MLflow and register."""
+    tables, _warnings = load_data_dir(data_dir)
+    data = training_data(tables, cfg, progress)
+    backtest, method = backtest_model(data, cfg, progress)
     progress("final model")
-    plan = final_plan(cutoffs, end, cfg.churn.horizon_days)
-    fitted = fit_plan(snapshots, plan, columns, cfg.model.lightgbm, **fit_options)
-    model = fitted.model.with_calibrator(fitted.calibrators[method])
+    model, plan = fit_final_model(data, cfg, method)
+    snapshots, columns = data.snapshots, data.columns
     training_rows = snapshots[snapshots["as_of"].isin(plan.train_cutoffs)]
 
     latest = backtest.metrics[backtest.metrics["eval_cutoff"] == backtest.metrics["eval_cutoff"].max()]
