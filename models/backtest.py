@@ -41,13 +41,16 @@ def plan_for(
     """The training plan for outcomes known before ``limit`` (the evaluation cutoff, or the data's end)."""
     usable = sorted(c for c in cutoffs if _ends_by(c, horizon_days, limit))
     if not usable:
-        raise ValueError(f"no snapshot cutoff has its label window end by {limit.date()}")
+        raise ValueError(
+            f"no snapshot cutoff has its label window end by {limit.date()}: "
+            "add cutoffs (training.n_cutoffs) or lengthen training.cutoff_step_days"
+        )
     calibration = usable[-1]
     train = tuple(c for c in usable if _ends_by(c, horizon_days, calibration))
     if not train:
         raise ValueError(
             f"no snapshot cutoff has its label window end by the calibration cutoff {calibration.date()}: "
-            "add cutoffs (training.n_cutoffs) or shorten training.cutoff_step_days"
+            "add cutoffs (training.n_cutoffs) or lengthen training.cutoff_step_days"
         )
     return CutoffPlan(train, calibration, eval_cutoff)
 
@@ -147,6 +150,7 @@ def run_backtest(
             lightgbm_settings,
             seed=seed,
             early_stopping_share=early_stopping_share,
+            fixed_categories=fixed_categories,
         )
         evaluation = snapshots[snapshots["as_of"] == plan.eval_cutoff]
         y = evaluation[LABEL].to_numpy(dtype=int)

@@ -91,7 +91,9 @@ class FeatureSchema:
         out = {}
         for name in self.names:
             if self.kinds[name] == "categorical":
-                out[name] = pd.Categorical(frame[name].astype("str"), categories=list(self.categories[name]))
+                text = frame[name].astype("str")
+                known = list(self.categories[name])
+                out[name] = pd.Categorical(text.where(text.isin(known)), categories=known)
             else:
                 out[name] = frame[name].astype("float64")
         return pd.DataFrame(out, index=frame.index)

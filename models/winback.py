@@ -43,13 +43,13 @@ def control_group(customer_ids: pd.Series, tiers: pd.Series, share: float, as_of
     """Seeded by the as-of date: in each tier, the round(share x n) customers with the lowest stable draw."""
     draw = pd.Series(_stable_uniform(customer_ids, as_of.strftime("%Y-%m-%d")), index=customer_ids.index)
     position = draw.groupby(tiers.to_numpy()).rank(method="first")
-    tier_size = tiers.map(tiers.value_counts())
-    return (position <= np.round(share * tier_size)).to_numpy()
+    tier_size = tiers.map(tiers.value_counts()).to_numpy(dtype="float64")
+    return position.to_numpy() <= np.round(share * tier_size)
 
 
 def target_flags(n_rows: int, *, fraction: float | None, size: int | None) -> np.ndarray:
     """True for the first rows of the ranked list: ``size`` rows when given, else ``fraction`` of the rows."""
-    count = size if size is not None else int(round((fraction or 0.0) * n_rows))
+    count = size if size is not None else round((fraction or 0.0) * n_rows)
     return np.arange(n_rows) < min(count, n_rows)
 
 

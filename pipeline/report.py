@@ -80,10 +80,10 @@ def render_report(
     control = int(winback["control_group"].sum())
     sections = [
         f"<h1>Win-back list, as of {html.escape(as_of)}</h1>",
-        f"<p>{len(winback):,} active customers scored with model {html.escape(model_version)}. "
+        (f"<p>{len(winback):,} active customers scored with model {html.escape(model_version)}. "
         f"{in_target:,} are in the target group; {control:,} are held out as the control group "
         "(do not contact them: they measure what the actions achieve). "
-        f"Total value at risk: {winback['value_at_risk'].sum():,.0f}.</p>",
+        f"Total value at risk: {winback['value_at_risk'].sum():,.0f}.</p>"),
         "<h2>Risk by value tier</h2>",
         _table(by_tier),
         _img(plots.histogram_by_group(winback["churn_probability"], winback["value_tier"],

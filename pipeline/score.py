@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import as_timestamp, events_before
+from features import Tables, as_timestamp, events_before
 from models.drift import population_stability
-from models.estimator import FeatureSchemaMismatch
-from models.explain import top_reasons
+from models.estimator import ChurnModel, FeatureSchemaMismatch
+from models.explain import Reasons, top_reasons
 from models.modelframe import data_end, model_specs, scoring_frame
 from models.value import customer_value
-from models.winback import build_winback_list, spreadsheet_safe
+from models.winback import Playbook, build_winback_list, spreadsheet_safe
 from pipeline.config import Config, load_playbook
 from pipeline.errors import ChurnError, ModelError
 from pipeline.io import load_data_dir, write_frame, write_text
@@ -44,24 +44,28 @@ def _last_purchase_dates(transactions: pd.DataFrame) -> pd.Series:
     return purchases.groupby("customer_id")["timestamp"].max().dt.strftime("%Y-%m-%d")
 
 
-def write_winback(
-    data_dir: Path,
-    out: Path,
-    as_of: date | None,
-    model_uri: str | None,
-    cfg: Config,
-    progress: Callable[[str], None] = lambda m: None,
-) -> ScoringResult:
-    """Score every customer active at ``as_of`` (default: the day after the last event) and write the list."""
-    if Path(out).suffix.lower() != ".csv":
-        raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
-    progress("loading data and model")
-    tables, _warnings = load_data_dir(data_dir)
-    as_of = as_timestamp(as_of) if as_of is not None else data_end(tables)
-    bundle = load_bundle(cfg, model_uri)
-    playbook = load_playbook(cfg)
+@dataclass(frozen=True)
+class ScoredCustomers:
+    """The ranked list plus what it was built from (the model's feature frame and the reasons)."""
 
-    progress(f"features at {as_of.date()}")
+    winback: pd.DataFrame
+    features: pd.DataFrame
+    reasons: Reasons
+    model_version: str
+
+
+def score_customers(
+    tables: Tables,
+    as_of: pd.Timestamp,
+    model: ChurnModel,
+    cfg: Config,
+    playbook: Playbook,
+    *,
+    medians: dict[str, float],
+    target_fraction: float | None,
+    model_version: str,
+) -> ScoredCustomers:
+    """Features at ``as_of`` -> calibrated risk -> reasons -> the ranked win-back list (no I/O)."""
     frame = scoring_frame(tables, as_of, cfg.features, cfg.churn)
     if frame.empty:
         raise ChurnError(
@@ -70,19 +74,16 @@ def write_winback(
         )
     features = frame[[c for c in frame.columns if c != "customer_id"]]
     try:
-        bundle.model.schema.check(features)
+        model.schema.check(features)
     except FeatureSchemaMismatch as mismatch:
         raise ModelError(
             f"The model's features differ from the data's features: {mismatch}.",
             "score with the configuration the model was trained with, or retrain with `churn train`",
         ) from None
 
-    progress(f"scoring {len(frame):,} customers")
-    probability = bundle.model.predict_proba(features)[:, 1]
-    contributions = bundle.model.contributions(features)
-    specs = model_specs(cfg.features)
+    probability = model.predict_proba(features)[:, 1]
     reasons = top_reasons(
-        contributions, features, specs, bundle.metadata["feature_medians"], cfg.scoring.top_reasons
+        model.contributions(features), features, model_specs(cfg.features), medians, cfg.scoring.top_reasons
     )
     cut = events_before(tables, as_of)
     customers = cut.customers.set_index("customer_id")
@@ -101,7 +102,6 @@ def write_winback(
             "open_complaints": frame["open_complaints"].astype(int),
         }
     )
-    version = bundle.version or "unknown"
     winback = build_winback_list(
         scored,
         reasons=reasons.joined(),
@@ -109,14 +109,42 @@ def write_winback(
         playbook=playbook,
         tier_cuts=cfg.scoring.value_tier_cuts,
         control_share=cfg.scoring.control_share,
-        target_fraction=bundle.metadata.get("emp_targeting_fraction"),
+        target_fraction=target_fraction,
         target_size=cfg.scoring.target_size,
         as_of=as_of,
-        model_version=version,
+        model_version=model_version,
     )
     winback["churn_probability"] = winback["churn_probability"].round(4)
     winback["customer_value"] = winback["customer_value"].round(2)
     winback["value_at_risk"] = winback["value_at_risk"].round(2)
+    return ScoredCustomers(winback, features, reasons, model_version)
+
+
+def write_winback(
+    data_dir: Path,
+    out: Path,
+    as_of: date | None,
+    model_uri: str | None,
+    cfg: Config,
+    progress: Callable[[str], None] = lambda m: None,
+) -> ScoringResult:
+    """Score every customer active at ``as_of`` (default: the day after the last event) and write the list."""
+    if Path(out).suffix.lower() != ".csv":
+        raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
+    progress("loading data and model")
+    tables, _warnings = load_data_dir(data_dir)
+    as_of = as_timestamp(as_of) if as_of is not None else data_end(tables)
+    bundle = load_bundle(cfg, model_uri)
+    playbook = load_playbook(cfg)
+
+    progress(f"scoring the customers active at {as_of.date()}")
+    scored = score_customers(
+        tables, as_of, bundle.model, cfg, playbook,
+        medians=bundle.metadata["feature_medians"],
+        target_fraction=bundle.metadata.get("emp_targeting_fraction"),
+        model_version=bundle.version or "unknown",
+    )
+    winback, features, reasons, version = scored.winback, scored.features, scored.reasons, scored.model_version
 
     progress("writing the list and the report")
     out = Path(out)

@@ -192,7 +192,7 @@ def log_training_run(
 def _promote_if_better(client, name, alias, version, metric, value) -> tuple[bool, str]:
     try:
         current = client.get_model_version_by_alias(name, alias)
-    except Exception:  # MLflow raises a generic error when the alias does not exist yet
+    except Exception:  # noqa: BLE001 - MLflow raises a generic error when the alias does not exist yet
         current = None
     if current is None:
         client.set_registered_model_alias(name, alias, version)
@@ -213,7 +213,7 @@ def load_bundle(cfg: Config, model_uri: str | None = None) -> ModelBundle:
     uri = model_uri or f"models:/{cfg.tracking.registered_model}@{cfg.tracking.alias}"
     try:
         pyfunc = mlflow.pyfunc.load_model(uri)
-    except Exception as exc:  # MLflow raises many types for "not found"
+    except Exception as exc:  # noqa: BLE001 - MLflow raises many types for "not found"
         raise ModelError(
             f"Could not load the model {uri} from {tracking_uri(cfg)}: {str(exc).splitlines()[0]}",
             "train one first with `churn train --data DIR`, or pass an existing --model URI",

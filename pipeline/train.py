@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,14 +21,15 @@ from models.backtest import (
     fit_plan,
     run_backtest,
 )
-from models.estimator import ChurnModel
 from models.drift import reference_distributions
+from models.estimator import ChurnModel
 from models.metrics import EmpParams
 from models.modelframe import data_end, fixed_categories, model_feature_columns, model_frames
 from models.snapshots import snapshot_cutoffs
 from models.value import customer_value
 from pipeline import plots
 from pipeline.config import Config
+from pipeline.errors import ChurnError
 from pipeline.io import load_data_dir
 from pipeline.tracking import ModelBundle, RunOutcome, log_training_run
 
@@ -93,7 +95,8 @@ def backtest_model(
         "k": cfg.evaluation.top_fraction,
         "emp_params": EmpParams(emp.alpha, emp.beta, emp.incentive_cost, emp.contact_cost, emp.clv),
     }
-    plans = backtest_plans(data.cutoffs, cfg.training.eval_cutoffs, cfg.churn.horizon_days)
+    with _plan_errors_explained(data):
+        plans = backtest_plans(data.cutoffs, cfg.training.eval_cutoffs, cfg.churn.horizon_days)
     backtest = run_backtest(
         data.snapshots, plans, data.columns, cfg.model.lightgbm, value_of,
         metric_options=metric_options, progress=progress, **_fit_options(cfg),
@@ -101,11 +104,50 @@ def backtest_model(
     return backtest, choose_calibration(backtest.metrics, cfg.training.calibration)
 
 
+@contextmanager
+def _plan_errors_explained(data: TrainingData):
+    """A cutoff grid too short for a train/calibrate/evaluate split becomes a ChurnError the CLI can show."""
+    try:
+        yield
+    except ValueError as error:
+        span = f"{min(data.cutoffs).date()} to {max(data.cutoffs).date()}" if data.cutoffs else "none"
+        raise ChurnError(
+            f"cannot split the snapshots into training, calibration and evaluation: {error} "
+            f"(snapshot cutoffs: {span})",
+            hint="give more history in the data, or change training.n_cutoffs / training.cutoff_step_days "
+            "/ training.eval_cutoffs in the config",
+        ) from error
+
+
 def fit_final_model(data: TrainingData, cfg: Config, method: str) -> tuple[ChurnModel, CutoffPlan]:
     """The model that ships: trained on every outcome observed by the data's end, calibrated with ``method``."""
-    plan = final_plan(data.cutoffs, data.end, cfg.churn.horizon_days)
+    with _plan_errors_explained(data):
+        plan = final_plan(data.cutoffs, data.end, cfg.churn.horizon_days)
     fitted = fit_plan(data.snapshots, plan, data.columns, cfg.model.lightgbm, **_fit_options(cfg))
     return fitted.model.with_calibrator(fitted.calibrators[method]), plan
+
+
+def model_metadata(
+    model: ChurnModel, data: TrainingData, plan: CutoffPlan, backtest: BacktestResult, method: str, cfg: Config
+) -> dict:
+    """What travels with a shipped model: schema, training distributions and medians, backtest figures, config."""
+    training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
+    metrics = backtest.metrics
+    latest = metrics[metrics["eval_cutoff"] == metrics["eval_cutoff"].max()]
+    chosen = latest.set_index("candidate").loc[f"model_{method}"]
+    return {
+        "feature_schema": model.schema.to_dict(),
+        "feature_schema_hash": model.schema.fingerprint,
+        "training_distributions": reference_distributions(training_rows),
+        "feature_medians": training_rows.median(numeric_only=True).to_dict(),
+        "config": cfg.as_dict(),
+        "calibration": method,
+        "latest_backtest_metrics": {k: float(v) for k, v in chosen.drop("eval_cutoff").items()},
+        "latest_backtest_cutoff": str(pd.Timestamp(chosen["eval_cutoff"]).date()),
+        "emp_targeting_fraction": float(chosen["emp_fraction"]),
+        "train_cutoffs": [str(c.date()) for c in plan.train_cutoffs],
+        "calibration_cutoff": str(plan.calibration_cutoff.date()),
+    }
 
 
 def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingResult:
@@ -115,27 +157,9 @@ def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], No
     backtest, method = backtest_model(data, cfg, progress)
     progress("final model")
     model, plan = fit_final_model(data, cfg, method)
-    snapshots, columns = data.snapshots, data.columns
-    training_rows = snapshots[snapshots["as_of"].isin(plan.train_cutoffs)]
-
-    latest = backtest.metrics[backtest.metrics["eval_cutoff"] == backtest.metrics["eval_cutoff"].max()]
-    chosen = latest.set_index("candidate").loc[f"model_{method}"]
-    bundle = ModelBundle(
-        model,
-        {
-            "feature_schema": model.schema.to_dict(),
-            "feature_schema_hash": model.schema.fingerprint,
-            "training_distributions": reference_distributions(training_rows[columns]),
-            "feature_medians": training_rows[columns].median(numeric_only=True).to_dict(),
-            "config": cfg.as_dict(),
-            "calibration": method,
-            "latest_backtest_metrics": {k: float(v) for k, v in chosen.drop("eval_cutoff").items()},
-            "latest_backtest_cutoff": str(pd.Timestamp(chosen["eval_cutoff"]).date()),
-            "emp_targeting_fraction": float(chosen["emp_fraction"]),
-            "train_cutoffs": [str(c.date()) for c in plan.train_cutoffs],
-            "calibration_cutoff": str(plan.calibration_cutoff.date()),
-        },
-    )
+    metadata = model_metadata(model, data, plan, backtest, method, cfg)
+    bundle = ModelBundle(model, metadata)
+    training_features = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
     progress("logging to MLflow")
     outcome = log_training_run(
         cfg,
@@ -144,11 +168,11 @@ def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], No
         metrics=_summary_metrics(backtest.metrics, method),
         metric_steps=_per_cutoff_metrics(backtest.metrics),
         tables={"backtest.csv": backtest.metrics},
-        figures=_figures(backtest, method, model, training_rows[columns]),
+        figures=_figures(backtest, method, model, training_features),
         comparison_metric=COMPARISON_METRIC,
-        comparison_value=float(chosen["roc_auc"]),
+        comparison_value=metadata["latest_backtest_metrics"]["roc_auc"],
     )
-    return TrainingResult(backtest, method, outcome, len(snapshots))
+    return TrainingResult(backtest, method, outcome, len(data.snapshots))
 
 
 def _summary_metrics(metrics: pd.DataFrame, method: str) -> dict[str, float]:

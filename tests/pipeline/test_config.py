@@ -1,3 +1,4 @@
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ def test_default_and_test_configs_load_and_are_frozen():
     assert cfg.churn.horizon_days == 90
     assert cfg.features.windows_days == (30, 90, 365)
     assert load_config(TEST_CONFIG).generate.customers < cfg.generate.customers
-    with pytest.raises(Exception):
+    with pytest.raises(FrozenInstanceError):
         cfg.churn.horizon_days = 10
 
 

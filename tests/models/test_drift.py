@@ -1,0 +1,103 @@
+"""Drift: reference distributions (quantile bins / category shares) and the population stability index."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.drift import PSI_FLOOR, population_stability, reference_distributions
+
+
+def test_reference_numeric_quantile_edges_and_shares():
+    frame = pd.DataFrame({"x": np.arange(1.0, 11.0)})  # 1, 2, ..., 10
+    reference = reference_distributions(frame, n_bins=4)
+    # Linear-interpolation quartiles of 1..10: position 9q -> 2.25, 4.5, 6.75 -> values 3.25, 5.5, 7.75.
+    # Bins are (-inf, 3.25], (3.25, 5.5], (5.5, 7.75], (7.75, inf): {1,2,3}, {4,5}, {6,7}, {8,9,10}.
+    assert reference["x"]["kind"] == "numeric"
+    assert reference["x"]["edges"] == pytest.approx([3.25, 5.5, 7.75])
+    assert reference["x"]["shares"] == pytest.approx([0.3, 0.2, 0.2, 0.3])
+
+
+def test_reference_numeric_repeated_edges_collapse_and_a_value_on_an_edge_goes_right():
+    # sorted values v0..v9 = 0,0,0,0,0,0,1,1,2,3; the decile q sits at position 9q: q = 0.1..0.5 -> 0;
+    # 0.6 -> 5.4 -> v5 + 0.4 (v6 - v5) = 0.4; 0.7 -> 6.3 -> 1; 0.8 -> 7.2 -> 1.2; 0.9 -> 8.1 -> 2.1.
+    # The five zero edges collapse into one: edges 0, 0.4, 1, 1.2, 2.1. Bins are closed on the left,
+    # [edge, next edge): (-inf, 0) empty, [0, 0.4) the six zeros, [0.4, 1) empty, [1, 1.2) the two ones,
+    # [1.2, 2.1) the 2, [2.1, inf) the 3.
+    frame = pd.DataFrame({"n": [0, 0, 0, 0, 0, 0, 1, 1, 2, 3]})
+    reference = reference_distributions(frame, n_bins=10)
+    assert reference["n"]["edges"] == pytest.approx([0.0, 0.4, 1.0, 1.2, 2.1])
+    assert reference["n"]["shares"] == pytest.approx([0.0, 0.6, 0.0, 0.2, 0.1, 0.1])
+
+
+def test_reference_categorical_shares():
+    frame = pd.DataFrame(
+        {
+            "segment": pd.Series(["b", "a", "a", "b", "a"], dtype="str"),
+            "stage": pd.Categorical(["growth", "decline", "growth", "growth", "growth"]),
+        }
+    )
+    reference = reference_distributions(frame)
+    assert reference["segment"] == {"kind": "categorical", "shares": {"a": 0.6, "b": 0.4}}
+    assert reference["stage"] == {"kind": "categorical", "shares": {"decline": 0.2, "growth": 0.8}}
+
+
+def test_psi_numeric_by_hand():
+    reference = reference_distributions(pd.DataFrame({"x": np.arange(1.0, 11.0)}), n_bins=2)
+    # median of 1..10 = 5.5: reference shares 0.5 / 0.5
+    assert reference["x"]["edges"] == [5.5]
+    # now: 2 of 10 values below 5.5 and 8 above -> 0.2 / 0.8.
+    # PSI = (0.2 - 0.5) ln(0.2 / 0.5) + (0.8 - 0.5) ln(0.8 / 0.5) = 0.3 (ln 2.5 + ln 1.6) = 0.3 ln 4 = 0.41589
+    now = pd.DataFrame({"x": [1.0, 2.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 50.0]})
+    psi = population_stability(reference, now)
+    assert psi["x"] == pytest.approx(0.3 * math.log(4.0))
+    assert psi["x"] == pytest.approx(0.4158883083)
+
+
+def test_psi_categorical_with_a_new_category_by_hand():
+    reference = {"segment": {"kind": "categorical", "shares": {"a": 0.6, "b": 0.4}}}
+    now = pd.DataFrame({"segment": ["a"] * 5 + ["b"] * 3 + ["c"] * 2})
+    # a 0.6 -> 0.5, b 0.4 -> 0.3, c 0 (floored to 1e-4) -> 0.2:
+    # (-0.1) ln(5/6) + (-0.1) ln(3/4) + (0.2 - 0.0001) ln(0.2 / 0.0001)
+    # = 0.0182322 + 0.0287682 + 0.1999 x 7.6009025 = 1.5664208
+    by_hand = -0.1 * math.log(5 / 6) - 0.1 * math.log(3 / 4) + (0.2 - PSI_FLOOR) * math.log(0.2 / PSI_FLOOR)
+    psi = population_stability(reference, now)
+    assert psi["segment"] == pytest.approx(by_hand)
+    assert psi["segment"] == pytest.approx(1.5664208, abs=1e-6)
+
+
+def test_psi_same_distribution_is_zero_and_series_is_sorted_largest_first():
+    train = pd.DataFrame(
+        {
+            "x": np.arange(1.0, 11.0),
+            "y": np.arange(1.0, 11.0),
+            "segment": ["a"] * 6 + ["b"] * 4,
+        }
+    )
+    reference = reference_distributions(train, n_bins=2)
+    now = pd.DataFrame(
+        {
+            "x": [10.0, 9.0, 8.0, 7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0],  # same values, other order: PSI 0
+            "y": [1.0, 2.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 50.0],  # 0.3 ln 4 as above
+            "segment": ["a"] * 6 + ["b"] * 3 + ["c"],  # b 0.4 -> 0.3, c 0 -> 0.1
+            "not_referenced": np.zeros(10),
+        }
+    )
+    psi = population_stability(reference, now)
+    # segment: (-0.1) ln(0.3 / 0.4) + (0.1 - 0.0001) ln(0.1 / 0.0001) = 0.0287682 + 0.0999 x 6.9077553 = 0.7188
+    segment = -0.1 * math.log(0.75) + (0.1 - PSI_FLOOR) * math.log(0.1 / PSI_FLOOR)
+    assert psi.name == "psi"
+    assert list(psi.index) == ["segment", "y", "x"]
+    assert psi.tolist() == pytest.approx([segment, 0.3 * math.log(4.0), 0.0])
+
+
+def test_psi_skips_referenced_columns_missing_from_the_frame():
+    reference = reference_distributions(
+        pd.DataFrame({"x": np.arange(10.0), "gone": np.arange(10.0)}), n_bins=2
+    )
+    psi = population_stability(reference, pd.DataFrame({"x": np.arange(10.0)}))
+    assert list(psi.index) == ["x"]
+    assert psi["x"] == pytest.approx(0.0)

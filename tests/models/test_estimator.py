@@ -1,0 +1,329 @@
+"""The churn model: feature schema, calibrators, a deterministic booster, customer-level early-stopping holdout."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.estimator import (
+    PROBABILITY_FLOOR,
+    Calibrator,
+    ChurnModel,
+    FeatureSchema,
+    FeatureSchemaMismatch,
+    fit_booster,
+    holdout_customers,
+)
+
+
+@dataclass(frozen=True)
+class SmallLightGBM:
+    """The ``model.lightgbm`` config section, small: fit_booster reads attributes, lightgbm_params model_dump()."""
+
+    n_estimators: int = 50
+    learning_rate: float = 0.1
+    num_leaves: int = 15
+    min_child_samples: int = 20
+    subsample: float = 0.8
+    subsample_freq: int = 1
+    colsample_bytree: float = 0.8
+    reg_lambda: float = 1.0
+    early_stopping_rounds: int = 10
+    num_threads: int = 1
+    deterministic: bool = True
+    force_row_wise: bool = True
+
+    def model_dump(self) -> dict:
+        return asdict(self)
+
+
+SETTINGS = SmallLightGBM()
+
+
+# ---------------------------------------------------------------------------------------------- feature schema
+
+
+def _training_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "tenure": [10.0, 400.0, 35.5, 90.0],
+            "segment": pd.Series(["retail", "b2b", None, "retail"], dtype="str"),
+            "count": np.array([1, 0, 3, 2], dtype="int64"),
+        }
+    )
+
+
+def test_schema_from_frame_kinds_and_sorted_categories():
+    schema = FeatureSchema.from_frame(_training_frame())
+    assert schema.names == ("tenure", "segment", "count")
+    assert schema.kinds == {"tenure": "numeric", "segment": "categorical", "count": "numeric"}
+    # the values seen, missing left out, sorted
+    assert schema.categories == {"segment": ("b2b", "retail")}
+
+
+def test_schema_from_frame_takes_fixed_categories_as_given():
+    schema = FeatureSchema.from_frame(_training_frame(), fixed={"segment": ("retail", "b2b", "public")})
+    assert schema.categories == {"segment": ("retail", "b2b", "public")}
+
+
+def test_schema_check_names_missing_extra_and_retyped_columns():
+    schema = FeatureSchema.from_frame(_training_frame())
+    bad = pd.DataFrame(
+        {
+            "tenure": pd.Series(["10", "400"], dtype="str"),  # numeric at training, text now
+            "segment": ["retail", "b2b"],
+            "zzz": [1.0, 2.0],  # unknown to the model
+        }  # "count" is missing
+    )
+    with pytest.raises(FeatureSchemaMismatch) as caught:
+        schema.check(bad)
+    error = caught.value
+    assert isinstance(error, ValueError)
+    assert error.missing == ["count"]
+    assert error.extra == ["zzz"]
+    assert error.retyped == {"tenure": ("numeric", "categorical")}
+    message = str(error)
+    assert "missing columns: count" in message
+    assert "extra columns: zzz" in message
+    assert "retyped columns: tenure (model numeric, data categorical)" in message
+
+
+def test_schema_check_flags_a_categorical_feature_that_arrives_as_numbers():
+    schema = FeatureSchema.from_frame(_training_frame())
+    frame = pd.DataFrame({"tenure": [1.0], "segment": [3], "count": [1]})
+    with pytest.raises(FeatureSchemaMismatch, match=r"segment \(model categorical, data numeric\)") as caught:
+        schema.check(frame)
+    assert caught.value.missing == [] and caught.value.extra == []
+
+
+def test_schema_check_accepts_the_same_columns_in_another_order():
+    schema = FeatureSchema.from_frame(_training_frame())
+    schema.check(_training_frame()[["count", "segment", "tenure"]])  # must not raise
+
+
+def test_schema_prepare_orders_by_name_and_sends_unknown_categories_to_missing():
+    schema = FeatureSchema.from_frame(_training_frame())
+    scoring = pd.DataFrame(
+        {
+            "count": np.array([5, 7, 0], dtype="int64"),
+            "segment": pd.Series(
+                ["public", "b2b", "retail"], index=[40, 41, 42], dtype="str"
+            ),  # "public": unseen
+            "tenure": [1.0, 2.0, 3.0],
+        },
+        index=[40, 41, 42],
+    )
+    before = scoring.copy()
+    prepared = schema.prepare(scoring)
+    assert list(prepared.columns) == ["tenure", "segment", "count"]
+    assert list(prepared.index) == [40, 41, 42]
+    assert prepared["tenure"].tolist() == [1.0, 2.0, 3.0]
+    assert prepared["count"].dtype == "float64"
+    assert prepared["count"].tolist() == [5.0, 7.0, 0.0]
+    assert isinstance(prepared["segment"].dtype, pd.CategoricalDtype)
+    assert list(prepared["segment"].cat.categories) == ["b2b", "retail"]
+    assert pd.isna(prepared["segment"].iloc[0])
+    assert prepared["segment"].iloc[1:].tolist() == ["b2b", "retail"]
+    # the codes follow the training categories, whatever the scoring frame holds
+    assert prepared["segment"].cat.codes.tolist() == [-1, 0, 1]
+    pd.testing.assert_frame_equal(scoring, before)
+
+
+def test_schema_prepare_handles_unknown_categories_without_deprecated_pandas_behaviour():
+    # Building a Categorical from values outside its categories is deprecated in pandas 3 and raises in
+    # pandas 4 (pyproject allows pandas>=3.0 with no upper bound): a new segment at scoring time must still
+    # become missing, not an error, so prepare() must not lean on that behaviour.
+    schema = FeatureSchema.from_frame(_training_frame())
+    scoring = pd.DataFrame(
+        {
+            "tenure": [1.0],
+            "segment": pd.Series(["public"], dtype="str"),
+            "count": np.array([5], dtype="int64"),
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        prepared = schema.prepare(scoring)
+    assert pd.isna(prepared["segment"].iloc[0])
+
+
+# ---------------------------------------------------------------------------------------------- calibrator
+
+
+def test_isotonic_calibrator_by_hand():
+    raw = np.array([0.1, 0.2, 0.3, 0.4])
+    y = np.array([0.0, 1.0, 0.0, 1.0])
+    # Pool adjacent violators: 0, 1, 0, 1 -> the violating pair (1, 0) pools to 0.5 -> 0, 0.5, 0.5, 1;
+    # the ends are kept away from 0 and 1 by the 1e-4 floor. Outside the fitted range: clipped to the ends.
+    calibrator = Calibrator.fit("isotonic", raw, y)
+    assert calibrator.transform(raw) == pytest.approx([1e-4, 0.5, 0.5, 1 - 1e-4])
+    assert calibrator.transform(np.array([0.0, 0.25, 0.9])) == pytest.approx([1e-4, 0.5, 1 - 1e-4])
+
+
+def test_none_calibrator_only_clips():
+    calibrator = Calibrator.fit("none", np.array([0.2, 0.8]), np.array([0.0, 1.0]))
+    assert calibrator.transform(np.array([0.0, 0.3, 1.0])) == pytest.approx(
+        [PROBABILITY_FLOOR, 0.3, 1 - PROBABILITY_FLOOR]
+    )
+
+
+def test_unknown_calibration_method_is_refused():
+    with pytest.raises(ValueError, match="unknown calibration method 'platt'"):
+        Calibrator.fit("platt", np.array([0.5]), np.array([1.0]))
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_calibrators_repair_a_cubed_probability(method):
+    rng = np.random.default_rng(11)
+    p = rng.random(4000)
+    y = (rng.random(4000) < p).astype(float)
+    reported = p**3
+    fit, test = slice(0, 2000), slice(2000, 4000)
+    calibrator = Calibrator.fit(method, reported[fit], y[fit])
+
+    def brier(q):
+        return float(np.mean((y[test] - q) ** 2))
+
+    # With p ~ U(0, 1): E[(y - q)^2] = E[p(1 - p)] + E[(p - q)^2]. Calibrated (q = p): 1/2 - 1/3 = 1/6 = 0.1667.
+    # Reported q = p^3 adds E[(p - p^3)^2] = E[p^2 - 2p^4 + p^6] = 1/3 - 2/5 + 1/7 = 8/105 = 0.0762 -> 0.2429.
+    assert brier(reported[test]) == pytest.approx(1 / 6 + 8 / 105, abs=0.015)
+    assert brier(p[test]) == pytest.approx(1 / 6, abs=0.015)
+    calibrated = calibrator.transform(reported[test])
+    # the calibrator removes nearly all of the 0.076 excess: within 0.006 of the truth's own Brier score
+    assert brier(calibrated) < brier(reported[test]) - 0.06
+    assert brier(calibrated) < brier(p[test]) + 0.006
+    assert calibrated.min() >= PROBABILITY_FLOOR and calibrated.max() <= 1 - PROBABILITY_FLOOR
+
+
+# ---------------------------------------------------------------------------------------------- booster
+
+
+def _synthetic(n_customers: int = 1000, per_customer: int = 3, seed: int = 5) -> pd.DataFrame:
+    """Rows of (customer_id, two numeric features, one text category) with labels from a known logistic model."""
+    rng = np.random.default_rng(seed)
+    n = n_customers * per_customer
+    ids = np.repeat([f"cust{i:04d}" for i in range(n_customers)], per_customer)
+    x1 = rng.normal(size=n)
+    x2 = rng.random(n)
+    plan = rng.choice(np.array(["basic", "plus", "pro"]), size=n)
+    logit = 1.5 * x1 - 2.0 * (x2 - 0.5) + np.select([plan == "plus", plan == "pro"], [0.8, -0.8], 0.0)
+    churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
+    return pd.DataFrame(
+        {
+            "customer_id": pd.Series(ids, dtype="str"),
+            "days_quiet": x1,
+            "promo_share": x2,
+            "plan": pd.Series(plan, dtype="str"),
+            "churned": churned,
+        }
+    )
+
+
+FEATURES = ["days_quiet", "promo_share", "plan"]
+
+
+def _fit(data: pd.DataFrame, seed: int) -> ChurnModel:
+    held_out = holdout_customers(data["customer_id"], 0.2, seed=3)
+    x, y = data[FEATURES], data["churned"].to_numpy()
+    schema = FeatureSchema.from_frame(x)
+    booster = fit_booster(x[~held_out], y[~held_out], x[held_out], y[held_out], SETTINGS, seed, schema)
+    return ChurnModel(schema, booster, Calibrator("none"))
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return _synthetic()
+
+
+@pytest.fixture(scope="module")
+def model(data) -> ChurnModel:
+    return _fit(data, seed=42)
+
+
+def test_same_seed_gives_identical_predictions(data, model):
+    again = _fit(data, seed=42)
+    scoring = data[FEATURES].iloc[:500]
+    np.testing.assert_array_equal(model.predict_raw(scoring), again.predict_raw(scoring))
+
+
+def test_another_seed_gives_another_model(data, model):
+    # bagging (subsample 0.8) and column sampling (0.8) draw from the seed
+    other = _fit(data, seed=43)
+    scoring = data[FEATURES].iloc[:500]
+    assert not np.array_equal(model.predict_raw(scoring), other.predict_raw(scoring))
+
+
+def test_booster_learns_the_planted_signal(data, model):
+    # churn rises with days_quiet (coefficient +1.5): the top and bottom deciles must be far apart
+    scoring = data[FEATURES]
+    raw = model.predict_raw(scoring)
+    low, high = np.quantile(scoring["days_quiet"], [0.1, 0.9])
+    assert raw[scoring["days_quiet"] >= high].mean() - raw[scoring["days_quiet"] <= low].mean() > 0.4
+
+
+def test_column_order_of_the_scoring_frame_does_not_matter(data, model):
+    scoring = data[FEATURES].iloc[:300]
+    shuffled = scoring[["plan", "promo_share", "days_quiet"]]
+    np.testing.assert_array_equal(model.predict_proba(scoring), model.predict_proba(shuffled))
+
+
+def test_predict_proba_columns_are_stay_and_churn(data, model):
+    scoring = data[FEATURES].iloc[:50]
+    proba = model.predict_proba(scoring)
+    assert proba.shape == (50, 2)
+    np.testing.assert_allclose(proba[:, 1], np.clip(model.predict_raw(scoring), 1e-4, 1 - 1e-4))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_contributions_add_up_to_the_raw_log_odds(data, model):
+    scoring = data[FEATURES].iloc[:100]
+    contributions = model.contributions(scoring)
+    assert list(contributions.columns) == [*FEATURES, "bias"]
+    assert list(contributions.index) == list(scoring.index)
+    raw = model.predict_raw(scoring)
+    np.testing.assert_allclose(contributions.sum(axis=1), np.log(raw / (1 - raw)), rtol=1e-6, atol=1e-9)
+
+
+def test_scoring_frame_with_an_extra_column_is_refused(data, model):
+    with pytest.raises(FeatureSchemaMismatch, match="extra columns: customer_id"):
+        model.predict_proba(data[["customer_id", *FEATURES]].iloc[:5])
+
+
+# ---------------------------------------------------------------------------------------------- holdout
+
+
+def _ids() -> pd.Series:
+    # 300 customers with 1, 2, 3 or 4 rows each, rows interleaved
+    counts = np.arange(300) % 4 + 1
+    ids = np.repeat([f"k{i:03d}" for i in range(300)], counts)
+    return pd.Series(np.random.default_rng(0).permutation(ids), dtype="str")
+
+
+def test_holdout_keeps_every_row_of_a_customer_on_one_side():
+    ids = _ids()
+    mask = holdout_customers(ids, 0.25, seed=9)
+    assert mask.dtype == bool and len(mask) == len(ids)
+    per_customer = pd.Series(mask).groupby(ids.to_numpy()).agg(["min", "max"])
+    assert (per_customer["min"] == per_customer["max"]).all()
+    held = int(per_customer["max"].sum())
+    # Binomial(300, 0.25): mean 75, sd 7.5
+    assert 45 <= held <= 105
+
+
+def test_holdout_is_seeded_and_ignores_row_order():
+    ids = _ids()
+    chosen = set(ids[holdout_customers(ids, 0.25, seed=9)])
+    assert chosen == set(ids[holdout_customers(ids, 0.25, seed=9)])
+    assert chosen != set(ids[holdout_customers(ids, 0.25, seed=10)])
+    reordered = ids.sort_values().reset_index(drop=True)
+    assert set(reordered[holdout_customers(reordered, 0.25, seed=9)]) == chosen
+
+
+def test_holdout_share_zero_and_one():
+    ids = _ids()
+    assert not holdout_customers(ids, 0.0, seed=1).any()
+    assert holdout_customers(ids, 1.0, seed=1).all()
