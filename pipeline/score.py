@@ -49,6 +49,7 @@ class ScoredCustomers:
     """The ranked list plus what it was built from (the model's feature frame and the reasons)."""
 
     winback: pd.DataFrame
+    customer_ids: pd.Series  # of ``features`` and ``reasons``, row for row (the list itself is ranked)
     features: pd.DataFrame
     reasons: Reasons
     model_version: str
@@ -117,7 +118,7 @@ def score_customers(
     winback["churn_probability"] = winback["churn_probability"].round(4)
     winback["customer_value"] = winback["customer_value"].round(2)
     winback["value_at_risk"] = winback["value_at_risk"].round(2)
-    return ScoredCustomers(winback, features, reasons, model_version)
+    return ScoredCustomers(winback, frame["customer_id"], features, reasons, model_version)
 
 
 def write_winback(

@@ -1,0 +1,67 @@
+"""The notebooks run top to bottom on a small world, write only to their scratch folder, and are committed clean."""
+
+from pathlib import Path
+
+import mlflow
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from pipeline.config import load_config
+from pipeline.generate import write_world
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+TEST_CONFIG = ROOT / "configs" / "test.yaml"
+
+
+def test_the_four_notebooks_are_there():
+    assert [p.stem for p in NOTEBOOKS] == [
+        "01-explore-data",
+        "02-features",
+        "03-train-and-backtest",
+        "04-winback-review",
+    ]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_holds_no_outputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    dirty = [
+        index
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
+    assert dirty == [], f"{path.name}: cells {dirty} hold outputs; clear them before committing"
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory):
+    cfg = load_config(TEST_CONFIG)
+    out = tmp_path_factory.mktemp("notebook-world")
+    write_world(out, cfg.generate.customers, cfg.generate.seed)
+    return out
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_on_a_small_world_and_writes_only_to_scratch(path, small_world, tmp_path, monkeypatch):
+    scratch = tmp_path / "scratch"
+    store = tmp_path / "store"
+    store.mkdir()
+    tracking = f"sqlite:///{(store / 'mlflow.db').as_posix()}"
+    monkeypatch.setenv("CHURN_NOTEBOOK_DATA", str(small_world))
+    monkeypatch.setenv("CHURN_NOTEBOOK_CONFIG", str(TEST_CONFIG))
+    monkeypatch.setenv("CHURN_NOTEBOOK_SCRATCH", str(scratch))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)  # wins over any store a notebook might pick
+    before = sorted(p.relative_to(small_world) for p in small_world.rglob("*"))
+
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.output_type == "error"]
+    assert errors == []
+    assert sorted(p.relative_to(small_world) for p in small_world.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scratch", "store"]
+    if (store / "mlflow.db").exists():
+        client = mlflow.MlflowClient(tracking_uri=tracking)
+        assert client.search_registered_models() == [], "a notebook registered a model"
