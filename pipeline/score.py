@@ -46,27 +46,17 @@ def _last_purchase_dates(transactions: pd.DataFrame) -> pd.Series:
 
 @dataclass(frozen=True)
 class ScoredCustomers:
-    """The ranked list plus what it was built from (the model's feature frame and the reasons)."""
+    """Every active customer's risk, value and reasons, row for row with the model's feature frame."""
 
-    winback: pd.DataFrame
-    customer_ids: pd.Series  # of ``features`` and ``reasons``, row for row (the list itself is ranked)
+    customers: pd.DataFrame  # customer_id, churn_probability, customer_value and the list's descriptive columns
     features: pd.DataFrame
     reasons: Reasons
-    model_version: str
 
 
 def score_customers(
-    tables: Tables,
-    as_of: pd.Timestamp,
-    model: ChurnModel,
-    cfg: Config,
-    playbook: Playbook,
-    *,
-    medians: dict[str, float],
-    target_fraction: float | None,
-    model_version: str,
+    tables: Tables, as_of: pd.Timestamp, model: ChurnModel, cfg: Config, *, medians: dict[str, float]
 ) -> ScoredCustomers:
-    """Features at ``as_of`` -> calibrated risk -> reasons -> the ranked win-back list (no I/O)."""
+    """Features at ``as_of`` -> calibrated risk, customer value and reasons of every active customer (no I/O)."""
     frame = scoring_frame(tables, as_of, cfg.features, cfg.churn)
     if frame.empty:
         raise ChurnError(
@@ -103,10 +93,23 @@ def score_customers(
             "open_complaints": frame["open_complaints"].astype(int),
         }
     )
+    return ScoredCustomers(scored, features, reasons)
+
+
+def winback_list(
+    scored: ScoredCustomers,
+    playbook: Playbook,
+    cfg: Config,
+    *,
+    as_of: pd.Timestamp,
+    target_fraction: float | None,
+    model_version: str,
+) -> pd.DataFrame:
+    """The ranked list: tiers, value at risk, the playbook's action, control group and target flags."""
     winback = build_winback_list(
-        scored,
-        reasons=reasons.joined(),
-        has_family=reasons.has_family(list(playbook.priority)),
+        scored.customers,
+        reasons=scored.reasons.joined(),
+        has_family=scored.reasons.has_family(list(playbook.priority)),
         playbook=playbook,
         tier_cuts=cfg.scoring.value_tier_cuts,
         control_share=cfg.scoring.control_share,
@@ -115,10 +118,11 @@ def score_customers(
         as_of=as_of,
         model_version=model_version,
     )
-    winback["churn_probability"] = winback["churn_probability"].round(4)
-    winback["customer_value"] = winback["customer_value"].round(2)
-    winback["value_at_risk"] = winback["value_at_risk"].round(2)
-    return ScoredCustomers(winback, frame["customer_id"], features, reasons, model_version)
+    return winback.assign(
+        churn_probability=winback["churn_probability"].round(4),
+        customer_value=winback["customer_value"].round(2),
+        value_at_risk=winback["value_at_risk"].round(2),
+    )
 
 
 def write_winback(
@@ -139,13 +143,13 @@ def write_winback(
     playbook = load_playbook(cfg)
 
     progress(f"scoring the customers active at {as_of.date()}")
-    scored = score_customers(
-        tables, as_of, bundle.model, cfg, playbook,
-        medians=bundle.metadata["feature_medians"],
-        target_fraction=bundle.metadata.get("emp_targeting_fraction"),
-        model_version=bundle.version or "unknown",
+    scored = score_customers(tables, as_of, bundle.model, cfg, medians=bundle.metadata["feature_medians"])
+    version = bundle.version or "unknown"
+    winback = winback_list(
+        scored, playbook, cfg,
+        as_of=as_of, target_fraction=bundle.metadata.get("emp_targeting_fraction"), model_version=version,
     )
-    winback, features, reasons, version = scored.winback, scored.features, scored.reasons, scored.model_version
+    features, reasons = scored.features, scored.reasons
 
     progress("writing the list and the report")
     out = Path(out)
