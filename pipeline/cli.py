@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import warnings
 from datetime import date
 from enum import Enum
@@ -75,6 +76,11 @@ def _version(value: bool):
         raise typer.Exit()
 
 
+def _interrupt_on_terminate(signum, frame):
+    """SIGTERM (how cron, Airflow and Kubernetes stop a job) unwinds like Ctrl-C, so temp files are removed."""
+    raise KeyboardInterrupt
+
+
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False,
@@ -84,6 +90,7 @@ def main(
 ):
     """Churn prediction pipeline."""
     _state["debug"] = debug
+    signal.signal(signal.SIGTERM, _interrupt_on_terminate)
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not debug:
         # MLflow and git chatter (model logging notices, registry INFO lines) is noise for analysts.

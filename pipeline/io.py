@@ -250,7 +250,7 @@ def _write_csv(text: pd.DataFrame, temp: Path, compress: bool) -> None:
         # mtime=0 and no file name in the gzip header: the same frame gives the same bytes.
         sink = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") if compress else nullcontext(raw)
         with sink as handle:
-            text.to_csv(handle, index=False, na_rep="", lineterminator="\n", encoding="utf-8")
+            text.to_csv(handle, index=False, na_rep="", lineterminator="\r\n", encoding="utf-8")
 
 
 def _typed_csv_column(name: str, text: pd.Series) -> pd.Series:

@@ -39,7 +39,7 @@ class ModelBundle:
 def _mlflow():
     """Import mlflow with telemetry off unless the user has chosen otherwise."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # its INFO chatter is noise for analysts
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")  # its INFO and WARNING chatter is noise for analysts
     import mlflow
 
     return mlflow
@@ -89,7 +89,7 @@ class _ChurnPyfunc:
                 with open(context.artifacts[BUNDLE_ARTIFACT], "rb") as handle:
                     self.bundle = pickle.load(handle)
 
-            def predict(self, context, model_input, params=None):
+            def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
                 churn = self.bundle.model.predict_proba(model_input)[:, 1]
                 return pd.DataFrame({"churn_probability": churn}, index=model_input.index)
 

@@ -1,0 +1,152 @@
+"""Twins: two customers alike in everything but one open complaint. Only the one with the complaint is given
+the complaint reason and the playbook's complaint action; and no listed reason ever lowers a customer's risk.
+
+The model is a small LightGBM trained on the snapshots of a generated world in which open complaints are
+planted as a churn driver (a seeded 30% of the rows get an open complaint and churn), so that it has surely
+learned what an open complaint means; the twins are then added to the world and the whole world is scored
+with pipeline.score.score_customers and winback_list (no MLflow, no files).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import make_tables
+from models.estimator import ChurnModel
+from models.modelframe import data_end, model_specs
+from pipeline.config import PROJECT_ROOT, load_config, load_playbook
+from pipeline.score import ScoredCustomers, score_customers, winback_list
+from pipeline.synthetic import generate_world
+from pipeline.train import fit_final_model, training_data
+
+TEST_CONFIG = PROJECT_ROOT / "configs" / "test.yaml"
+PLAIN, COMPLAINER = "TWIN-PLAIN", "TWIN-COMPLAINT"
+COMPLAINT_AGE_DAYS = 20
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(TEST_CONFIG, {"model.lightgbm.num_threads": 1})
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate_world(300, seed=5).tables
+
+
+@pytest.fixture(scope="module")
+def trained(world, cfg):
+    """(model, training medians) from snapshots where open complaints mean churn (a planted 30% of rows)."""
+    data = training_data(make_tables(world), cfg)
+    snapshots = data.snapshots.copy()
+    planted = np.random.default_rng(0).random(len(snapshots)) < 0.3
+    snapshots.loc[planted, "open_complaints"] = snapshots.loc[planted, "open_complaints"] + 1.0
+    snapshots.loc[planted, "churned"] = True
+    data = replace(data, snapshots=snapshots)
+    model, plan = fit_final_model(data, cfg, "isotonic")
+    training_rows = snapshots.loc[snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
+    return model, training_rows.median(numeric_only=True).to_dict()
+
+
+def with_twins(world: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """The world plus two copies of an active customer who never complained; one copy opens a complaint."""
+    tx = world["transactions"]
+    recent = tx[(tx["amount"] > 0) & (tx["timestamp"] >= as_of - pd.Timedelta(days=30))]["customer_id"]
+    original = min(set(recent) - set(world["complaints"]["customer_id"]))
+
+    def twin(frame: pd.DataFrame, twin_id: str) -> pd.DataFrame:
+        rows = frame[frame["customer_id"] == original].assign(customer_id=twin_id)
+        if "transaction_id" in rows:
+            rows = rows.assign(transaction_id=rows["transaction_id"] + "-" + twin_id)
+        return rows
+
+    frames = {
+        name: pd.concat([frame, twin(frame, PLAIN), twin(frame, COMPLAINER)], ignore_index=True)
+        for name, frame in world.items()
+        if name in ("transactions", "visits", "customers")
+    }
+    complaint = pd.DataFrame({
+        "customer_id": [COMPLAINER],
+        "opened_at": [as_of - pd.Timedelta(days=COMPLAINT_AGE_DAYS) + pd.Timedelta(hours=10)],
+        "resolved_at": [pd.NaT],
+        "category": ["service"],
+        "severity": [3],
+        "satisfaction": [pd.NA],
+    })
+    frames["complaints"] = pd.concat([world["complaints"], complaint.astype(world["complaints"].dtypes)],
+                                     ignore_index=True)
+    frames["account_managers"] = world["account_managers"]
+    return frames
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The world with the twins, scored (row for row with ``ids``), its ranked list, the model, the medians."""
+
+    result: ScoredCustomers
+    ids: list[str]
+    ranked: pd.DataFrame
+    model: ChurnModel
+    medians: dict[str, float]
+
+
+@pytest.fixture(scope="module")
+def scored(world, trained, cfg) -> Scored:
+    model, medians = trained
+    tables = make_tables(world)
+    as_of = data_end(tables)
+    twins = make_tables(with_twins(world, as_of))
+    result = score_customers(twins, as_of, model, cfg, medians=medians)
+    playbook = load_playbook(cfg)
+    ranked = winback_list(result, playbook, cfg, as_of=as_of, target_fraction=0.1, model_version="twins")
+    return Scored(result, result.customers["customer_id"].tolist(), ranked, model, medians)
+
+
+def test_the_twins_differ_only_in_complaint_features(scored, cfg):
+    result, ids = scored.result, scored.ids
+    plain, complainer = result.features.iloc[ids.index(PLAIN)], result.features.iloc[ids.index(COMPLAINER)]
+    same = [plain[c] == complainer[c] or (pd.isna(plain[c]) and pd.isna(complainer[c])) for c in plain.index]
+    differ = list(plain.index[~np.array(same)])
+    specs = model_specs(cfg.features)
+    assert "open_complaints" in differ
+    assert {specs[c].family for c in differ} == {"complaint"}
+    assert (plain["open_complaints"], complainer["open_complaints"]) == (0, 1)
+
+
+def test_only_the_twin_with_the_open_complaint_gets_the_complaint_reason_and_action(scored, cfg):
+    result, ids = scored.result, scored.ids
+    plain, complainer = ids.index(PLAIN), ids.index(COMPLAINER)
+    assert "complaint" in result.reasons.families[complainer]
+    assert "complaint" not in result.reasons.families[plain]
+    assert f"1 complaint still open, oldest {COMPLAINT_AGE_DAYS} days" in result.reasons.texts[complainer]
+    assert not any("complaint" in text for text in result.reasons.texts[plain])
+
+    rows = scored.ranked.set_index("customer_id")
+    playbook = load_playbook(cfg)
+    complaint_actions = set(playbook.actions["complaint"].values())
+    tier = rows.loc[COMPLAINER, "value_tier"]
+    assert rows.loc[COMPLAINER, "recommended_action"] == playbook.actions["complaint"][tier]
+    assert rows.loc[PLAIN, "recommended_action"] not in complaint_actions
+    assert "still open" in rows.loc[COMPLAINER, "reasons"] and "still open" not in rows.loc[PLAIN, "reasons"]
+    assert rows.loc[COMPLAINER, "customer_value"] == rows.loc[PLAIN, "customer_value"]
+    assert rows.loc[COMPLAINER, "churn_probability"] > rows.loc[PLAIN, "churn_probability"]
+
+
+def test_every_listed_reason_raises_risk_and_reads_as_bad_news(scored, cfg):
+    result, medians = scored.result, scored.medians
+    contributions = scored.model.contributions(result.features)
+    specs = model_specs(cfg.features)
+    n_reasons = 0
+    for row, names in enumerate(result.reasons.features):
+        assert len(names) <= cfg.scoring.top_reasons
+        for name in names:
+            n_reasons += 1
+            assert contributions.iloc[row][name] > 0, (row, name)
+            direction = specs[name].risk_direction
+            assert direction != 0
+            assert np.sign(result.features.iloc[row][name] - medians[name]) == direction, (row, name)
+    assert n_reasons > len(result.reasons.features)  # more than one reason per customer on average

@@ -1,0 +1,402 @@
+"""`churn score` end to end: the list's contract, byte-reproducibility, atomic writes, schema refusal,
+no future reads, spreadsheet safety, and the report; against the session's champion (churn-model v1)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import pipeline.io
+from models.modelframe import data_end
+from pipeline.config import load_config, load_playbook
+from pipeline.errors import ModelError
+from pipeline.io import load_data_dir
+from pipeline.score import write_winback
+
+DAY = pd.Timedelta(days=1)
+# README "The win-back list", in its order: the contract's columns plus the ones the README adds.
+README_COLUMNS = [
+    "rank", "customer_id", "churn_probability", "customer_value", "value_tier", "value_at_risk", "reasons",
+    "recommended_action", "days_since_last_purchase", "last_purchase_date", "account_manager_id", "segment",
+    "lifecycle_stage", "open_complaints", "control_group", "in_target", "model_version", "as_of",
+]
+CONTRACT_COLUMNS = {
+    "rank", "customer_id", "churn_probability", "customer_value", "value_tier", "value_at_risk", "reasons",
+    "recommended_action", "days_since_last_purchase", "account_manager_id", "segment",
+}
+NUMERIC_COLUMNS = ["rank", "churn_probability", "customer_value", "value_at_risk", "days_since_last_purchase",
+                   "open_complaints"]
+
+
+def read_list(path: Path) -> pd.DataFrame:
+    """The win-back CSV as a user's script would read it (ids and text as strings)."""
+    text_columns = ["customer_id", "account_manager_id", "segment", "reasons", "recommended_action"]
+    return pd.read_csv(path, dtype={c: "str" for c in text_columns}, keep_default_na=False, na_values=[""])
+
+
+def raw_rows(path: Path) -> list[dict[str, str]]:
+    """The CSV's cells exactly as written (what a spreadsheet would get)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def copy_world(world: Path, to: Path) -> Path:
+    shutil.copytree(world, to, ignore=shutil.ignore_patterns("_truth"))
+    return to
+
+
+def files_in(folder: Path) -> dict[str, bytes]:
+    """Every file in ``folder``, hidden ones included, with its bytes."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def baseline(world, cfg, trained, tmp_path_factory):
+    """The list of the world at the default as-of date, with the champion."""
+    out = tmp_path_factory.mktemp("baseline") / "winback.csv"
+    return write_winback(world, out, None, None, cfg)
+
+
+@pytest.fixture(scope="module")
+def winback(baseline) -> pd.DataFrame:
+    return read_list(baseline.out)
+
+
+# -------------------------------------------------------------------------------------------- the list itself
+
+
+def test_the_list_has_the_contract_and_readme_columns(baseline):
+    header = baseline.out.read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert CONTRACT_COLUMNS <= set(header)
+    assert header == README_COLUMNS
+
+
+def test_default_as_of_is_the_day_after_the_last_event(baseline, winback, last_event_day_after):
+    assert baseline.as_of == last_event_day_after
+    assert set(winback["as_of"]) == {str(last_event_day_after.date())}
+    assert set(winback["model_version"]) == {"churn-model v1"}
+
+
+def test_one_row_per_customer_active_at_as_of_with_hand_counted_recency(
+    winback, purchases, cfg, last_event_day_after
+):
+    as_of = last_event_day_after
+    before = purchases[purchases["timestamp"] < as_of]
+    last = before.groupby("customer_id")["timestamp"].max()
+    active = last[last >= as_of - DAY * cfg.churn.active_window_days]
+    assert sorted(winback["customer_id"]) == sorted(active.index)
+    rows = winback.set_index("customer_id")
+    expected_days = ((as_of - active.dt.normalize()) / DAY).astype(int)  # whole calendar days
+    pd.testing.assert_series_equal(
+        rows["days_since_last_purchase"].sort_index(), expected_days.sort_index(), check_names=False
+    )
+    assert (rows["last_purchase_date"].sort_index() == active.dt.strftime("%Y-%m-%d").sort_index()).all()
+
+
+def test_open_complaints_are_counted_at_as_of(winback, world, last_event_day_after):
+    complaints = pd.read_csv(
+        world / "complaints.csv", dtype={"customer_id": str}, parse_dates=["opened_at", "resolved_at"]
+    )
+    as_of = last_event_day_after
+    still_open = complaints[(complaints["opened_at"] < as_of)
+                            & (complaints["resolved_at"].isna() | (complaints["resolved_at"] >= as_of))]
+    expected = still_open.groupby("customer_id").size()
+    got = winback.set_index("customer_id")["open_complaints"]
+    assert got.sum() > 0
+    pd.testing.assert_series_equal(
+        got.sort_index(), expected.reindex(got.index, fill_value=0).sort_index(), check_names=False
+    )
+
+
+def test_ranked_by_value_at_risk_then_customer_id(winback):
+    assert winback["rank"].tolist() == list(range(1, len(winback) + 1))
+    order = winback.sort_values(["value_at_risk", "customer_id"], ascending=[False, True], kind="stable")
+    assert order.index.tolist() == winback.index.tolist()
+    # value at risk = probability x value, up to the rounding of the three printed numbers
+    product = winback["churn_probability"] * winback["customer_value"]
+    slack = 0.005 + 0.00005 * winback["customer_value"] + 0.005 * winback["churn_probability"] + 1e-9
+    assert ((winback["value_at_risk"] - product).abs() <= slack).all()
+    assert winback["churn_probability"].between(0, 1).all()
+
+
+def test_control_group_is_ten_percent_of_each_tier(winback, cfg):
+    by_tier = winback.groupby("value_tier")["control_group"].agg(["size", "sum"])
+    assert set(by_tier.index) == {"A", "B", "C"}
+    assert ((by_tier["sum"] - cfg.scoring.control_share * by_tier["size"]).abs() <= 0.5).all()
+    assert by_tier["sum"].sum() > 0
+
+
+def test_in_target_is_the_top_emp_fraction_of_the_ranked_list(winback, trained):
+    metrics = trained.result.backtest.metrics
+    latest = metrics[metrics["eval_cutoff"] == metrics["eval_cutoff"].max()].set_index("candidate")
+    fraction = latest.loc[f"model_{trained.result.calibration}", "emp_fraction"]
+    n_target = round(fraction * len(winback))
+    assert 0 < n_target < len(winback)
+    assert winback["in_target"].tolist() == [True] * n_target + [False] * (len(winback) - n_target)
+
+
+def test_reasons_and_actions_come_from_the_registry_and_the_playbook(winback, cfg):
+    playbook = load_playbook(cfg)
+    allowed = {a for row in playbook.actions.values() for a in row.values()}
+    allowed |= set(playbook.default.values()) | {playbook.low_risk_action}
+    assert set(winback["recommended_action"]) <= allowed
+    reasons = winback["reasons"].fillna("").str.split("; ")
+    assert reasons.map(len).max() <= cfg.scoring.top_reasons
+    assert winback["reasons"].notna().mean() > 0.5
+
+
+# ------------------------------------------------------------------------------------------ reproducibility
+
+
+def test_same_data_same_model_gives_byte_identical_csv(baseline, world, cfg, tmp_path):
+    again = write_winback(world, tmp_path / "again.csv", None, None, cfg)
+    assert again.out.read_bytes() == baseline.out.read_bytes()
+
+
+def test_events_at_or_after_as_of_do_not_change_the_list(baseline, world, store, cli, tmp_path):
+    """Purchases, returns, complaints, visits, a sign-up and a manager leaving at T or later: same bytes."""
+    as_of = baseline.as_of
+    future = copy_world(world, tmp_path / "future")
+    winback = read_list(baseline.out)
+    someone, another = winback["customer_id"].iloc[0], winback["customer_id"].iloc[-1]
+    moments = [as_of, as_of + pd.Timedelta(hours=5), as_of + 20 * DAY]
+
+    tx = pd.read_csv(future / "transactions.csv", dtype=str, keep_default_na=False)
+    new_tx = pd.DataFrame({
+        "customer_id": [someone, another, another, "NEWCOMER"],
+        "timestamp": [str(m) for m in moments] + [str(as_of)],
+        "amount": ["5000.0", "-80.0", "120.0", "70.0"],
+        "transaction_id": ["FUT1", "FUT2", "FUT3", "FUT4"],
+    }).reindex(columns=tx.columns, fill_value="")
+    pd.concat([tx, new_tx]).to_csv(future / "transactions.csv", index=False)
+
+    complaints = pd.read_csv(future / "complaints.csv", dtype=str, keep_default_na=False)
+    new_complaint = pd.DataFrame(
+        {"customer_id": [someone], "opened_at": [str(as_of)], "category": ["service"], "severity": ["5"]}
+    ).reindex(columns=complaints.columns, fill_value="")
+    pd.concat([complaints, new_complaint]).to_csv(future / "complaints.csv", index=False)
+
+    visits = pd.read_csv(future / "visits.csv", dtype=str, keep_default_na=False)
+    new_visits = pd.DataFrame({"customer_id": [someone, another], "timestamp": [str(m) for m in moments[:2]],
+                               "channel": ["web", "store"]}).reindex(columns=visits.columns, fill_value="")
+    pd.concat([visits, new_visits]).to_csv(future / "visits.csv", index=False)
+
+    customers = pd.read_csv(future / "customers.csv", dtype=str, keep_default_na=False)
+    newcomer = pd.DataFrame(
+        {"customer_id": ["NEWCOMER"], "signup_date": [str(as_of.date())], "segment": ["B2C"]}
+    )
+    pd.concat([customers, newcomer.reindex(columns=customers.columns, fill_value="")]).to_csv(
+        future / "customers.csv", index=False)
+    managers = pd.read_csv(future / "account_managers.csv", dtype=str, keep_default_na=False)
+    managers.loc[managers["departed_at"] == "", "departed_at"] = str(as_of.date())  # everyone leaves at T
+    managers.to_csv(future / "account_managers.csv", index=False)
+
+    tables, _ = load_data_dir(future)
+    assert data_end(tables) > as_of  # the future rows are there: without --as-of the date would move
+
+    out = tmp_path / "out" / "winback.csv"
+    result = cli(
+        "score", "--data", future, "--out", out, "--as-of", str(as_of.date()), "--config", store.config_file
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == baseline.out.read_bytes()
+
+
+# ----------------------------------------------------------------------------------------------- atomicity
+
+
+def test_a_run_interrupted_mid_write_leaves_the_previous_list_and_no_temp_file(
+    world, store, cli, trained, tmp_path, monkeypatch
+):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "winback.csv").write_text("rank,customer_id\n1,last week's list\n")
+    (folder / "winback_report.html").write_text("<html>last week's report</html>")
+    before = files_in(folder)
+    partial_sizes = []
+    real_write = pipeline.io._write_csv
+
+    def write_half_then_interrupt(text, temp, compress):
+        real_write(text.iloc[: len(text) // 2], temp, compress)
+        partial_sizes.append(Path(temp).stat().st_size)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline.io, "_write_csv", write_half_then_interrupt)
+    result = cli("score", "--data", world, "--out", folder / "winback.csv", "--config", store.config_file)
+    assert partial_sizes and partial_sizes[0] > 1000  # the crash really came half-way through the write
+    assert result.exit_code == 130
+    assert "no partial output was written" in result.output
+    assert files_in(folder) == before
+
+
+KILLED_RUN = """
+import os, signal, sys
+import pipeline.io
+
+real_write = pipeline.io._write_csv
+
+def write_half_then_die(text, temp, compress):
+    real_write(text.iloc[: len(text) // 2], temp, compress)
+    print("HALF-WRITTEN", file=sys.stderr, flush=True)
+    os.kill(os.getpid(), int(sys.argv[1]))
+
+pipeline.io._write_csv = write_half_then_die
+from pipeline.cli import app
+app(sys.argv[2:], prog_name="churn")
+"""
+
+
+def _killed_score(world, store, out: Path, sig: signal.Signals) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(int(sig)), "score", "--data", str(world), "--out", str(out),
+         "--config", str(store.config_file)],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ), check=False,
+    )
+
+
+def test_a_run_terminated_mid_write_leaves_the_previous_list_and_no_temp_file(
+    world, store, trained, tmp_path
+):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "winback.csv").write_text("rank,customer_id\n1,last week's list\n")
+    before = files_in(folder)
+    completed = _killed_score(world, store, folder / "winback.csv", signal.SIGTERM)
+    assert "HALF-WRITTEN" in completed.stderr  # it did get to the write
+    assert completed.returncode != 0
+    assert files_in(folder) == before
+
+
+def test_a_killed_run_leaves_the_previous_list_and_the_next_run_sweeps_its_temp_file(
+    world, store, cfg, baseline, tmp_path
+):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    previous = "rank,customer_id\n1,last week's list\n"
+    (folder / "winback.csv").write_text(previous)
+    completed = _killed_score(world, store, folder / "winback.csv", signal.SIGKILL)
+    assert "HALF-WRITTEN" in completed.stderr
+    assert completed.returncode == -signal.SIGKILL
+    assert (folder / "winback.csv").read_text() == previous
+    assert not (folder / "winback_report.html").exists()
+    write_winback(world, folder / "winback.csv", None, None, cfg)
+    assert sorted(files_in(folder)) == ["winback.csv", "winback_report.html"]
+    assert (folder / "winback.csv").read_bytes() == baseline.out.read_bytes()
+
+
+# ------------------------------------------------------------------------------------------------- refusals
+
+
+def test_a_config_with_other_feature_windows_is_refused_naming_the_columns(
+    world, store, cli, trained, tmp_path
+):
+    config = store.config_with(tmp_path, features={"windows_days": [30, 60, 90]})
+    with pytest.raises(ModelError) as error:
+        write_winback(world, tmp_path / "x.csv", None, None, load_config(config))
+    message = error.value.message
+    missing = re.search(r"missing columns: ([^;.]+)", message)[1].split(", ")
+    extra = re.search(r"extra columns: ([^;.]+)", message)[1].split(", ")
+    kinds = ("purchase_count", "spend", "complaint_count", "visit_count")
+    assert sorted(missing) == sorted(f"{k}_365d" for k in kinds)
+    assert sorted(extra) == sorted(f"{k}_60d" for k in kinds)
+
+    result = cli("score", "--data", world, "--out", tmp_path / "out" / "x.csv", "--config", config)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert "missing columns: " in result.output and "spend_365d" in result.output
+    assert not (tmp_path / "out" / "x.csv").exists()
+
+
+# ------------------------------------------------------------------------------------ spreadsheet injection
+
+
+FORMULA_IDS = ["=1+2", "+C1", "-C2", "@SUM(A1)", "\tC3"]
+CARRIAGE_RETURN_ID = "\rC4"
+HOSTILE_SEGMENT = "=cmd|' /C calc'!A0"
+
+
+def hostile_world(world: Path, baseline, folder: Path, ids: list[str]) -> tuple[Path, str, str]:
+    """A copy of the world: its first active customers renamed to ``ids``, the next one given a formula as
+    segment, the first account manager renamed to "@..." (and given to the first renamed customer).
+
+    Returns (data folder, the customer holding the hostile segment, the manager's original id).
+    """
+    data = copy_world(world, folder / "data")
+    active = read_list(baseline.out)["customer_id"].head(len(ids) + 1).tolist()
+    renamed = dict(zip(active, ids, strict=False))
+    segment_owner = active[len(ids)]
+    frames = {name: pd.read_csv(data / f"{name}.csv", dtype=str, keep_default_na=False)
+              for name in ("transactions", "customers", "complaints", "visits", "account_managers")}
+    for frame in frames.values():
+        if "customer_id" in frame:
+            frame["customer_id"] = frame["customer_id"].replace(renamed)
+    customers = frames["customers"]
+    customers.loc[customers["customer_id"] == segment_owner, "segment"] = HOSTILE_SEGMENT
+    manager = frames["account_managers"]["account_manager_id"].iloc[0]
+    customers.loc[customers["customer_id"] == ids[0], "account_manager_id"] = manager
+    for frame in (customers, frames["account_managers"]):
+        frame["account_manager_id"] = frame["account_manager_id"].replace({manager: "@" + manager})
+    for name, frame in frames.items():  # quoted, so that a carriage return stays inside its cell
+        frame.to_csv(data / f"{name}.csv", index=False, quoting=csv.QUOTE_ALL)
+    assert set(ids) <= set(load_data_dir(data)[0].customers["customer_id"])  # read back intact
+    return data, segment_owner, manager
+
+
+def test_formula_like_text_gets_an_apostrophe_and_numbers_stay_numbers(world, baseline, cfg, tmp_path):
+    data, segment_owner, manager = hostile_world(world, baseline, tmp_path, FORMULA_IDS)
+    out = write_winback(data, tmp_path / "hostile.csv", None, None, cfg).out
+    rows = {row["customer_id"]: row for row in raw_rows(out)}
+    assert len(rows) == len(raw_rows(baseline.out))
+    for original in FORMULA_IDS:
+        assert "'" + original in rows, f"{original!r} not written with an apostrophe"
+        assert original not in rows
+    assert rows["'" + FORMULA_IDS[0]]["account_manager_id"] == "'@" + manager
+    assert rows[segment_owner]["segment"] == "'" + HOSTILE_SEGMENT
+    assert not any(row["account_manager_id"].startswith("@") for row in rows.values())
+    for row in rows.values():
+        for column in NUMERIC_COLUMNS:
+            float(row[column])  # a number as written, never a prefixed text
+        assert row["control_group"] in ("true", "false") and row["in_target"] in ("true", "false")
+    untouched = [cid for cid in rows if cid.startswith("C")]
+    assert len(untouched) > 50
+
+
+def test_a_carriage_return_id_stays_one_cell_with_an_apostrophe(world, baseline, cfg, tmp_path):
+    data, _, _ = hostile_world(world, baseline, tmp_path, [CARRIAGE_RETURN_ID])
+    out = write_winback(data, tmp_path / "hostile.csv", None, None, cfg).out
+    rows = raw_rows(out)
+    assert len(rows) == len(raw_rows(baseline.out))  # the same customers, one row each
+    assert all(None not in row and None not in row.values() for row in rows)  # no row cut in two
+    assert "'" + CARRIAGE_RETURN_ID in {row["customer_id"] for row in rows}
+
+
+# --------------------------------------------------------------------------------------------------- report
+
+
+def test_the_report_embeds_png_plots_and_the_backtest_metrics(baseline, trained):
+    assert baseline.report == baseline.out.with_name("winback_report.html")
+    page = baseline.report.read_text(encoding="utf-8")
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) >= 4  # risk by tier, reason mix, value by segment, value by manager
+    assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
+
+    predictions = trained.result.backtest.predictions
+    latest = predictions[predictions["eval_cutoff"] == predictions["eval_cutoff"].max()]
+    shipped = latest[f"model_{trained.result.calibration}"]
+    auc = roc_auc_score(latest["churned"], shipped)
+    brier = float(np.mean((shipped - latest["churned"]) ** 2))
+    assert f'<td>roc_auc</td><td class="num">{auc:.4f}</td>' in page
+    assert f'<td>brier</td><td class="num">{brier:.4f}</td>' in page

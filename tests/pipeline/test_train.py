@@ -1,0 +1,189 @@
+"""`churn train` end to end: determinism, point-in-time label windows, the champion alias, clean errors.
+
+The session's first training run (conftest ``trained``) registers version 1 of churn-model in a temporary
+MLflow store; a second `churn train` on the same data runs here as a separate process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from pipeline.config import load_config
+from pipeline.tracking import connect, load_bundle, log_training_run
+
+DAY = pd.Timedelta(days=1)
+COMPARISON = "latest_cutoff_roc_auc"
+
+
+def _latest_shipped_roc_auc(trained) -> float:
+    """ROC-AUC of the shipped model at the latest backtest cutoff, by sklearn from the predictions."""
+    predictions = trained.result.backtest.predictions
+    latest = predictions[predictions["eval_cutoff"] == predictions["eval_cutoff"].max()]
+    return roc_auc_score(latest["churned"], latest[f"model_{trained.result.calibration}"])
+
+
+@dataclass(frozen=True)
+class SecondRun:
+    stdout: str
+    stderr: str
+    run_id: str
+    version: str
+
+
+@pytest.fixture(scope="module")
+def second_run(world, store, trained) -> SecondRun:
+    """`churn train` again on the same data, in its own process."""
+    completed = subprocess.run(
+        [sys.executable, "-c", "from pipeline.cli import app; app(prog_name='churn')",
+         "train", "--data", str(world), "--config", str(store.config_file)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    run_id = re.search(r"MLflow run (\w+) in ", completed.stdout)[1]
+    version = re.search(r"Registered churn-model version (\d+):", completed.stdout)[1]
+    return SecondRun(completed.stdout, completed.stderr, run_id, version)
+
+
+# --------------------------------------------------------------------------------------------- the champion
+
+
+def test_the_first_run_becomes_champion(trained, cfg):
+    outcome = trained.result.outcome
+    assert outcome.version == "1"
+    assert outcome.promoted
+    assert "first champion" in outcome.decision
+    _, client = connect(cfg)
+    assert str(client.get_model_version_by_alias("churn-model", "champion").version) == "1"
+
+
+def test_a_second_run_that_only_ties_keeps_the_champion_and_says_why(second_run, trained, cfg):
+    assert second_run.version == "2"
+    auc = f"{_latest_shipped_roc_auc(trained):.4f}"
+    # one line: what happened to the alias, and the two values compared (equal: not strictly better)
+    lines = second_run.stdout.splitlines()
+    decision = next(line for line in lines if line.startswith("Registered churn-model"))
+    assert "champion stays version 1" in decision
+    assert f"{COMPARISON} {auc} does not beat {auc}" in decision
+    _, client = connect(cfg)
+    assert str(client.get_model_version_by_alias("churn-model", "champion").version) == "1"
+
+
+def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained):
+    """Made-up comparison values through the MLflow door, under a registered model of their own."""
+    other = load_config(store.config_file, {"tracking.registered_model": "promotion-check"})
+    bundle = load_bundle(cfg, "models:/churn-model/1")
+
+    def log(value: float):
+        return log_training_run(
+            other, bundle, data_fingerprint="made-up", metrics={}, metric_steps={}, tables={}, figures={},
+            comparison_metric=COMPARISON, comparison_value=value,
+        )
+
+    _, client = connect(other)
+    first = log(0.70)
+    assert first.promoted and "first champion" in first.decision
+    worse = log(0.65)
+    assert not worse.promoted
+    assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == first.version
+    assert f"champion stays version {first.version}" in worse.decision
+    assert "0.6500 does not beat 0.7000" in worse.decision
+    better = log(0.72)
+    assert better.promoted
+    assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == better.version
+    assert f"0.7200 beats version {first.version}'s 0.7000" in better.decision
+
+
+def test_train_shows_no_mlflow_warnings(second_run):
+    assert "UserWarning" not in second_run.stderr
+    assert "WARNING mlflow" not in second_run.stderr
+
+
+# ------------------------------------------------------------------------------------------- reproducibility
+
+
+def test_training_twice_gives_identical_backtest_metrics_and_predictions(second_run, trained, cfg):
+    run_id, version = second_run.run_id, second_run.version
+    first_id = trained.result.outcome.run_id
+    _, client = connect(cfg)
+    first, again = client.get_run(first_id).data, client.get_run(run_id).data
+    assert first.tags["data_fingerprint"] == again.tags["data_fingerprint"]
+    assert any(key.startswith("mean.model_") for key in first.metrics)
+    assert again.metrics == first.metrics
+    table = mlflow.artifacts.load_text(f"runs:/{first_id}/backtest.csv")
+    assert mlflow.artifacts.load_text(f"runs:/{run_id}/backtest.csv") == table
+    assert len(pd.read_csv(pd.io.common.StringIO(table))) == 5 * cfg.training.eval_cutoffs  # 5 candidates
+
+    one, two = load_bundle(cfg, "models:/churn-model/1"), load_bundle(cfg, f"models:/churn-model/{version}")
+    assert two.model.booster.model_to_string() == one.model.booster.model_to_string()
+    rows = trained.snapshots[list(one.model.schema.names)]
+    p_one, p_two = one.model.predict_proba(rows)[:, 1], two.model.predict_proba(rows)[:, 1]
+    assert np.unique(p_one).size > 10  # a model that ranks, not a constant
+    np.testing.assert_array_equal(p_two, p_one)
+
+
+# ------------------------------------------------------------------------------------------- point in time
+
+
+def test_no_training_label_window_reaches_past_its_evaluation_cutoff(trained, cfg, last_event_day_after):
+    horizon = DAY * cfg.churn.horizon_days
+    snapshots, plans = trained.snapshots, trained.plans
+    cutoffs = sorted(snapshots["as_of"].unique())
+    # the latest snapshot's label window ends exactly at the day after the last event
+    assert cutoffs[-1] + horizon == last_event_day_after
+    assert [plan.eval_cutoff for plan in plans] == cutoffs[-cfg.training.eval_cutoffs:]
+    assert len(trained.booster_rows) == len(plans) + 1  # one booster per backtest plan, then the shipped one
+    for plan, rows in zip(plans, trained.booster_rows[:-1], strict=True):
+        assert plan.calibration_cutoff + horizon <= plan.eval_cutoff
+        used = snapshots.loc[rows, "as_of"]
+        assert set(used) == set(plan.train_cutoffs)
+        assert (used + horizon <= plan.calibration_cutoff).all()
+    shipped = snapshots.loc[trained.booster_rows[-1], "as_of"]
+    assert (shipped + horizon <= cutoffs[-1]).all()  # the shipped model calibrates on the latest cutoff
+
+
+def test_snapshot_labels_and_actives_match_a_hand_count_of_the_purchases(trained, purchases, cfg):
+    horizon, window = DAY * cfg.churn.horizon_days, DAY * cfg.churn.active_window_days
+    cutoffs = pd.DataFrame({"as_of": sorted(trained.snapshots["as_of"].unique())})
+    pairs = cutoffs.merge(purchases, how="cross")
+    before = pairs[(pairs["timestamp"] >= pairs["as_of"] - window) & (pairs["timestamp"] < pairs["as_of"])]
+    after = pairs[(pairs["timestamp"] >= pairs["as_of"]) & (pairs["timestamp"] < pairs["as_of"] + horizon)]
+    active = before[["customer_id", "as_of"]].drop_duplicates()
+    bought_after = after[["customer_id", "as_of"]].drop_duplicates().assign(bought=True)
+    expected = active.merge(bought_after, how="left", on=["customer_id", "as_of"])
+    expected["churned"] = expected["bought"].isna().astype(int)
+    got = trained.snapshots[["customer_id", "as_of", "churned"]]
+    key = ["as_of", "customer_id"]
+    pd.testing.assert_frame_equal(
+        got.sort_values(key).reset_index(drop=True)[key + ["churned"]].astype({"churned": int}),
+        expected.sort_values(key).reset_index(drop=True)[key + ["churned"]],
+        check_dtype=False,
+    )
+    assert 0.05 < expected["churned"].mean() < 0.6
+
+
+# --------------------------------------------------------------------------------------------------- errors
+
+
+def test_too_short_a_history_is_one_clean_screen(cli, store, world, tmp_path, cfg):
+    config = store.config_with(
+        tmp_path, training={"n_cutoffs": 4, "eval_cutoffs": 4}, tracking={"registered_model": "too-short"}
+    )
+    result = cli("train", "--data", world, "--config", config)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # handled, not an exception escaping the command
+    assert "Traceback" not in result.output
+    assert "cannot split the snapshots into training, calibration and evaluation" in result.output
+    assert "training.eval_cutoffs" in result.output  # says what to change
+    assert len(result.output.splitlines()) <= 20
+    _, client = connect(cfg)
+    assert client.search_registered_models(filter_string="name = 'too-short'") == []
