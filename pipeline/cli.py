@@ -182,20 +182,22 @@ class _StepProgress:
 
 
 def _print_backtest(result) -> None:
+    """Metrics as rows, candidates as columns: fits an 80-column terminal."""
     from rich.table import Table
 
     metrics = result.backtest.metrics
-    columns = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_at_10", "emp", "emp_fraction"]
+    rows = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_at_10", "emp", "emp_fraction"]
+    means = metrics.groupby("candidate")[rows].mean()
+    shipped = f"model_{result.calibration}"
+    order = [shipped, *(c for c in means.index if c != shipped)]
     table = Table(title="Backtest (mean over evaluation cutoffs)")
-    table.add_column("candidate")
-    for column in columns:
-        table.add_column(column, justify="right")
-    means = metrics.groupby("candidate")[columns].mean()
-    for candidate, row in means.iterrows():
-        shipped = candidate == f"model_{result.calibration}"
-        name = f"[bold]{candidate}[/] (shipped)" if shipped else candidate
-        table.add_row(name, *(f"{row[c]:.4f}" for c in columns))
-    console.print(table, width=max(console.width, 140))
+    table.add_column("metric")
+    for candidate in order:
+        header = candidate.replace("_", "\n", 1) + ("\n(shipped)" if candidate == shipped else "")
+        table.add_column(header, justify="right", style="bold" if candidate == shipped else None)
+    for metric in rows:
+        table.add_row(metric, *(f"{means.loc[c, metric]:.4f}" for c in order))
+    console.print(table)
 
 
 @app.command()
@@ -234,9 +236,9 @@ def _print_scoring(result, cfg) -> None:
     strong = result.drift[result.drift > cfg.scoring.drift_strong_psi]
     warn = result.drift[(result.drift > cfg.scoring.drift_warning_psi) & (result.drift <= cfg.scoring.drift_strong_psi)]
     for name, psi in strong.items():
-        err_console.print(f"[bold red]Strong drift:[/] {name} (PSI {psi:.2f} > {cfg.scoring.drift_strong_psi})")
+        err_console.print(f"[bold red]Strong drift:[/] {name} (PSI {psi:.3f} > {cfg.scoring.drift_strong_psi})")
     for name, psi in warn.items():
-        err_console.print(f"[yellow]Drift warning:[/] {name} (PSI {psi:.2f} > {cfg.scoring.drift_warning_psi})")
+        err_console.print(f"[yellow]Drift warning:[/] {name} (PSI {psi:.3f} > {cfg.scoring.drift_warning_psi})")
     console.print(f"Win-back list: {result.out}")
     console.print(f"Report:        {result.report}")
 
