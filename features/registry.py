@@ -38,6 +38,8 @@ def _duration(days: float) -> str:
 # Reason family of a builder (by function name, else by module): what the playbook in configs/ acts on.
 REASON_FAMILIES = {
     "complaints": "complaint",
+    "open_complaints": "open_complaint",
+    "oldest_open_complaint_age_days": "open_complaint",
     "price": "price",
     "wallet": "wallet",
     "engagement": "engagement",
@@ -64,8 +66,9 @@ class FeatureSpec:
     one, and ``params`` as keywords. ``reason`` is a ``str.format`` template; see :meth:`describe`.
     ``risk_direction``: +1 a higher value raises churn risk, -1 a lower value does, 0 no fixed direction.
     ``categories``: the fixed set of a categorical feature, None when open (e.g. segment) or numeric.
-    ``family``: the reason family the retention playbook acts on (complaint, account_manager, price, decline,
-    engagement, wallet, recency, tenure, other); by default from the builder, see :data:`REASON_FAMILIES`.
+    ``family``: the reason family the retention playbook acts on (open_complaint, complaint, account_manager,
+    price, decline, engagement, wallet, recency, tenure, other); by default from the builder, see
+    :data:`REASON_FAMILIES`.
     """
 
     name: str

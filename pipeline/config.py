@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from features.settings import ChurnDefinition, FeatureSettings
+from models.modelframe import model_specs
 from models.winback import Playbook
 from pipeline.errors import ConfigError
 
@@ -241,6 +242,13 @@ def load_playbook(cfg: Config) -> Playbook:
     unknown = [f for f in parsed.priority if f not in parsed.actions]
     if unknown:
         raise ConfigError(f"{path}: priority: families without actions: {', '.join(unknown)}", "add their actions")
+    known = {spec.family for spec in model_specs(cfg.features).values()}
+    foreign = [f for f in (*parsed.priority, *parsed.actions) if f not in known]
+    if foreign:
+        raise ConfigError(
+            f"{path}: reason families no feature has: {', '.join(dict.fromkeys(foreign))}",
+            f"use the families of the feature registry: {', '.join(sorted(known))}",
+        )
     return Playbook(
         priority=parsed.priority,
         actions={f: dict(row) for f, row in parsed.actions.items()},

@@ -72,7 +72,7 @@ def test_missing_file_and_broken_yaml(tmp_path):
 
 def test_playbook_loads_and_requires_every_tier(tmp_path):
     playbook = load_playbook(load_config())
-    assert playbook.priority[0] == "complaint"
+    assert playbook.priority[:2] == ("open_complaint", "complaint")
     assert set(playbook.actions["price"]) == {"A", "B", "C"}
     path = _write(tmp_path, lambda raw: None)
     book = yaml.safe_load((tmp_path / "playbook.yaml").read_text())
@@ -88,4 +88,15 @@ def test_a_partial_file_overrides_only_its_keys(tmp_path):
     cfg = load_config(path)
     assert cfg.churn.horizon_days == 60
     assert cfg.churn.active_window_days == 90
-    assert load_playbook(cfg).priority[0] == "complaint"  # the default playbook is found
+    assert load_playbook(cfg).priority[0] == "open_complaint"  # the default playbook is found
+
+
+def test_a_playbook_family_no_feature_has_is_refused(tmp_path):
+    path = _write(tmp_path, lambda raw: None)
+    book = yaml.safe_load((tmp_path / "playbook.yaml").read_text())
+    book["priority"] = ["complaints", *book["priority"]]  # a typo of "complaint"
+    book["actions"]["complaints"] = book["actions"]["complaint"]
+    (tmp_path / "playbook.yaml").write_text(yaml.safe_dump(book))
+    with pytest.raises(ConfigError, match="reason families no feature has: complaints") as error:
+        load_playbook(load_config(path))
+    assert "open_complaint" in error.value.hint
