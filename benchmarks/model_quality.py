@@ -1,12 +1,18 @@
 """Model quality against the generator's truth: backtest ROC-AUC of the model and baselines vs the oracles.
 
 Usage: python -m benchmarks.model_quality [--customers 50000] [--seed 7] [--data DIR] [--config FILE]
+                                          [--replications 200]
 Generates the sample world (unless --data is given), runs the rolling-origin backtest exactly as
-`churn train` does (no MLflow), and at each evaluation cutoff compares ROC-AUC with two oracles:
+`churn train` does (no MLflow), and at each evaluation cutoff compares ROC-AUC with three oracles:
 - full: the truth's latent probability, which also knows whether a silent customer has already left
-  (unobservable: an upper bound no model can reach);
-- posterior: the true probability given the latent paths and the observed silence since the last purchase
-  (what a model that knew every customer's latent parameters could achieve).
+  and the latent paths through the window (unobservable: an upper bound no model can reach);
+- posterior: given the latent paths (also through the window, so it still knows some of the future:
+  complaints, manager departures and decline onsets after the cutoff) and the observed silence since the
+  last purchase;
+- as_of: given all that exists at the cutoff (every latent trait, the latent paths and events before it, the
+  observed silence), averaged over the futures the generator could draw (Monte Carlo, --replications): the
+  true probability at the cutoff. It knows the latent traits, which the data only hint at, so a model of
+  the data can at best approach it.
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ from sklearn.metrics import roc_auc_score
 from pipeline.config import load_config
 from pipeline.generate import TRUTH_FOLDER, write_world
 from pipeline.io import load_data_dir, read_frame
-from pipeline.oracle import posterior_no_purchase_probability, true_no_purchase_probability
+from pipeline.oracle import (
+    as_of_no_purchase_probability,
+    posterior_no_purchase_probability,
+    true_no_purchase_probability,
+)
 from pipeline.train import backtest_model, training_data
 
 
@@ -32,6 +42,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--data", type=Path)
     parser.add_argument("--config", type=Path)
+    parser.add_argument("--replications", type=int, default=200, help="futures drawn by the as-of oracle")
     args = parser.parse_args()
     cfg = load_config(args.config)
     with tempfile.TemporaryDirectory() as scratch:
@@ -52,13 +63,18 @@ def main() -> None:
         posterior = posterior_no_purchase_probability(
             truth, tables.transactions, cutoff, cfg.churn.horizon_days
         ).reindex(ids).to_numpy()
+        as_of = as_of_no_purchase_probability(
+            truth, tables, cutoff, cfg.churn.horizon_days, customer_ids=ids, replications=args.replications
+        ).reindex(ids).to_numpy()
         model = roc_auc_score(y, group[f"model_{method}"])
+        oracles = {"as_of": as_of, "posterior": posterior, "full": full}
+        auc = {name: roc_auc_score(y, probability) for name, probability in oracles.items()}
         rows.append({
             "eval_cutoff": str(pd.Timestamp(cutoff).date()), "customers": len(y), "churn_rate": y.mean(),
             "model": model, "recency": roc_auc_score(y, group["baseline_recency"]),
             "bgnbd": roc_auc_score(y, group["baseline_bgnbd"]),
-            "oracle_posterior": roc_auc_score(y, posterior), "oracle_full": roc_auc_score(y, full),
-            "model/posterior": model / roc_auc_score(y, posterior), "model/full": model / roc_auc_score(y, full),
+            **{f"oracle_{name}": value for name, value in auc.items()},
+            **{f"model/{name}": model / value for name, value in auc.items()},
         })
     table = pd.DataFrame(rows)
     shipped = backtest.metrics[backtest.metrics["candidate"] == f"model_{method}"]

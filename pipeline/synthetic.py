@@ -9,6 +9,9 @@ complaints, account-manager departure and, for price-sensitive customers, the li
 hazard that grows through the decline phase. A decline phase starts spontaneously or is triggered by those
 events, and also brings browsing visits without purchase. All paths are drawn first; death and purchases last,
 from the paths alone, so :func:`pipeline.oracle.true_no_purchase_probability` is exact given the truth tables.
+The pieces of the law that :func:`pipeline.oracle.as_of_no_purchase_probability` replays after a cutoff are
+public (complaint_outcomes, hazard_effects, decline_triggers, daily_log_multipliers, daily_rate_and_hazard and
+their formula helpers); the generator draws with them in a fixed order, so a seed gives the same world.
 
 Truth tables: ``customers`` (latent traits; ``start_date``; ``decline_start``; ``death_date`` = first day with no
 chance to buy, NaT = alive at the end of history), ``paths`` (customer_id, start, end exclusive, rate, hazard;
@@ -56,7 +59,10 @@ SHOP_HOURS = np.array([[8, 21], [7, 18]])
 WALLET_ESTIMATE_SHARE_B2B = 0.6
 MANAGED_SHARE = np.array([0.03, 0.95])
 CUSTOMERS_PER_MANAGER = 35
-MANAGER_DEPARTURE_PROBABILITY = 0.4
+MANAGER_DEPARTURE_PROBABILITY = 0.4  # except the first manager, who always stays
+MANAGER_DEPARTURE_DAYS = (60, N_DAYS - 30)  # a departure day is a uniform integer in [low, high)
+MANAGER_KEPT_DAYS = 60  # a customer only gets a manager still employed this many days after their start
+COMPLAINT_HOURS = (8, 20)  # complaints are opened at a uniform time of day between these hours
 
 # Latent hazard (per day) and its drivers.
 BASE_HAZARD = 0.0009
@@ -67,6 +73,8 @@ HAZARD_CAP = 0.3
 SHORT_TENURE = ((0, 90, 3.0), (90, 180, 1.8))  # (from day, to day, hazard multiplier) after signup
 UNRESOLVED_FACTOR = 1.5
 NEVER_RESOLVED_PROBABILITY = 0.06  # plus 0.03 per severity step above 1
+RESOLUTION_SIGMA = 1.0  # log-sd of the days to resolve
+SATISFACTION_NOISE = 0.8
 AFTER_RESOLUTION_DAYS = 120
 SATISFACTION_HAZARD = np.array([3.0, 2.0, 1.3, 1.0, 0.8])  # multiplier after resolution, by satisfaction 1..5
 MANAGER_LEFT_DAYS = 150
@@ -132,7 +140,9 @@ def generate_world(n_customers: int, seed: int) -> World:
     am_departed_day, manager_of = _account_managers(rng, pop)
     complaints = _latent_complaints(rng, pop)
     manager_left_day = np.where(manager_of >= 0, am_departed_day[np.maximum(manager_of, 0)], np.inf)
-    effects = _hazard_effects(pop, complaints, manager_left_day)
+    effects = hazard_effects(
+        pop.signup_day, pop.start_day, pop.promo_propensity, complaints, manager_left_day
+    )
     decline_day = _decline_onsets(rng, pop, complaints, manager_left_day)
     season = calendar[["seasonality_B2C", "seasonality_B2B"]].to_numpy().T
     death_day, purchases, paths = _draw_lives(rng, pop, effects, decline_day, season)
@@ -221,9 +231,8 @@ def _account_managers(rng: np.random.Generator, pop: _Population) -> tuple[np.nd
     n_managers = max(4, int(np.ceil(len(managed) / CUSTOMERS_PER_MANAGER)))
     departs = rng.random(n_managers) < MANAGER_DEPARTURE_PROBABILITY
     departs[0] = False  # someone always stays, so every customer has an eligible manager
-    departed_day = np.where(departs, rng.integers(60, N_DAYS - 30, n_managers), np.inf)
-    # A customer is only given a manager still employed 60 days after the customer's start.
-    eligible = departed_day[None, :] > pop.start_day[managed, None] + 60
+    departed_day = np.where(departs, rng.integers(*MANAGER_DEPARTURE_DAYS, n_managers), np.inf)
+    eligible = departed_day[None, :] > pop.start_day[managed, None] + MANAGER_KEPT_DAYS
     scores = np.where(eligible, rng.random((len(managed), n_managers)), -1.0)
     manager_of = np.full(pop.n, -1)
     manager_of[managed] = scores.argmax(axis=1)
@@ -237,14 +246,8 @@ def _latent_complaints(rng: np.random.Generator, pop: _Population) -> pd.DataFra
     customer = np.repeat(np.arange(pop.n), counts)
     n = len(customer)
     opened_day = pop.start_day[customer] + np.floor(rng.random(n) * span[customer]).astype(np.int64)
-    opened_s = rng.uniform(8 * 3600, 20 * 3600, n)
-    severity = rng.choice(5, n, p=SEVERITY_P) + 1
-    never_resolved = rng.random(n) < NEVER_RESOLVED_PROBABILITY + 0.03 * (severity - 1)
-    days_to_resolve = rng.lognormal(np.log(2.0 * (1 + 0.3 * (severity - 1))), 1.0, n)
-    satisfaction = np.clip(
-        np.round(4.6 - 0.5 * np.log1p(days_to_resolve) - 0.15 * (severity - 1) + rng.normal(0, 0.8, n)), 1, 5
-    ).astype(np.int64)
-    opened = opened_day + opened_s / 86_400
+    opened = opened_day + rng.uniform(COMPLAINT_HOURS[0] * 3600, COMPLAINT_HOURS[1] * 3600, n) / 86_400
+    severity, never_resolved, days_to_resolve, satisfaction = complaint_outcomes(rng, n)
     resolved = np.where(never_resolved, np.inf, opened + days_to_resolve)
     return pd.DataFrame(
         {
@@ -259,11 +262,50 @@ def _latent_complaints(rng: np.random.Generator, pop: _Population) -> pd.DataFra
     )
 
 
-def _hazard_effects(pop: _Population, complaints: pd.DataFrame, manager_left_day: np.ndarray) -> pd.DataFrame:
-    """Hazard multipliers as (customer, from day, to day exclusive, log multiplier) intervals."""
-    everyone = np.arange(pop.n)
+def complaint_outcomes(
+    rng: np.random.Generator, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Severity, never resolved, days to resolve and satisfaction of ``n`` new complaints."""
+    severity = rng.choice(5, n, p=SEVERITY_P) + 1
+    never_resolved = rng.random(n) < never_resolved_probability(severity)
+    days_to_resolve = rng.lognormal(resolution_log_median_days(severity), RESOLUTION_SIGMA, n)
+    satisfaction = satisfaction_score(days_to_resolve, severity, rng.normal(0, SATISFACTION_NOISE, n))
+    return severity, never_resolved, days_to_resolve, satisfaction
+
+
+def never_resolved_probability(severity: np.ndarray) -> np.ndarray:
+    return NEVER_RESOLVED_PROBABILITY + 0.03 * (severity - 1)
+
+
+def resolution_log_median_days(severity: np.ndarray) -> np.ndarray:
+    """Log of the median days to resolve a complaint (those that do get resolved)."""
+    return np.log(2.0 * (1 + 0.3 * (severity - 1)))
+
+
+def satisfaction_score(days_to_resolve: np.ndarray, severity: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """The 1-5 rating of a resolution: lower when slow or severe; ``noise`` ~ Normal(0, SATISFACTION_NOISE)."""
+    return np.clip(
+        np.round(4.6 - 0.5 * np.log1p(days_to_resolve) - 0.15 * (severity - 1) + noise), 1, 5
+    ).astype(np.int64)
+
+
+def hazard_effects(
+    signup_day: np.ndarray,
+    start_day: np.ndarray,
+    promo_propensity: np.ndarray,
+    complaints: pd.DataFrame,
+    manager_left_day: np.ndarray,
+) -> pd.DataFrame:
+    """Hazard multipliers as (customer, from day, to day exclusive, log multiplier) intervals.
+
+    Customers are the positions of the per-customer arrays; ``complaints`` has the columns of the latent
+    complaints (customer, opened_day, resolved (inf = never), severity, satisfaction); ``manager_left_day`` is
+    the departure day of each customer's manager (inf = none or stays).
+    """
+    n = len(signup_day)
+    everyone = np.arange(n)
     parts = [
-        (everyone, pop.signup_day + lo, pop.signup_day + hi, np.full(pop.n, np.log(mult)))
+        (everyone, signup_day + lo, signup_day + hi, np.full(n, np.log(mult)))
         for lo, hi, mult in SHORT_TENURE
     ]
     c = complaints
@@ -295,7 +337,7 @@ def _hazard_effects(pop: _Population, complaints: pd.DataFrame, manager_left_day
         (left, left_day, left_day + MANAGER_LEFT_DAYS, np.full(len(left), np.log(MANAGER_LEFT_HAZARD)))
     )
     rise_day = (PRICE_RISE_DATE - HISTORY_START).days
-    sensitivity = np.maximum(pop.promo_propensity - PRICE_SENSITIVITY_THRESHOLD, 0)
+    sensitivity = np.maximum(promo_propensity - PRICE_SENSITIVITY_THRESHOLD, 0)
     sensitive = np.flatnonzero(sensitivity > 0)
     parts.append(
         (
@@ -306,8 +348,8 @@ def _hazard_effects(pop: _Population, complaints: pd.DataFrame, manager_left_day
         )
     )
     customer, lo, hi, log_mult = (np.concatenate(cols) for cols in zip(*parts, strict=True))
-    lo = np.clip(lo, pop.start_day[customer], N_DAYS)
-    hi = np.clip(hi, pop.start_day[customer], N_DAYS)
+    lo = np.clip(lo, start_day[customer], N_DAYS)
+    hi = np.clip(hi, start_day[customer], N_DAYS)
     keep = hi > lo
     return pd.DataFrame(
         {"customer": customer[keep], "lo": lo[keep], "hi": hi[keep], "log_mult": log_mult[keep]}
@@ -319,6 +361,27 @@ def _decline_onsets(
 ) -> np.ndarray:
     """First day of each customer's decline phase (may lie after death or beyond history: N_DAYS)."""
     onset = pop.start_day + np.ceil(rng.exponential(1.0, pop.n) / pop.decline_onset_rate)
+    for customer, day, probability, max_delay in decline_triggers(
+        pop.start_day, pop.promo_propensity, complaints, manager_left_day
+    ):
+        fires = (rng.random(len(customer)) < probability) & np.isfinite(day)
+        delay = rng.uniform(0, 1, len(customer)) * max_delay
+        np.minimum.at(onset, customer[fires], np.ceil(day[fires] + 1 + delay[fires]))
+    return np.minimum(onset, N_DAYS).astype(np.int64)
+
+
+def decline_triggers(
+    start_day: np.ndarray,
+    promo_propensity: np.ndarray,
+    complaints: pd.DataFrame,
+    manager_left_day: np.ndarray,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | float, np.ndarray | float]]:
+    """Events that may start a decline phase: (customer, day (inf = none), probability, max delay in days).
+
+    An event that fires (with its probability) starts the phase on day ceil(day + 1 + U * max delay),
+    U ~ Uniform(0, 1); the phase starts at the earliest of those days and the spontaneous onset.
+    """
+    n = len(start_day)
     resolved = complaints["resolved"].to_numpy()
     never = np.isinf(resolved)
     bad = ~never & (complaints["satisfaction"].to_numpy() <= 2)
@@ -326,26 +389,21 @@ def _decline_onsets(
     trigger_p = np.where(never, DECLINE_AFTER_NEVER_RESOLVED[0], DECLINE_AFTER_BAD_RESOLUTION[0])
     trigger_delay = np.where(never, DECLINE_AFTER_NEVER_RESOLVED[1], DECLINE_AFTER_BAD_RESOLUTION[1])
     rise_day = (PRICE_RISE_DATE - HISTORY_START).days
-    sensitivity = np.maximum(pop.promo_propensity - PRICE_SENSITIVITY_THRESHOLD, 0) / (
+    sensitivity = np.maximum(promo_propensity - PRICE_SENSITIVITY_THRESHOLD, 0) / (
         1 - PRICE_SENSITIVITY_THRESHOLD
     )
     # Only customers who knew the old prices react to the rise.
-    sensitivity = np.where(pop.start_day < rise_day, sensitivity, 0.0)
-    triggers = [
+    sensitivity = np.where(start_day < rise_day, sensitivity, 0.0)
+    return [
         (complaints["customer"].to_numpy(), trigger_day, trigger_p, trigger_delay),
-        (np.arange(pop.n), manager_left_day, DECLINE_AFTER_MANAGER_LEFT[0], DECLINE_AFTER_MANAGER_LEFT[1]),
+        (np.arange(n), manager_left_day, DECLINE_AFTER_MANAGER_LEFT[0], DECLINE_AFTER_MANAGER_LEFT[1]),
         (
-            np.arange(pop.n),
-            np.full(pop.n, float(rise_day)),
+            np.arange(n),
+            np.full(n, float(rise_day)),
             DECLINE_AFTER_PRICE_RISE[0] * sensitivity,
             DECLINE_AFTER_PRICE_RISE[1],
         ),
     ]
-    for customer, day, probability, max_delay in triggers:
-        fires = (rng.random(len(customer)) < probability) & np.isfinite(day)
-        delay = rng.uniform(0, 1, len(customer)) * max_delay
-        np.minimum.at(onset, customer[fires], np.ceil(day[fires] + 1 + delay[fires]))
-    return np.minimum(onset, N_DAYS).astype(np.int64)
 
 
 def _draw_lives(
@@ -369,7 +427,15 @@ def _draw_lives(
     for k, first in enumerate(range(0, pop.n, CHUNK_CUSTOMERS)):
         rows = np.arange(first, min(first + CHUNK_CUSTOMERS, pop.n))
         chunk_effects = effects.iloc[bounds[k] : bounds[k + 1]]
-        rate, hazard = _daily_paths(pop, rows, chunk_effects, decline_day[rows])
+        log_multiplier = daily_log_multipliers(chunk_effects, rows, days)
+        rate, hazard = daily_rate_and_hazard(
+            pop.base_rate[rows],
+            pop.base_hazard[rows],
+            pop.start_day[rows],
+            decline_day[rows],
+            log_multiplier,
+            days,
+        )
         # Death on day d: the first day whose cumulative hazard -sum log(1 - h) reaches an Exp(1) draw,
         # the same law as a Bernoulli(h_d) death draw at the start of each day.
         cumulative_hazard = np.cumsum(-np.log1p(-hazard), axis=1)
@@ -385,28 +451,39 @@ def _draw_lives(
     return death_day, (customer, day), tuple(np.concatenate(cols) for cols in zip(*paths, strict=True))
 
 
-def _daily_paths(
-    pop: _Population, rows: np.ndarray, effects: pd.DataFrame, decline_day: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Dense daily rate (before seasonality) and hazard for the customers ``rows``; zero before the start day."""
-    n = len(rows)
+def daily_log_multipliers(effects: pd.DataFrame, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Dense (rows x days) sum of the hazard log multipliers in force, for consecutive ``rows`` and ``days``."""
+    n, n_days = len(rows), len(days)
     local = effects["customer"].to_numpy() - rows[0]
-    width = N_DAYS + 1
+    width = n_days + 1
+    lo = np.clip(effects["lo"].to_numpy() - days[0], 0, n_days)
+    hi = np.clip(effects["hi"].to_numpy() - days[0], 0, n_days)
     log_mult = effects["log_mult"].to_numpy()
-    steps = np.bincount(local * width + effects["lo"].to_numpy(), log_mult, n * width)
-    steps -= np.bincount(local * width + effects["hi"].to_numpy(), log_mult, n * width)
+    steps = np.bincount(local * width + lo, log_mult, n * width)
+    steps -= np.bincount(local * width + hi, log_mult, n * width)
     # Rounding removes the float residue of +x then -x, so a path only changes where an effect does.
-    log_multiplier = np.round(np.cumsum(steps.reshape(n, width)[:, :N_DAYS], axis=1), 9)
-    days_in_decline = np.arange(N_DAYS)[None, :] - decline_day[:, None]
+    return np.round(np.cumsum(steps.reshape(n, width)[:, :n_days], axis=1), 9)
+
+
+def daily_rate_and_hazard(
+    base_rate: np.ndarray,
+    base_hazard: np.ndarray,
+    start_day: np.ndarray,
+    decline_day: np.ndarray,
+    log_multiplier: np.ndarray,
+    days: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dense daily rate (before seasonality) and hazard per customer over ``days``; zero before the start day."""
+    days_in_decline = days[None, :] - decline_day[:, None]
     in_decline = days_in_decline >= 0
     step = np.clip(days_in_decline // DECLINE_STEP_DAYS, 0, len(DECLINE_RATE_MULTIPLIER) - 1)
-    started = np.arange(N_DAYS)[None, :] >= pop.start_day[rows, None]
-    hazard = pop.base_hazard[rows, None] * np.exp(log_multiplier) + np.where(
+    started = days[None, :] >= start_day[:, None]
+    hazard = base_hazard[:, None] * np.exp(log_multiplier) + np.where(
         in_decline, DECLINE_ADDED_HAZARD[step], 0.0
     )
     hazard = np.where(started, np.minimum(hazard, HAZARD_CAP), 0.0)
     rate = np.where(
-        started, pop.base_rate[rows, None] * np.where(in_decline, DECLINE_RATE_MULTIPLIER[step], 1.0), 0.0
+        started, base_rate[:, None] * np.where(in_decline, DECLINE_RATE_MULTIPLIER[step], 1.0), 0.0
     )
     return rate, hazard
 
