@@ -8,30 +8,62 @@ so a driver that lowers risk, or a value that reads as good news, is never given
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from features import FeatureSpec
+from features.registry import NUMERIC
 
 REASON_SEPARATOR = "; "
+# The fields FeatureSpec.describe derives from a numeric feature's value, over the row's columns.
+DERIVED_FIELDS = ("change", "direction", "duration", "s", "no")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Reasons:
-    """Per row: the reason texts (best first), the feature names behind them, and their families."""
+    """Per row, up to k reasons best first: slot s of row r is feature ``names[slots[r, s]]`` worded as
+    ``slot_texts[r, s]``; ``slots`` is -1 (and the text "") past the row's last reason."""
 
-    texts: list[list[str]]
-    features: list[list[str]]
-    families: list[list[str]]
+    slots: np.ndarray
+    slot_texts: np.ndarray
+    names: tuple[str, ...]
+    name_families: tuple[str, ...]
+
+    def _per_row(self, table: np.ndarray) -> list[list[str]]:
+        counts = (self.slots >= 0).sum(axis=1)
+        rows = table.tolist()
+        for short in np.flatnonzero(counts < table.shape[1]).tolist():  # only rows with fewer than k reasons
+            rows[short] = rows[short][: counts[short]]
+        return rows
+
+    def _lookup(self, labels: tuple[str, ...]) -> np.ndarray:
+        return np.array([*labels, ""], dtype=object)[self.slots]  # -1 reads the trailing ""
+
+    @property
+    def texts(self) -> list[list[str]]:
+        return self._per_row(self.slot_texts)
+
+    @property
+    def features(self) -> list[list[str]]:
+        return self._per_row(self._lookup(self.names))
+
+    @property
+    def families(self) -> list[list[str]]:
+        return self._per_row(self._lookup(self.name_families))
 
     def joined(self) -> list[str]:
-        return [REASON_SEPARATOR.join(t) for t in self.texts]
+        joined = np.full(len(self.slots), "", dtype=object)
+        for slot in range(self.slots.shape[1]):
+            separator = REASON_SEPARATOR if slot else ""
+            joined = np.where(self.slots[:, slot] >= 0, joined + separator + self.slot_texts[:, slot], joined)
+        return joined.tolist()
 
     def has_family(self, families: list[str]) -> pd.DataFrame:
         """One boolean column per family: True where the family is among the row's reasons."""
-        return pd.DataFrame({f: [f in row for row in self.families] for f in families})
+        family = self._lookup(self.name_families)
+        return pd.DataFrame({f: (family == f).any(axis=1) for f in families})
 
 
 def risky_side(values: pd.DataFrame, specs: dict[str, FeatureSpec], medians: dict[str, float]) -> np.ndarray:
@@ -50,10 +82,80 @@ def _template_fields(template: str) -> list[str]:
     return [field.split(".")[0].split("[")[0] for _, field, _, _ in string.Formatter().parse(template) if field]
 
 
-def _render(spec: FeatureSpec, rows: pd.DataFrame) -> list[str]:
-    """The spec's reason for each row, passing only the columns its template reads."""
-    needed = [c for c in dict.fromkeys([spec.name, *_template_fields(spec.reason)]) if c in rows.columns]
-    return [spec.describe(record) for record in rows[needed].to_dict("records")]
+def _distinct_formatted(values: np.ndarray, format_spec: str, conversion: str | None) -> np.ndarray:
+    """``format(value, format_spec)`` (after ``!r``/``!s``/``!a``) of each value, computed once per distinct value."""
+    keys = values.view(f"u{values.itemsize}") if values.dtype.kind in "biuf" else values  # -0.0 stays apart
+    codes, distinct = pd.factorize(keys, use_na_sentinel=False)
+    members = np.empty(len(distinct), dtype=np.intp)
+    members[codes] = np.arange(len(values))  # any member stands for its value
+    convert = {None: lambda v: v, "r": repr, "s": str, "a": ascii}[conversion]
+    words = [format(convert(v), format_spec) for v in values[members].tolist()]
+    return np.array(words, dtype=object)[codes]
+
+
+def _derived(spec: FeatureSpec, field: str, value: np.ndarray) -> np.ndarray:
+    """A derived field of FeatureSpec.describe, for an array of values."""
+    if field == "change":
+        return np.abs(value - 1.0)
+    if field == "direction":
+        return np.where(value < 1.0, "down", "up").astype(object)
+    if field == "s":
+        return np.where(value == 1, "", "s").astype(object)
+    if field == "no":
+        return np.where(value == 0, "no ", "").astype(object)
+    one_field = replace(spec, reason="{duration}")  # words, from the registry itself, per distinct value
+    keys = value.view(f"u{value.itemsize}")
+    codes, distinct = pd.factorize(keys, use_na_sentinel=False)
+    members = np.empty(len(distinct), dtype=np.intp)
+    members[codes] = np.arange(len(value))
+    return np.array([one_field.describe(v) for v in value[members].tolist()], dtype=object)[codes]
+
+
+def _field_values(spec: FeatureSpec, field: str, columns: dict[str, np.ndarray]) -> np.ndarray:
+    """What the template field reads in FeatureSpec.describe's context: derived fields over ``value`` over
+    the row's columns over the builder's params."""
+    value = columns[spec.name]
+    if spec.kind == NUMERIC and field in DERIVED_FIELDS:
+        return _derived(spec, field, value)
+    if field == "value":
+        return value
+    if field in columns:
+        return columns[field]
+    return np.full(len(value), spec.params[field], dtype=object)
+
+
+def _renders_by_column(spec: FeatureSpec, parsed: list, values: pd.DataFrame, needed: list[str]) -> bool:
+    """Whether the template can be rendered column-wise: plain field names that resolve, plain format specs,
+    numpy numeric columns (anything else is worded row by row by FeatureSpec.describe)."""
+    derived = DERIVED_FIELDS if spec.kind == NUMERIC else ()
+    for _, field, format_spec, _ in parsed:
+        if field is None:
+            continue
+        if not field.isidentifier() or "{" in format_spec:
+            return False
+        if field not in (*derived, "value", *needed) and field not in spec.params:
+            return False
+    return all(isinstance(values[c].dtype, np.dtype) and values[c].dtype.kind in "biuf" for c in needed)
+
+
+def _render(spec: FeatureSpec, values: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """The spec's reason for each of ``rows``, worded exactly as FeatureSpec.describe words it.
+
+    Field by field over whole columns, each distinct value formatted once; no Python work per row.
+    """
+    needed = [c for c in dict.fromkeys([spec.name, *_template_fields(spec.reason)]) if c in values.columns]
+    parsed = list(string.Formatter().parse(spec.reason))
+    if not _renders_by_column(spec, parsed, values, needed):
+        records = values[needed].iloc[rows].to_dict("records")
+        return np.array([spec.describe(record) for record in records], dtype=object)
+    columns = {c: values[c].to_numpy()[rows] for c in needed}
+    text = np.full(len(rows), "", dtype=object)
+    for literal, field, format_spec, conversion in parsed:
+        if literal:
+            text = text + literal
+        if field is not None:
+            text = text + _distinct_formatted(_field_values(spec, field, columns), format_spec, conversion)
+    return text
 
 
 def top_reasons(
@@ -69,24 +171,16 @@ def top_reasons(
     score = np.where((contrib > 0) & risky_side(values[names], specs, medians), contrib, -np.inf)
     # One reason per builder: windowed variants and the BG/NBD outputs say the same thing in other words.
     builders = pd.factorize(pd.Series([id(specs[n].builder) for n in names]))[0]
-    order = np.zeros((len(values), k), dtype=int)
-    valid = np.zeros((len(values), k), dtype=bool)
+    n_rows = len(values)
+    slots = np.full((n_rows, k), -1)
     for slot in range(min(k, len(names))):
         best = np.argmax(score, axis=1)
-        order[:, slot] = best
-        valid[:, slot] = np.isfinite(score[np.arange(len(best)), best])
+        valid = np.isfinite(score[np.arange(n_rows), best])
+        slots[:, slot] = np.where(valid, best, -1)
         score[builders[None, :] == builders[best][:, None]] = -np.inf
 
-    n_rows = len(values)
     texts = np.full((n_rows, k), "", dtype=object)
-    for slot in range(order.shape[1]):
-        for j in np.unique(order[valid[:, slot], slot]):
-            rows = np.flatnonzero(valid[:, slot] & (order[:, slot] == j))
-            texts[rows, slot] = _render(specs[names[j]], values.iloc[rows])
-    name_array = np.array(names, dtype=object)
-    family_array = np.array([specs[n].family for n in names], dtype=object)
-    return Reasons(
-        texts=[list(t[v]) for t, v in zip(texts, valid, strict=True)],
-        features=[list(name_array[o[v]]) for o, v in zip(order, valid, strict=True)],
-        families=[list(family_array[o[v]]) for o, v in zip(order, valid, strict=True)],
-    )
+    for j in np.unique(slots[slots >= 0]):
+        rows, at = np.nonzero(slots == j)  # a feature fills at most one slot of a row
+        texts[rows, at] = _render(specs[names[j]], values, rows)
+    return Reasons(slots, texts, tuple(names), tuple(specs[n].family for n in names))
