@@ -1,18 +1,37 @@
-"""Model input frames: point-in-time features plus BG/NBD outputs, per as-of date, with labels for training."""
+"""Model input frames: point-in-time features plus BG/NBD outputs, per as-of date, with labels for training.
+
+Every statistic across customers (peer-group wallets, category price rises, the BG/NBD fit) is a
+:class:`CutoffStats`, computed once over all customers, so a frame built bucket by bucket equals the whole.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
-from features import ChurnDefinition, FeatureSettings, FeatureSpec, Tables, build_feature_table, feature_specs
-from features.tables import EVENT_TIME_COLUMN
-from models.bgnbd import bgnbd_features
-from models.snapshots import training_snapshots
+from features import (
+    ChurnDefinition,
+    FeatureSettings,
+    FeatureSpec,
+    GlobalStats,
+    Tables,
+    as_timestamp,
+    build_feature_table,
+    churn_labels,
+    compute_global_stats,
+    feature_specs,
+)
+from features.aggregate import prepare_tables
+from features.cutoff import window_mask
+from features.tables import EVENT_TIME_COLUMN, empty_table
+from models.bgnbd import BgNbdParams, bgnbd_features, fit_bgnbd, rfm_summary
 
 KEY_COLUMNS = ("customer_id", "as_of")
 LABEL = "churned"
+# What compute_global_stats reads: purchases for wallets and list prices, and the customers' peer groups.
+STATS_TRANSACTION_COLUMNS = ("customer_id", "timestamp", "amount", "quantity", "list_amount", "category")
 
 
 def data_end(tables: Tables) -> pd.Timestamp:
@@ -25,16 +44,98 @@ def data_end(tables: Tables) -> pd.Timestamp:
     return last.normalize() + pd.Timedelta(days=1)
 
 
-def _with_bgnbd(frame: pd.DataFrame, transactions: pd.DataFrame, as_of: pd.Timestamp, horizon_days: int):
-    """``frame`` with BG/NBD P(alive), expected purchases and P(no purchase), fitted on pre-as_of purchases."""
-    bgnbd = bgnbd_features(transactions, frame["customer_id"], as_of, horizon_days)
-    return frame.join(bgnbd, on="customer_id")
+@dataclass(frozen=True)
+class CutoffStats:
+    """The cross-customer statistics of the model frame at one as_of: feature statistics and the BG/NBD fit."""
+
+    features: GlobalStats
+    bgnbd: BgNbdParams
 
 
-def scoring_frame(tables: Tables, as_of: pd.Timestamp, settings: FeatureSettings, churn: ChurnDefinition):
-    """Features (and BG/NBD outputs) of every customer active at ``as_of``, from events strictly before it."""
-    features = build_feature_table(tables, as_of, settings, churn)
-    return _with_bgnbd(features, tables.transactions, as_of, churn.horizon_days)
+@dataclass(frozen=True)
+class StatsInputs:
+    """What :class:`CutoffStats` are computed from, for one group of customers: the columns and rows the global
+    feature statistics read, and each cutoff's BG/NBD summary (small: one row per customer)."""
+
+    transactions: pd.DataFrame
+    customers: pd.DataFrame
+    rfm: dict[pd.Timestamp, pd.DataFrame]
+
+
+def stats_inputs(tables: Tables, cutoffs: Sequence, settings: FeatureSettings) -> StatsInputs:
+    """The slice of ``tables`` that the statistics at ``cutoffs`` need (customer ids as str)."""
+    cutoffs = sorted(map(as_timestamp, cutoffs))
+    lookback = max(settings.wallet_window_days, settings.price_history_days)
+    span = (cutoffs[-1] - cutoffs[0]) / pd.Timedelta(days=1) + lookback
+    transactions = tables.transactions
+    recent = window_mask(transactions["timestamp"], end=cutoffs[-1], days=span)
+    customers = tables.customers
+    wanted = ["customer_id", "signup_date", settings.peer_group_column]
+    return StatsInputs(
+        transactions=_str_ids(transactions.loc[recent, list(STATS_TRANSACTION_COLUMNS)]),
+        customers=_str_ids(customers[[c for c in dict.fromkeys(wanted) if c in customers.columns]]),
+        rfm={cutoff: _str_index(rfm_summary(transactions, cutoff)) for cutoff in cutoffs},
+    )
+
+
+def _str_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(customer_id=frame["customer_id"].astype("str")).reset_index(drop=True)
+
+
+def _str_index(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary.set_axis(pd.Index(summary.index.astype("str"), name="customer_id"))
+
+
+def combine_stats(
+    parts: Sequence[StatsInputs], cutoffs: Sequence, settings: FeatureSettings
+) -> dict[pd.Timestamp, CutoffStats]:
+    """The statistics at each cutoff over every group of customers in ``parts`` (each customer in one part).
+
+    Each customer's rows keep their relative order, which is all the statistics depend on, so the result equals
+    :func:`cutoff_stats` on the whole data.
+    """
+    tables = Tables(
+        transactions=pd.concat([p.transactions for p in parts], ignore_index=True),
+        customers=pd.concat([p.customers for p in parts], ignore_index=True),
+        complaints=empty_table("complaints"),
+        visits=empty_table("visits"),
+        account_managers=empty_table("account_managers"),
+    )
+    stats = {}
+    for cutoff in sorted(map(as_timestamp, cutoffs)):
+        summary = pd.concat([p.rfm[cutoff] for p in parts]).sort_index(kind="stable")
+        stats[cutoff] = CutoffStats(compute_global_stats(tables, cutoff, settings), fit_bgnbd(summary))
+    return stats
+
+
+def cutoff_stats(tables: Tables, cutoffs: Sequence, settings: FeatureSettings) -> dict[pd.Timestamp, CutoffStats]:
+    """The statistics at each cutoff, from all of ``tables``."""
+    return {
+        cutoff: CutoffStats(
+            compute_global_stats(tables, cutoff, settings), fit_bgnbd(rfm_summary(tables.transactions, cutoff))
+        )
+        for cutoff in sorted(map(as_timestamp, cutoffs))
+    }
+
+
+def scoring_frame(
+    tables: Tables,
+    as_of: pd.Timestamp,
+    settings: FeatureSettings,
+    churn: ChurnDefinition,
+    stats: CutoffStats | None = None,
+) -> pd.DataFrame:
+    """Features (and BG/NBD outputs) of every customer active at ``as_of``, from events strictly before it.
+
+    ``stats`` are the statistics over all customers; computed from ``tables`` when not given (pass them when
+    ``tables`` is one bucket of customers).
+    """
+    as_of = as_timestamp(as_of)
+    tables = prepare_tables(tables)  # no-op when already prepared
+    stats = stats if stats is not None else cutoff_stats(tables, [as_of], settings)[as_of]
+    features = build_feature_table(tables, as_of, settings, churn, global_stats=stats.features)
+    bgnbd = bgnbd_features(tables.transactions, features["customer_id"], as_of, churn.horizon_days, stats.bgnbd)
+    return features.join(bgnbd, on="customer_id")
 
 
 def model_frames(
@@ -43,16 +144,24 @@ def model_frames(
     settings: FeatureSettings,
     churn: ChurnDefinition,
     progress: Callable[[str], None] = lambda message: None,
+    stats: Mapping[pd.Timestamp, CutoffStats] | None = None,
 ) -> pd.DataFrame:
-    """Training snapshots at every cutoff with BG/NBD outputs and the churn label."""
+    """Training snapshots at every cutoff with BG/NBD outputs and the churn label (``stats``: as in scoring_frame).
+
+    Rows (customer_id, as_of, features..., BG/NBD outputs..., churned), cutoffs oldest first, customers sorted.
+    """
+    if len(cutoffs) == 0:
+        raise ValueError("no cutoffs given: training snapshots need at least one as-of date")
     progress(f"features at {len(cutoffs)} cutoffs")
-    snapshots = training_snapshots(tables, cutoffs, settings, churn)
-    parts = [
-        _with_bgnbd(part, tables.transactions, cutoff, churn.horizon_days)
-        for cutoff, part in snapshots.groupby("as_of", sort=True)
-    ]
-    frame = pd.concat(parts, ignore_index=True)
-    return frame[[c for c in frame.columns if c != LABEL] + [LABEL]]
+    tables = prepare_tables(tables)  # one string pass over the ids, shared by every cutoff
+    stats = stats if stats is not None else cutoff_stats(tables, cutoffs, settings)
+    parts = []
+    for cutoff in sorted(map(as_timestamp, cutoffs)):
+        frame = scoring_frame(tables, cutoff, settings, churn, stats[cutoff])
+        labels = churn_labels(tables.transactions, frame["customer_id"], cutoff, churn.horizon_days)
+        frame.insert(1, "as_of", pd.Series(cutoff, index=frame.index, dtype="datetime64[ns]"))
+        parts.append(frame.assign(**{LABEL: labels.to_numpy()}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def model_feature_columns(frame: pd.DataFrame) -> list[str]:

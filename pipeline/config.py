@@ -99,6 +99,15 @@ class GenerateSettings(_Section):
     seed: int
 
 
+class EngineSettings(_Section):
+    kind: Literal["local", "dask"]
+    scheduler: str | None = None
+    local_workers: int = Field(ge=1)
+    threads_per_worker: int = Field(ge=1)
+    buckets: int | None = Field(default=None, ge=1)
+    snapshot_customer_share: float = Field(gt=0, le=1)
+
+
 class Config(_Section):
     churn: ChurnDefinition
     features: FeatureSettings
@@ -108,6 +117,7 @@ class Config(_Section):
     scoring: ScoringSettings
     tracking: TrackingSettings
     generate: GenerateSettings
+    engine: EngineSettings
     source: str = ""  # the file this config was read from (set by load_config)
 
     def resolve_path(self, relative: str) -> Path:

@@ -1,6 +1,7 @@
-"""The only module that reads and writes data files: a data directory in as checked Tables, frames out atomically.
+"""Reading and writing data files: a data directory in as checked Tables, frames out atomically.
 
-Files are CSV (UTF-8, header row, optionally gzip-compressed as .csv.gz) or Parquet, chosen by extension.
+Files are CSV (UTF-8, header row, optionally gzip-compressed as .csv.gz) or Parquet, chosen by extension. A
+bucketed directory (``churn partition``; local path or fsspec URL) is read through ``pipeline.bucket_store``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from features.tables import (
     REQUIRED_TABLES,
     TABLE_NAMES,
     Tables,
+    empty_table,
     make_tables,
     to_datetime_column,
 )
+from pipeline.bucket_store import BucketedDir, is_bucketed, is_url, read_all_raw, read_bucket_raw
 from pipeline.errors import ChurnError, InputDataError, Problem
 from pipeline.validate import RawTable, check_tables
 
@@ -36,20 +39,43 @@ CSV_FIX = "save the table as a UTF-8 CSV file with a header row (or as Parquet)"
 
 def load_data_dir(data_dir: str | os.PathLike) -> tuple[Tables, list[Problem]]:
     """The conformed Tables of ``data_dir`` and the warnings found; raises InputDataError listing every error."""
-    raw, problems = read_raw_tables(data_dir)
+    return _checked(*read_raw_tables(data_dir))
+
+
+def load_bucket(data: BucketedDir, bucket: int) -> Tables:
+    """One bucket of a bucketed directory as conformed Tables, checked like :func:`load_data_dir`.
+
+    A bucket may lack some customers' tables entirely (small buckets): empty parts are read as absent rows,
+    not as errors. Errors are raised as a plain ChurnError, which crosses process boundaries intact.
+    """
+    raw = read_bucket_raw(data, bucket)
+    empty = {name: empty_table(name) for name, table in raw.items() if not len(table.frame)}
+    try:
+        tables, _warnings = _checked({n: t for n, t in raw.items() if n not in empty}, [], empty)
+    except InputDataError as error:
+        raise ChurnError(error.message, error.hint) from None
+    return tables
+
+
+def _checked(
+    raw: Mapping[str, RawTable], problems: list[Problem], empty: Mapping[str, pd.DataFrame] | None = None
+) -> tuple[Tables, list[Problem]]:
     checked = check_tables(raw)
     problems = problems + checked.problems
     if any(p.severity == "error" for p in problems):
         raise InputDataError(problems)
-    return make_tables(checked.frames), problems
+    return make_tables({**(empty or {}), **checked.frames}), problems
 
 
 def read_raw_tables(data_dir: str | os.PathLike) -> tuple[dict[str, RawTable], list[Problem]]:
     """Every table file of ``data_dir`` read raw, and the problems that kept files from being found or read.
 
     Looks only at ``<table>.csv``, ``<table>.csv.gz`` and ``<table>.parquet`` directly in the folder; other
-    files and subfolders (such as ``_truth/``) are ignored.
+    files and subfolders (such as ``_truth/``) are ignored. A bucketed directory (its manifest present; always
+    for a URL) is read whole, bucket after bucket.
     """
+    if is_url(data_dir) or is_bucketed(data_dir):
+        return read_all_raw(data_dir)
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         fix = "pass the folder that holds transactions.csv (and the other tables)"

@@ -1,0 +1,193 @@
+"""Engines: where a function runs over customer buckets, and the data's buckets as an engine holds them.
+
+``local`` runs it in this process, bucket after bucket; ``dask`` maps the very same function over the buckets on
+a Dask cluster (an existing one at ``engine.scheduler``, else a local cluster started for the command). Steps
+only ever call ``put``/``share``/``map``/``gather``, so another engine (e.g. Spark's
+``groupBy(bucket).applyInPandas``) needs only these four and no change to any feature.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any, Protocol
+
+import pandas as pd
+
+from features import Tables, split_by_bucket
+from features.tables import EVENT_TIME_COLUMN
+from models.modelframe import CutoffStats, combine_stats, cutoff_stats, data_end, stats_inputs
+from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
+from pipeline.config import EngineSettings
+from pipeline.errors import ChurnError
+from pipeline.io import load_bucket, load_data_dir
+
+DISTRIBUTION = "churn-pipeline"
+CONNECT_TIMEOUT = "30s"
+
+
+class Engine(Protocol):
+    """Runs functions over buckets; a handle is the value itself (local) or a Dask future."""
+
+    name: str
+    threads: int
+
+    def put(self, values: Sequence) -> list: ...
+
+    def share(self, value: Any) -> Any: ...
+
+    def map(self, fn: Callable, *iterables: Sequence, **shared: Any) -> list: ...
+
+    def gather(self, handles: Sequence) -> list: ...
+
+
+class LocalEngine:
+    """This process, one bucket after another."""
+
+    name = "local"
+    threads = 1
+
+    def put(self, values: Sequence) -> list:
+        return list(values)
+
+    def share(self, value: Any) -> Any:
+        return value
+
+    def map(self, fn: Callable, *iterables: Sequence, **shared: Any) -> list:
+        return [fn(*args, **shared) for args in zip(*iterables, strict=True)]
+
+    def gather(self, handles: Sequence) -> list:
+        return list(handles)
+
+
+class DaskEngine:
+    """A Dask cluster: values stay on the workers as futures until gathered."""
+
+    name = "dask"
+
+    def __init__(self, client):
+        self.client = client
+        self.threads = sum(client.nthreads().values())
+
+    def put(self, values: Sequence) -> list:
+        return self.client.scatter(list(values), hash=False)
+
+    def share(self, value: Any) -> Any:
+        """Sent to every worker once; tasks given the handle share that one copy (e.g. the model)."""
+        return self.client.scatter(value, broadcast=True, hash=False)
+
+    def map(self, fn: Callable, *iterables: Sequence, **shared: Any) -> list:
+        return self.client.map(fn, *iterables, pure=False, **shared)
+
+    def gather(self, handles: Sequence) -> list:
+        from distributed import KilledWorker
+
+        try:
+            return self.client.gather(list(handles))
+        except KilledWorker as error:
+            raise ChurnError(
+                f"A Dask worker died while running {error.task!r}, on every retry; no output was written.",
+                "look at the worker logs (out of memory? then use more buckets or bigger workers) and run again",
+            ) from None
+
+
+@contextmanager
+def open_engine(settings: EngineSettings) -> Iterator[Engine]:
+    """The engine of the config: local, or a Dask client (to ``scheduler`` or a local cluster), closed after."""
+    if settings.kind == "local":
+        yield LocalEngine()
+        return
+    from distributed import Client, LocalCluster
+
+    with ExitStack() as stack:
+        if settings.scheduler:
+            try:
+                client = stack.enter_context(Client(settings.scheduler, timeout=CONNECT_TIMEOUT))
+            except OSError as error:
+                raise ChurnError(
+                    f"Cannot reach the Dask scheduler at {settings.scheduler}: {error}",
+                    "check engine.scheduler / --scheduler (e.g. tcp://scheduler:8786) and that the cluster is up",
+                ) from None
+        else:
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=settings.local_workers,
+                    threads_per_worker=settings.threads_per_worker,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+        _check_workers(client)
+        yield DaskEngine(client)
+
+
+def _installed_version() -> str:
+    return version(DISTRIBUTION)
+
+
+def _check_workers(client) -> None:
+    """Every worker must run this same pipeline version: the bucket functions are sent by reference."""
+    if not client.nthreads():
+        raise ChurnError("The Dask cluster has no workers.", "start workers, or wait until they have joined")
+    try:
+        found = client.run(_installed_version)
+    except Exception as error:  # anything a worker raises while importing the package
+        raise ChurnError(
+            f"The Dask workers cannot run the pipeline: {type(error).__name__}: {error}",
+            f"install {DISTRIBUTION} (same version) in the workers' environment",
+        ) from None
+    here = _installed_version()
+    other = {worker: v for worker, v in found.items() if v != here}
+    if other:
+        raise ChurnError(
+            f"Dask workers run another {DISTRIBUTION} version than this client ({here}): {other}",
+            f"install {DISTRIBUTION} {here} on every worker",
+        )
+
+
+@dataclass(frozen=True)
+class Buckets:
+    """The data's customer buckets as an engine holds them (each a Tables), and the day after its last event."""
+
+    handles: list
+    end: pd.Timestamp
+
+    def __len__(self) -> int:
+        return len(self.handles)
+
+
+def _bucket_end(tables: Tables) -> pd.Timestamp | None:
+    return data_end(tables) if any(len(getattr(tables, name)) for name in EVENT_TIME_COLUMN) else None
+
+
+def load_buckets(engine: Engine, data_dir: str | os.PathLike, settings: EngineSettings) -> Buckets:
+    """The buckets of ``data_dir`` on ``engine``, each checked like :func:`pipeline.io.load_data_dir`.
+
+    A bucketed directory is read bucket by bucket where the engine runs (on a cluster: by the workers, so it
+    must be on storage they reach). A plain directory is read here and split into ``settings.buckets`` buckets
+    (default: one with the local engine, two per worker thread with Dask).
+    """
+    if is_url(data_dir) or is_bucketed(data_dir):
+        stored = open_bucketed(data_dir)
+        handles = engine.map(load_bucket, [stored] * stored.n_buckets, range(stored.n_buckets))
+    else:
+        tables, _warnings = load_data_dir(data_dir)
+        n_buckets = settings.buckets or (1 if engine.name == "local" else 2 * engine.threads)
+        handles = engine.put([tables] if n_buckets == 1 else list(split_by_bucket(tables, n_buckets)))
+    ends = [end for end in engine.gather(engine.map(_bucket_end, handles)) if end is not None]
+    return Buckets(handles, max(ends))
+
+
+def global_stats(
+    engine: Engine, buckets: Buckets, cutoffs: Sequence[pd.Timestamp], settings
+) -> dict[pd.Timestamp, CutoffStats]:
+    """The statistics across all customers at each cutoff, computed once (each bucket sends only what they read)."""
+    if len(buckets) == 1:  # the whole data in one piece: nothing to gather
+        return engine.gather(engine.map(cutoff_stats, buckets.handles, cutoffs=cutoffs, settings=settings))[0]
+    parts = engine.gather(engine.map(stats_inputs, buckets.handles, cutoffs=cutoffs, settings=settings))
+    return combine_stats(parts, cutoffs, settings)
