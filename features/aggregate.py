@@ -14,8 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from features.cutoff import NS_PER_DAY
-from features.tables import Tables, as_timestamp
+from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time
+from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
 
 CUSTOMER_ID = "customer_id"
 EVENT_TABLES = ("customers", "transactions", "complaints", "visits")
@@ -43,6 +43,16 @@ def customer_key(customer_id: pd.Series) -> CustomerKey:
         return CustomerKey(customer_id.cat.codes.to_numpy(), customer_id.dtype)
     codes, ids = pd.factorize(customer_id.astype("str"), sort=True)
     return CustomerKey(codes, pd.Index(ids, dtype="str"))
+
+
+def with_customer_codes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with customer_id as a categorical of sorted ids (as it is when prepared), so that the keys of
+    its slices share one code space."""
+    if isinstance(frame[CUSTOMER_ID].dtype, pd.CategoricalDtype):
+        return frame
+    codes, ids = pd.factorize(frame[CUSTOMER_ID].astype("str"), sort=True)
+    dtype = pd.CategoricalDtype(pd.Index(ids, dtype="str"))
+    return frame.assign(**{CUSTOMER_ID: pd.Categorical.from_codes(codes, dtype=dtype)})
 
 
 def shared_customer_key(*columns: pd.Series) -> list[CustomerKey]:
@@ -151,9 +161,11 @@ LABEL_COLUMNS = {"transactions": ("category",), "complaints": ("category",), "vi
 def prepare_tables(tables: Tables) -> Tables:
     """The tables as builders read them fastest (one string pass over the ids).
 
-    Unread event columns are dropped, labels become categoricals, and every customer_id one shared
-    categorical with sorted categories. A no-op when already prepared. All later reductions work on integer
-    codes, which is what makes the features fast and lets customer buckets share one id space.
+    Unread event columns are dropped, labels become categoricals, every customer_id one shared categorical
+    with sorted categories, and each event table is sorted by its event time and indexed by it (so a time
+    window is a slice: :func:`features.cutoff.window_rows`). A no-op when already prepared. All later
+    reductions work on integer codes, which is what makes the features fast and lets customer buckets share
+    one id space.
     """
     columns = [getattr(tables, name)[CUSTOMER_ID] for name in EVENT_TABLES]
     first = columns[0].dtype
@@ -162,6 +174,10 @@ def prepare_tables(tables: Tables) -> Tables:
         and all(c.dtype is first for c in columns)
         and first.categories.is_monotonic_increasing
         and all(tuple(getattr(tables, name).columns) == read for name, read in READ_COLUMNS.items())
+        and all(
+            getattr(tables, name).index.name == SORTED_INDEX_PREFIX + column
+            for name, column in EVENT_TIME_COLUMN.items()
+        )
     ):
         return tables
     keys = shared_customer_key(*[c.astype("str") for c in columns])
@@ -171,7 +187,6 @@ def prepare_tables(tables: Tables) -> Tables:
         frame = getattr(tables, name)
         frame = frame[list(READ_COLUMNS[name])] if name in READ_COLUMNS else frame
         labels = {label: frame[label].astype("category") for label in LABEL_COLUMNS.get(name, ())}
-        prepared[name] = frame.assign(
-            **{CUSTOMER_ID: pd.Categorical.from_codes(key.codes, dtype=dtype)}, **labels
-        )
+        frame = frame.assign(**{CUSTOMER_ID: pd.Categorical.from_codes(key.codes, dtype=dtype)}, **labels)
+        prepared[name] = sort_by_time(frame, EVENT_TIME_COLUMN[name]) if name in EVENT_TIME_COLUMN else frame
     return tables.replace(**prepared)

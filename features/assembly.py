@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.aggregate import CUSTOMER_ID, prepare_tables
-from features.cutoff import active_customers, customers_before, events_before, window_mask
+from features.cutoff import active_customers, customers_before, events_before, window_rows
 from features.price import category_price_rises
 from features.registry import CATEGORICAL, FeatureSpec, feature_specs
 from features.settings import ChurnDefinition, FeatureSettings
@@ -38,9 +38,7 @@ def compute_global_stats(tables: Tables, as_of, settings: FeatureSettings) -> Gl
     # Only transactions of the longest lookback matter, and that window ends before as_of: selecting it is the
     # cut, and copies far fewer rows than events_before would.
     lookback = max(settings.wallet_window_days, settings.price_history_days)
-    transactions = tables.transactions[
-        window_mask(tables.transactions["timestamp"], end=as_of, days=lookback)
-    ]
+    transactions = window_rows(tables.transactions, "timestamp", end=as_of, days=lookback)
     customers = customers_before(tables.customers, as_of)
     peer_wallets, overall_wallet = peer_group_wallets(
         transactions,

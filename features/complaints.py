@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.aggregate import as_of_day, epoch_days, per_customer
-from features.cutoff import NS_PER_DAY, window_mask
+from features.cutoff import NS_PER_DAY, window_rows
 
 # The contract's categories, fixed so the feature list is the same for every dataset; others count as "other".
 COMPLAINT_CATEGORIES = ("product_quality", "service", "price", "delivery", "billing", "other")
@@ -18,28 +18,21 @@ COMPLAINT_CATEGORIES = ("product_quality", "service", "price", "delivery", "bill
 
 def complaint_count(complaints: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     """Complaints opened in the last ``window_days``."""
-    return per_customer(
-        complaints["customer_id"],
-        how="count",
-        where=window_mask(complaints["opened_at"], end=as_of, days=window_days),
-        name=f"complaint_count_{window_days}d",
-    )
+    recent = window_rows(complaints, "opened_at", end=as_of, days=window_days)
+    return per_customer(recent["customer_id"], how="count", name=f"complaint_count_{window_days}d")
 
 
 def complaint_count_by_category(
     complaints: pd.DataFrame, *, as_of, window_days: int, category: str
 ) -> pd.Series:
     """Complaints of one contract category opened in the last ``window_days`` (unknown or NA = other)."""
+    recent = window_rows(complaints, "opened_at", end=as_of, days=window_days)
     if category == "other":
-        of_category = ~complaints["category"].isin(COMPLAINT_CATEGORIES[:-1]).to_numpy(dtype=bool)
+        of_category = ~recent["category"].isin(COMPLAINT_CATEGORIES[:-1]).to_numpy(dtype=bool)
     else:
-        of_category = (complaints["category"] == category).to_numpy(dtype=bool, na_value=False)
-    in_window = window_mask(complaints["opened_at"], end=as_of, days=window_days)
+        of_category = (recent["category"] == category).to_numpy(dtype=bool, na_value=False)
     return per_customer(
-        complaints["customer_id"],
-        how="count",
-        where=in_window & of_category,
-        name=f"complaints_{category}_{window_days}d",
+        recent["customer_id"], how="count", where=of_category, name=f"complaints_{category}_{window_days}d"
     )
 
 
@@ -66,33 +59,30 @@ def oldest_open_complaint_age_days(complaints: pd.DataFrame, *, as_of) -> pd.Ser
     return as_of_day(as_of) - oldest
 
 
-def _resolution_days(complaints: pd.DataFrame, as_of, window_days: int) -> tuple[np.ndarray, np.ndarray]:
-    """Days from opening to resolution (floored at 0), and which complaints of the window are resolved."""
-    opened = complaints["opened_at"].to_numpy(dtype="datetime64[ns]")
-    resolved = complaints["resolved_at"].to_numpy(dtype="datetime64[ns]")
+def _resolution_days(complaints: pd.DataFrame, as_of, window_days: int) -> tuple[pd.Series, np.ndarray]:
+    """Of complaints opened in the last ``window_days``: customer ids, and days from opening to resolution
+    (floored at 0; NaN while still open)."""
+    recent = window_rows(complaints, "opened_at", end=as_of, days=window_days)
+    opened = recent["opened_at"].to_numpy(dtype="datetime64[ns]")
+    resolved = recent["resolved_at"].to_numpy(dtype="datetime64[ns]")
     days = np.maximum((resolved - opened).astype("int64") / NS_PER_DAY, 0.0)
-    selected = ~np.isnat(resolved) & window_mask(complaints["opened_at"], end=as_of, days=window_days)
-    return days, selected
+    return recent["customer_id"], np.where(np.isnat(resolved), np.nan, days)
 
 
 def days_to_resolve_mean(complaints: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     """Mean days from opening to resolution over resolved complaints opened in the last ``window_days``."""
-    days, resolved = _resolution_days(complaints, as_of, window_days)
-    return per_customer(
-        complaints["customer_id"], days, how="mean", where=resolved, name="days_to_resolve_mean"
-    )
+    customer_id, days = _resolution_days(complaints, as_of, window_days)
+    return per_customer(customer_id, days, how="mean", where=~np.isnan(days), name="days_to_resolve_mean")
 
 
 def days_to_resolve_max(complaints: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     """Longest days from opening to resolution over resolved complaints opened in the last ``window_days``."""
-    days, resolved = _resolution_days(complaints, as_of, window_days)
-    return per_customer(
-        complaints["customer_id"], days, how="max", where=resolved, name="days_to_resolve_max"
-    )
+    customer_id, days = _resolution_days(complaints, as_of, window_days)
+    return per_customer(customer_id, days, how="max", where=~np.isnan(days), name="days_to_resolve_max")
 
 
 def worst_satisfaction(complaints: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     """Lowest resolution rating (1-5) over complaints opened in the last ``window_days``."""
-    rating = complaints["satisfaction"].to_numpy(dtype="float64", na_value=np.nan)
-    rated = ~np.isnan(rating) & window_mask(complaints["opened_at"], end=as_of, days=window_days)
-    return per_customer(complaints["customer_id"], rating, how="min", where=rated, name="worst_satisfaction")
+    recent = window_rows(complaints, "opened_at", end=as_of, days=window_days)
+    rating = recent["satisfaction"].to_numpy(dtype="float64", na_value=np.nan)
+    return per_customer(recent["customer_id"], rating, how="min", where=~np.isnan(rating), name="worst_satisfaction")

@@ -12,6 +12,44 @@ import pandas as pd
 from features.tables import Tables, as_timestamp
 
 NS_PER_DAY = 86_400 * 10**9
+# A prepared event table (features.aggregate.prepare_tables) is sorted by its event time and indexed by it under
+# this name, so a time window is one binary search and a slice instead of a pass over every row.
+SORTED_INDEX_PREFIX = "sorted by "
+
+
+def sort_by_time(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """``frame`` in (stable) order of ``column``, indexed by it, so :func:`window_rows` can slice it."""
+    times = frame[column]
+    if not times.is_monotonic_increasing:
+        frame = frame.take(np.argsort(times.to_numpy(dtype="datetime64[ns]"), kind="stable"))
+    return frame.set_index(pd.DatetimeIndex(frame[column], name=SORTED_INDEX_PREFIX + column), drop=False)
+
+
+def _is_sorted_by(frame: pd.DataFrame, column: str) -> bool:
+    # pandas caches (and carries into slices) the monotonic flag of an index, so this check costs nothing; an
+    # index holding NaT is never monotonic.
+    index = frame.index
+    return index.name == SORTED_INDEX_PREFIX + column and index.is_monotonic_increasing
+
+
+def window_positions(frame: pd.DataFrame, column: str, *, end, days: float | None = None) -> slice | np.ndarray:
+    """Where the rows of ``frame`` with ``column`` in ``[end - days, end)`` are (``days`` None: all before ``end``):
+    a slice when the frame is sorted by time (:func:`sort_by_time`), else a boolean mask."""
+    end = as_timestamp(end)
+    if _is_sorted_by(frame, column):
+        index = frame.index
+        hi = index.searchsorted(end, side="left")
+        lo = 0 if days is None else index.searchsorted(end - pd.Timedelta(int(days * NS_PER_DAY)), side="left")
+        return slice(int(lo), int(hi))
+    if days is None:
+        return (frame[column] < end).to_numpy(dtype=bool, na_value=False)
+    return window_mask(frame[column], end=end, days=days)
+
+
+def window_rows(frame: pd.DataFrame, column: str, *, end, days: float | None = None) -> pd.DataFrame:
+    """The rows of ``frame`` with ``column`` in ``[end - days, end)`` (see :func:`window_positions`)."""
+    positions = window_positions(frame, column, end=end, days=days)
+    return frame.iloc[positions] if isinstance(positions, slice) else frame[positions]
 
 
 def window_mask(times: pd.Series, *, end: pd.Timestamp, days: float) -> np.ndarray:
@@ -31,18 +69,18 @@ def events_before(tables: Tables, as_of) -> Tables:
     are dropped.
     """
     as_of = as_timestamp(as_of)
-    complaints = tables.complaints[tables.complaints["opened_at"] < as_of]
+    complaints = window_rows(tables.complaints, "opened_at", end=as_of)
     unresolved_yet = (complaints["resolved_at"] >= as_of).to_numpy(dtype=bool, na_value=False)
     unrated_yet = ~(complaints["resolved_at"] < as_of).to_numpy(dtype=bool, na_value=False)
     managers = tables.account_managers
     return Tables(
-        transactions=tables.transactions[tables.transactions["timestamp"] < as_of],
+        transactions=window_rows(tables.transactions, "timestamp", end=as_of),
         customers=customers_before(tables.customers, as_of),
         complaints=complaints.assign(
             resolved_at=complaints["resolved_at"].mask(unresolved_yet),
             satisfaction=complaints["satisfaction"].mask(unrated_yet),
         ),
-        visits=tables.visits[tables.visits["timestamp"] < as_of],
+        visits=window_rows(tables.visits, "timestamp", end=as_of),
         account_managers=managers.assign(
             departed_at=managers["departed_at"].mask(managers["departed_at"] >= as_of)
         ),
@@ -59,6 +97,6 @@ def active_customers(transactions: pd.DataFrame, as_of, active_window_days: int)
 
     The index has the dtype of ``transactions.customer_id`` (str, or categorical sorted by code).
     """
-    recent = window_mask(transactions["timestamp"], end=as_timestamp(as_of), days=active_window_days)
-    buyers = transactions["customer_id"][recent & (transactions["amount"] > 0).to_numpy()]
+    recent = window_rows(transactions, "timestamp", end=as_of, days=active_window_days)
+    buyers = recent["customer_id"][(recent["amount"] > 0).to_numpy()]
     return pd.Index(buyers.unique(), name="customer_id").sort_values()

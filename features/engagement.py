@@ -17,8 +17,10 @@ from features.aggregate import (
     seconds_since,
     shared_customer_key,
     trend_ratio,
+    with_customer_codes,
 )
-from features.cutoff import window_mask
+from features.cutoff import window_rows
+from features.tables import as_timestamp
 
 # Fixed so the feature list is the same for every dataset; other channels (e.g. sales_visit) count as other.
 VISIT_CHANNELS = ("store", "web", "app", "call", "other")
@@ -28,38 +30,34 @@ _TIME_BITS = 34  # seconds within a window (< 544 years) sit below the customer 
 
 def visit_count(visits: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     """Visits in the last ``window_days``."""
-    return per_customer(
-        visits["customer_id"],
-        how="count",
-        where=window_mask(visits["timestamp"], end=as_of, days=window_days),
-        name=f"visit_count_{window_days}d",
-    )
+    recent = window_rows(visits, "timestamp", end=as_of, days=window_days)
+    return per_customer(recent["customer_id"], how="count", name=f"visit_count_{window_days}d")
 
 
 def visit_count_by_channel(visits: pd.DataFrame, *, as_of, window_days: int, channel: str) -> pd.Series:
     """Visits through one channel in the last ``window_days`` (unknown or NA channel = other)."""
+    recent = window_rows(visits, "timestamp", end=as_of, days=window_days)
     if channel == "other":
-        of_channel = ~visits["channel"].isin(VISIT_CHANNELS[:-1]).to_numpy(dtype=bool)
+        of_channel = ~recent["channel"].isin(VISIT_CHANNELS[:-1]).to_numpy(dtype=bool)
     else:
-        of_channel = (visits["channel"] == channel).to_numpy(dtype=bool, na_value=False)
-    in_window = window_mask(visits["timestamp"], end=as_of, days=window_days)
+        of_channel = (recent["channel"] == channel).to_numpy(dtype=bool, na_value=False)
     return per_customer(
-        visits["customer_id"],
-        how="count",
-        where=in_window & of_channel,
-        name=f"visits_{channel}_{window_days}d",
+        recent["customer_id"], how="count", where=of_channel, name=f"visits_{channel}_{window_days}d"
     )
 
 
 def visit_trend(visits: pd.DataFrame, *, as_of, window_days: int, cap: float) -> pd.Series:
     """Visits in the last ``window_days`` divided by those in the window before it (1.0 = flat, capped)."""
-    key = customer_key(visits["customer_id"])
-    times = visits["timestamp"]
-    previous_end = pd.Timestamp(as_of) - pd.Timedelta(days=window_days)
-    recent, _ = reduce_by_customer(key, how="count", where=window_mask(times, end=as_of, days=window_days))
-    previous, _ = reduce_by_customer(
-        key, how="count", where=window_mask(times, end=previous_end, days=window_days)
+    visits = with_customer_codes(visits)  # so both windows' keys share one code space
+    previous_end = as_timestamp(as_of) - pd.Timedelta(days=window_days)
+    recent, previous = (
+        reduce_by_customer(customer_key(window["customer_id"]), how="count")[0]
+        for window in (
+            window_rows(visits, "timestamp", end=as_of, days=window_days),
+            window_rows(visits, "timestamp", end=previous_end, days=window_days),
+        )
     )
+    key = customer_key(visits["customer_id"])
     return customer_series(
         key, trend_ratio(recent, previous, cap), recent + previous > 0, name=f"visit_trend_{window_days}d"
     )
@@ -72,19 +70,17 @@ def _days_to_next_purchase(visits: pd.DataFrame, transactions: pd.DataFrame, as_
     are sorted on one int64 key (customer code, seconds since the window start), so the next purchase of every
     visit is one ``searchsorted`` away.
     """
+    start = as_timestamp(as_of) - pd.Timedelta(days=window_days)
+    visits = window_rows(visits, "timestamp", end=as_of, days=window_days)
+    transactions = window_rows(transactions, "timestamp", end=as_of, days=window_days)
+    bought = (transactions["amount"] > 0).to_numpy(dtype=bool)
     by_visit, by_transaction = shared_customer_key(visits["customer_id"], transactions["customer_id"])
-    start = pd.Timestamp(as_of) - pd.Timedelta(days=window_days)
-    visited = window_mask(visits["timestamp"], end=as_of, days=window_days)
-    bought = window_mask(transactions["timestamp"], end=as_of, days=window_days) & (
-        transactions["amount"] > 0
-    ).to_numpy(dtype=bool)
     visit_keys = np.sort(
-        (by_visit.codes[visited].astype("int64") << _TIME_BITS)
-        | seconds_since(visits["timestamp"][visited], start)
+        (by_visit.codes.astype("int64") << _TIME_BITS) | seconds_since(visits["timestamp"], start)
     )
     purchase_keys = np.sort(
         (by_transaction.codes[bought].astype("int64") << _TIME_BITS)
-        | seconds_since(transactions["timestamp"][bought], start)
+        | seconds_since(transactions["timestamp"], start)[bought]
     )
     visit_codes = visit_keys >> _TIME_BITS
     delays = np.full(len(visit_keys), np.inf)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.cutoff import window_mask
+from features.cutoff import window_rows
 from features.tables import as_timestamp
 
 
@@ -14,7 +14,7 @@ def churn_labels(transactions: pd.DataFrame, population, as_of, horizon_days: in
     A purchase exactly at as_of counts (it is in the label window); one exactly at as_of + horizon does not.
     """
     end = as_timestamp(as_of) + pd.Timedelta(days=horizon_days)
-    future = window_mask(transactions["timestamp"], end=end, days=horizon_days)
-    buyers = transactions["customer_id"][future & (transactions["amount"] > 0).to_numpy(dtype=bool)]
+    future = window_rows(transactions, "timestamp", end=end, days=horizon_days)
+    buyers = future["customer_id"][(future["amount"] > 0).to_numpy(dtype=bool)]
     customers = pd.Index(pd.Index(population).astype("str"), name="customer_id")
     return pd.Series(~customers.isin(buyers.astype("str").unique()), index=customers, name="churned")

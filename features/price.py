@@ -10,21 +10,22 @@ import numpy as np
 import pandas as pd
 
 from features.aggregate import customer_key, customer_series, per_customer, reduce_by_customer, trend_ratio
-from features.cutoff import NS_PER_DAY, window_mask
+from features.cutoff import NS_PER_DAY, window_rows
 from features.tables import as_timestamp
 
 
-def _purchases_in_window(transactions: pd.DataFrame, as_of, window_days: int) -> np.ndarray:
-    in_window = window_mask(transactions["timestamp"], end=as_of, days=window_days)
-    return in_window & (transactions["amount"] > 0).to_numpy(dtype=bool)
+def _window_purchases(transactions: pd.DataFrame, as_of, window_days: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The transactions of the last ``window_days`` and which of them are purchases."""
+    recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
+    return recent, (recent["amount"] > 0).to_numpy(dtype=bool)
 
 
 def promo_share(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     """Share of gross purchase amount in the last ``window_days`` bought on promotion (NA = not promo)."""
-    key = customer_key(transactions["customer_id"])
-    amount = transactions["amount"].to_numpy()
-    purchases = _purchases_in_window(transactions, as_of, window_days)
-    on_promo = transactions["promo"].to_numpy(dtype=bool, na_value=False)
+    recent, purchases = _window_purchases(transactions, as_of, window_days)
+    key = customer_key(recent["customer_id"])
+    amount = recent["amount"].to_numpy()
+    on_promo = recent["promo"].to_numpy(dtype=bool, na_value=False)
     gross, n_purchases = reduce_by_customer(key, amount, how="sum", where=purchases)
     promo_amount, _ = reduce_by_customer(key, amount, how="sum", where=purchases & on_promo)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -34,13 +35,17 @@ def promo_share(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Se
 
 def discount_depth(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     """Mean discount ``1 - amount / list_amount`` (clipped to 0..1) over purchases with a list amount > 0."""
-    list_amount = transactions["list_amount"].to_numpy(dtype="float64", na_value=np.nan)
-    amount = transactions["amount"].to_numpy()
-    priced = _purchases_in_window(transactions, as_of, window_days) & (list_amount > 0)
+    recent, purchases = _window_purchases(transactions, as_of, window_days)
+    list_amount = recent["list_amount"].to_numpy(dtype="float64", na_value=np.nan)
+    amount = recent["amount"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = np.clip(1.0 - amount / list_amount, 0.0, 1.0)
     return per_customer(
-        transactions["customer_id"], depth, how="mean", where=priced, name=f"discount_depth_{window_days}d"
+        recent["customer_id"],
+        depth,
+        how="mean",
+        where=purchases & (list_amount > 0),
+        name=f"discount_depth_{window_days}d",
     )
 
 
@@ -64,14 +69,10 @@ def category_price_rises(
     or category nothing is detected.
     """
     as_of = as_timestamp(as_of)
+    transactions = window_rows(transactions, "timestamp", end=as_of, days=history_days)
     list_amount = transactions["list_amount"].to_numpy(dtype="float64", na_value=np.nan)
     quantity = transactions["quantity"].to_numpy(dtype="float64", na_value=np.nan)
-    usable = (
-        window_mask(transactions["timestamp"], end=as_of, days=history_days)
-        & (list_amount > 0)
-        & (quantity > 0)
-        & transactions["category"].notna().to_numpy()
-    )
+    usable = (list_amount > 0) & (quantity > 0) & transactions["category"].notna().to_numpy()
     customers = customer_key(transactions["customer_id"]).codes[usable]
     category_codes, categories = pd.factorize(transactions["category"][usable])
     categories = pd.Index(categories).astype("str")
@@ -116,10 +117,10 @@ def price_rise_exposure_share(
     """Share of gross purchase amount in the last ``window_days`` in categories whose list price just rose."""
     if price_rises.empty:
         return pd.Series(dtype="float64", name="price_rise_exposure_share")
-    key = customer_key(transactions["customer_id"])
-    amount = transactions["amount"].to_numpy()
-    purchases = _purchases_in_window(transactions, as_of, window_days)
-    exposed = transactions["category"].isin(price_rises.index).to_numpy(dtype=bool)
+    recent, purchases = _window_purchases(transactions, as_of, window_days)
+    key = customer_key(recent["customer_id"])
+    amount = recent["amount"].to_numpy()
+    exposed = recent["category"].isin(price_rises.index).to_numpy(dtype=bool)
     gross, n_purchases = reduce_by_customer(key, amount, how="sum", where=purchases)
     exposed_amount, _ = reduce_by_customer(key, amount, how="sum", where=purchases & exposed)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -136,12 +137,15 @@ def spend_trend_since_price_rise(
     """
     if price_rises.empty:
         return pd.Series(dtype="float64", name="spend_trend_since_price_rise")
+    as_of = as_timestamp(as_of)
+    earliest = 2 * price_rises.to_numpy(dtype="datetime64[ns]").view("i8").min() - as_of.value
+    transactions = window_rows(transactions, "timestamp", end=as_of, days=(as_of.value - earliest) / NS_PER_DAY)
     key = customer_key(transactions["customer_id"])
     amount = transactions["amount"].to_numpy()
     rise = _rise_dates(transactions, price_rises)
     repriced = rise != np.iinfo("int64").min
     stamps = transactions["timestamp"].to_numpy(dtype="datetime64[ns]").view("i8")
-    span = as_timestamp(as_of).value - rise
+    span = as_of.value - rise
     after = repriced & (stamps >= rise)
     before = repriced & (stamps < rise) & (stamps >= rise - span)
     spend_after, n_after = reduce_by_customer(key, amount, how="sum", where=after)

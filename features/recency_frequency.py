@@ -18,8 +18,10 @@ from features.aggregate import (
     shared_customer_key,
     sorted_unique,
     trend_ratio,
+    with_customer_codes,
 )
-from features.cutoff import window_mask
+from features.cutoff import window_rows
+from features.tables import as_timestamp
 
 
 def _purchases(transactions: pd.DataFrame) -> np.ndarray:
@@ -40,32 +42,24 @@ def days_since_last_purchase(transactions: pd.DataFrame, *, as_of) -> pd.Series:
 
 def purchase_count(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     """Number of purchases (transactions with amount > 0) in the last ``window_days``."""
-    in_window = window_mask(transactions["timestamp"], end=as_of, days=window_days)
+    recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
     return per_customer(
-        transactions["customer_id"],
-        how="count",
-        where=in_window & _purchases(transactions),
-        name=f"purchase_count_{window_days}d",
+        recent["customer_id"], how="count", where=_purchases(recent), name=f"purchase_count_{window_days}d"
     )
 
 
 def spend(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     """Net amount in the last ``window_days``, returns subtracted (currency units)."""
-    in_window = window_mask(transactions["timestamp"], end=as_of, days=window_days)
-    return per_customer(
-        transactions["customer_id"],
-        transactions["amount"].to_numpy(),
-        how="sum",
-        where=in_window,
-        name=f"spend_{window_days}d",
-    )
+    recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
+    return per_customer(recent["customer_id"], recent["amount"].to_numpy(), how="sum", name=f"spend_{window_days}d")
 
 
 def _purchase_days(transactions: pd.DataFrame, as_of, window_days: int) -> tuple:
     """Distinct (customer code, purchase day) pairs of the window, sorted by customer then day."""
-    key = customer_key(transactions["customer_id"])
-    selected = window_mask(transactions["timestamp"], end=as_of, days=window_days) & _purchases(transactions)
-    days_back = as_of_day(as_of) - epoch_days(transactions["timestamp"][selected]).astype("int64")
+    recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
+    key = customer_key(recent["customer_id"])
+    selected = _purchases(recent)
+    days_back = as_of_day(as_of) - epoch_days(recent["timestamp"][selected]).astype("int64")
     span = window_days + 2
     pairs = sorted_unique(key.codes[selected].astype("int64") * span + (span - 1 - days_back))
     return key, pairs // span, pairs % span
@@ -121,28 +115,33 @@ def returns_share(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.
 
     Returns without purchases in the window give 1.0.
     """
-    key = customer_key(transactions["customer_id"])
-    amount = transactions["amount"].to_numpy()
-    in_window = window_mask(transactions["timestamp"], end=as_of, days=window_days)
-    gross, n_purchases = reduce_by_customer(key, amount, how="sum", where=in_window & (amount > 0))
-    returned, n_returns = reduce_by_customer(key, -amount, how="sum", where=in_window & (amount < 0))
+    recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
+    key = customer_key(recent["customer_id"])
+    amount = recent["amount"].to_numpy()
+    gross, n_purchases = reduce_by_customer(key, amount, how="sum", where=amount > 0)
+    returned, n_returns = reduce_by_customer(key, -amount, how="sum", where=amount < 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(gross > 0, np.minimum(returned / gross, 1.0), 1.0)
     return customer_series(key, share, n_purchases + n_returns > 0, name=f"returns_share_{window_days}d")
 
 
+def _trend_windows(transactions: pd.DataFrame, as_of, window_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of the last ``window_days`` and of the window before it, with one customer code space."""
+    transactions = with_customer_codes(transactions)
+    previous_end = as_timestamp(as_of) - pd.Timedelta(days=window_days)
+    return (
+        window_rows(transactions, "timestamp", end=as_of, days=window_days),
+        window_rows(transactions, "timestamp", end=previous_end, days=window_days),
+    )
+
+
 def orders_trend(transactions: pd.DataFrame, *, as_of, window_days: int, cap: float) -> pd.Series:
     """Purchases in the last ``window_days`` divided by those in the window before it (1.0 = flat, capped)."""
-    key = customer_key(transactions["customer_id"])
-    purchases = _purchases(transactions)
-    times = transactions["timestamp"]
-    previous_end = pd.Timestamp(as_of) - pd.Timedelta(days=window_days)
-    recent, _ = reduce_by_customer(
-        key, how="count", where=purchases & window_mask(times, end=as_of, days=window_days)
+    (recent, _), (previous, _) = (
+        reduce_by_customer(customer_key(rows["customer_id"]), how="count", where=_purchases(rows))
+        for rows in _trend_windows(transactions, as_of, window_days)
     )
-    previous, _ = reduce_by_customer(
-        key, how="count", where=purchases & window_mask(times, end=previous_end, days=window_days)
-    )
+    key = customer_key(with_customer_codes(transactions)["customer_id"])
     return customer_series(
         key, trend_ratio(recent, previous, cap), recent + previous > 0, name=f"orders_trend_{window_days}d"
     )
@@ -150,15 +149,10 @@ def orders_trend(transactions: pd.DataFrame, *, as_of, window_days: int, cap: fl
 
 def spend_trend(transactions: pd.DataFrame, *, as_of, window_days: int, cap: float) -> pd.Series:
     """Net spend (floored at 0) of the last ``window_days`` over the window before (1.0 = flat, capped)."""
-    key = customer_key(transactions["customer_id"])
-    amount = transactions["amount"].to_numpy()
-    times = transactions["timestamp"]
-    previous_end = pd.Timestamp(as_of) - pd.Timedelta(days=window_days)
-    recent, n_recent = reduce_by_customer(
-        key, amount, how="sum", where=window_mask(times, end=as_of, days=window_days)
+    (recent, n_recent), (previous, n_previous) = (
+        reduce_by_customer(customer_key(rows["customer_id"]), rows["amount"].to_numpy(), how="sum")
+        for rows in _trend_windows(transactions, as_of, window_days)
     )
-    previous, n_previous = reduce_by_customer(
-        key, amount, how="sum", where=window_mask(times, end=previous_end, days=window_days)
-    )
+    key = customer_key(with_customer_codes(transactions)["customer_id"])
     trend = trend_ratio(np.maximum(recent, 0.0), np.maximum(previous, 0.0), cap)
     return customer_series(key, trend, n_recent + n_previous > 0, name=f"spend_trend_{window_days}d")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from features.aggregate import customer_key, customer_series, reduce_by_customer, shared_customer_key
-from features.cutoff import window_mask
+from features.cutoff import window_positions
 
 UNKNOWN_GROUP = "unknown"
 
@@ -27,8 +27,10 @@ def peer_groups(customers: pd.DataFrame, peer_group_column: str) -> pd.Series:
 
 
 def _net_spend(transactions: pd.DataFrame, as_of, window_days: int, key) -> tuple[np.ndarray, np.ndarray]:
-    in_window = window_mask(transactions["timestamp"], end=as_of, days=window_days)
-    return reduce_by_customer(key, transactions["amount"].to_numpy(), how="sum", where=in_window)
+    """Net spend per customer of ``key`` (codes of ``transactions``' rows) in the last ``window_days``."""
+    rows = window_positions(transactions, "timestamp", end=as_of, days=window_days)
+    amount = transactions["amount"].to_numpy()[rows]
+    return reduce_by_customer(key._replace(codes=key.codes[rows]), amount, how="sum")
 
 
 def peer_group_wallets(
