@@ -9,7 +9,7 @@ import pandas as pd
 
 from features import active_customers, events_before, make_tables
 from features.aggregate import prepare_tables
-from features.cutoff import window_mask
+from features.cutoff import sort_by_time, window_mask, window_positions, window_rows
 
 T = pd.Timestamp("2024-04-01")
 NS = pd.Timedelta(1, "ns")
@@ -104,3 +104,26 @@ def test_active_customers_of_categorical_ids_keep_the_categories():
     assert isinstance(active, pd.CategoricalIndex)
     assert active.astype("str").tolist() == ["a", "b"]
     assert np.array_equal(active.categories, ["a", "b", "c", "d"])
+
+
+def test_window_rows_of_a_time_sorted_frame_are_a_slice_with_the_rows_of_the_mask():
+    # boundaries at the nanosecond: end - days is inside, end is outside; equal timestamps keep their order
+    times = [T - 7 * DAY - NS, T - 7 * DAY, T - 7 * DAY, T - 3 * DAY, T - NS, T, T + DAY]
+    frame = pd.DataFrame({"timestamp": pd.Series(times, dtype="datetime64[ns]"), "n": range(7)})
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    ordered = sort_by_time(shuffled, "timestamp")
+    assert ordered["timestamp"].is_monotonic_increasing
+    assert isinstance(window_positions(ordered, "timestamp", end=T, days=7), slice)
+    assert isinstance(window_positions(shuffled, "timestamp", end=T, days=7), np.ndarray)
+    for days, expected in ((7, [1, 2, 3, 4]), (3, [3, 4]), (None, [0, 1, 2, 3, 4])):
+        assert sorted(window_rows(shuffled, "timestamp", end=T, days=days)["n"]) == expected
+        assert window_rows(ordered, "timestamp", end=T, days=days)["n"].tolist() == expected
+
+
+def test_a_frame_sorted_by_another_column_is_filtered_not_sliced():
+    frame = sort_by_time(
+        pd.DataFrame({"timestamp": pd.to_datetime(["2024-03-30", "2024-03-31"]), "n": [0, 1]}), "timestamp"
+    )
+    reordered = frame.iloc[::-1]  # the index is no longer monotonic: a slice would be wrong
+    assert isinstance(window_positions(reordered, "timestamp", end=T, days=1), np.ndarray)
+    assert window_rows(reordered, "timestamp", end=T, days=1)["n"].tolist() == [1]
