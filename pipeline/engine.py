@@ -66,6 +66,10 @@ class LocalEngine:
         return list(handles)
 
 
+def _held(value: Any) -> Any:
+    return value
+
+
 class DaskEngine:
     """A Dask cluster: values stay on the workers as futures until gathered."""
 
@@ -79,8 +83,11 @@ class DaskEngine:
         return self.client.scatter(list(values), hash=False)
 
     def share(self, value: Any) -> Any:
-        """Sent to every worker once; tasks given the handle share that one copy (e.g. the model)."""
-        return self.client.scatter(value, broadcast=True, hash=False)
+        """One copy per worker that needs it (e.g. the model), shared by its tasks.
+
+        Not scattered: as a task's result it can be made again if every worker holding it dies.
+        """
+        return self.client.submit(_held, value, pure=False)
 
     def map(self, fn: Callable, *iterables: Sequence, **shared: Any) -> list:
         return self.client.map(fn, *iterables, pure=False, **shared)

@@ -58,8 +58,8 @@ def copy_world(world: Path, to: Path) -> Path:
 
 
 def files_in(folder: Path) -> dict[str, bytes]:
-    """Every file in ``folder``, hidden ones included, with its bytes."""
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """Every file under ``folder``, hidden ones and those in subfolders included, with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -291,8 +291,10 @@ def test_a_killed_run_leaves_the_previous_list_and_the_next_run_sweeps_its_temp_
     assert completed.returncode == -signal.SIGKILL
     assert (folder / "winback.csv").read_text() == previous
     assert not (folder / "winback_report.html").exists()
+    left = sorted(p.name.split(".")[1] for p in folder.glob(".*.tmp"))
+    assert left == ["winback", "winback_scored"]  # the half-written list, the scored table not moved in yet
     write_winback(world, folder / "winback.csv", None, None, cfg)
-    assert sorted(files_in(folder)) == ["winback.csv", "winback_report.html"]
+    assert sorted(p.name for p in folder.iterdir()) == ["winback.csv", "winback_report.html", "winback_scored"]
     assert (folder / "winback.csv").read_bytes() == baseline.out.read_bytes()
 
 
