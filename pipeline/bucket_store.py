@@ -165,6 +165,17 @@ def write_parquet(frame: pd.DataFrame, location: str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_replaceable(location, marker: str) -> None:
+    """Refuse ``location`` unless it is absent, an empty folder or an earlier output holding ``marker``."""
+    fs, path = filesystem(location)
+    path = path.rstrip("/")
+    if fs.isdir(path) and fs.ls(path) and not fs.isfile(f"{path}/{marker}"):
+        raise ChurnError(
+            f"{location} exists and is not an earlier output of this command (no {marker}).",
+            "give a new folder, or remove this one if it is no longer needed",
+        )
+
+
 @contextmanager
 def directory_replaced(location, marker: str) -> Iterator[str]:
     """Yield a temporary sibling of ``location`` to fill; on success it replaces ``location`` in one step.
@@ -174,13 +185,9 @@ def directory_replaced(location, marker: str) -> Iterator[str]:
     store (no renames) the temporary prefix is moved, and ``marker``, written last, tells a finished output.
     If anything fails the temporary directory is removed and an earlier output is left as it was.
     """
+    check_replaceable(location, marker)
     fs, path = filesystem(location)
     path = path.rstrip("/")
-    if fs.isdir(path) and fs.ls(path) and not fs.isfile(f"{path}/{marker}"):
-        raise ChurnError(
-            f"{location} exists and is not an earlier output of this command (no {marker}).",
-            "give a new folder, or remove this one if it is no longer needed",
-        )
     parent, name = path.rsplit("/", 1)
     for stale in fs.glob(f"{parent}/.{name}.*.tmp"):  # left by a run that was killed
         fs.rm(stale, recursive=True)

@@ -62,7 +62,9 @@ def write_winback(
     bundle = load_bundle(cfg, model_uri)
     playbook = load_playbook(cfg)
     version = bundle.version or "unknown"
-    with open_engine(cfg.engine) as engine:
+    # The scored table's folder first: an unusable --scored-out is refused before any work; it is moved into
+    # place last, after the list and the report.
+    with scored_table_replaced(scored_out) as temp, open_engine(cfg.engine) as engine:
         progress(f"loading the data ({engine.name} engine)")
         buckets = load_buckets(engine, data_dir, cfg.engine)
         as_of = as_timestamp(as_of) if as_of is not None else buckets.end
@@ -73,12 +75,11 @@ def write_winback(
             as_of=as_of, target_fraction=bundle.metadata.get("emp_targeting_fraction"), model_version=version,
         )
         progress("writing the scored table, the list and the report")
-        with scored_table_replaced(scored_out) as temp:
-            parts = engine.map(scored_table_part, scores.handles, list_rows_by_bucket(winback, scores.customer_ids))
-            written = engine.gather(engine.map(write_parquet, parts, [scored_part(temp, k) for k in range(len(parts))]))
-            finish_scored_table(temp, written, {"as_of": str(as_of.date()), "model_version": version})
-            write_frame(spreadsheet_safe(winback), out)
-            report = _write_report(winback, scores, as_of, version, bundle.metadata, cfg, out)
+        parts = engine.map(scored_table_part, scores.handles, list_rows_by_bucket(winback, scores.customer_ids))
+        written = engine.gather(engine.map(write_parquet, parts, [scored_part(temp, k) for k in range(len(parts))]))
+        finish_scored_table(temp, written, {"as_of": str(as_of.date()), "model_version": version})
+        write_frame(spreadsheet_safe(winback), out)
+        report = _write_report(winback, scores, as_of, version, bundle.metadata, cfg, out)
     drift = scores.drift
     log_scoring_run(
         cfg,

@@ -322,6 +322,30 @@ def test_a_config_with_other_feature_windows_is_refused_naming_the_columns(
     assert not (tmp_path / "out" / "x.csv").exists()
 
 
+def test_the_scored_table_goes_to_scored_out_and_a_foreign_folder_there_is_refused_before_scoring(
+    world, store, cli, baseline, tmp_path
+):
+    elsewhere = tmp_path / "tables" / "scored"
+    result = cli("score", "--data", world, "--out", tmp_path / "a.csv", "--scored-out", elsewhere,
+                 "--config", store.config_file)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a.csv").read_bytes() == baseline.out.read_bytes()
+    assert not (tmp_path / "a_scored").exists()
+    scored = pd.read_parquet(elsewhere)
+    assert sorted(scored["customer_id"]) == sorted(read_list(baseline.out)["customer_id"])
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("not a scored table")
+    result = cli("score", "--data", world, "--out", tmp_path / "b.csv", "--scored-out", foreign,
+                 "--config", store.config_file)
+    assert result.exit_code == 1
+    assert "is not an earlier output of this command" in result.output
+    assert "scoring the customers" not in result.output  # refused before the work
+    assert not (tmp_path / "b.csv").exists()
+    assert [p.name for p in foreign.iterdir()] == ["keep.txt"]
+
+
 # ------------------------------------------------------------------------------------ spreadsheet injection
 
 
