@@ -330,8 +330,7 @@ def score(
     engine: EngineOpt = None,
     scheduler: SchedulerOpt = None,
 ):
-    """Write the ranked, explained win-back list of every customer active at --as-of, its report and the full
-    scored table."""
+    """Write the ranked, explained win-back list of customers active at --as-of, its report and scored table."""
     from pipeline.config import load_config
     from pipeline.score import write_winback
 

@@ -1,7 +1,7 @@
 """Scoring, bucket by bucket: risk, value and reasons of a bucket's customers where the bucket is; the list's
 cross-customer columns (tiers, ranks, control group, target) once, over every customer.
 
-Everything here is pure; :mod:`pipeline.score` loads, runs these on an engine and writes.
+No I/O here: :mod:`pipeline.score` loads the data and the model, and writes what these return.
 """
 
 from __future__ import annotations

@@ -174,3 +174,20 @@ def test_bad_data_is_refused_before_anything_is_written(world, tmp_path, cli):
     assert re.search(r"transactions\.csv, column amount, line 6\b", result.output)
     assert "Traceback" not in result.output
     assert not (tmp_path / "b").exists()
+
+
+def test_a_url_whose_filesystem_is_not_installed_or_known_is_one_clean_error(world, tmp_path, cli, monkeypatch):
+    result = cli("features", "--data", "nosuchfs://bucket/data", "--as-of", "2025-06-01",
+                 "--out", tmp_path / "f.parquet")
+    assert result.exit_code == 1
+    assert "cannot open nosuchfs://bucket/data" in result.output
+    assert "Traceback" not in result.output
+
+    def no_s3fs(url, **kwargs):
+        raise ImportError("Install s3fs to access S3")
+
+    monkeypatch.setattr(fsspec.core, "url_to_fs", no_s3fs)
+    result = cli("partition", "--data", world, "--out", "s3://bucket/bucketed", "--buckets", 4)
+    assert result.exit_code == 1
+    assert "install the filesystem package for this URL (s3fs, gcsfs, adlfs, ...)" in result.output
+    assert "Traceback" not in result.output
