@@ -1,10 +1,10 @@
 """Speed and memory of scoring with reasons: about 1,000,000 active customers through `churn score`'s path.
 
 Generates the numpy world of ``benchmarks.features`` (at --scale 2.07 about 1,000,000 customers are active at
-as_of), loads the model that ``benchmarks.train --save`` wrote, and runs ``pipeline.score.score_customers`` and
+as_of), loads the model that ``benchmarks.train --save`` wrote, and runs ``pipeline.scoring.score_customers`` and
 ``winback_list`` unchanged: features at as_of (feature table + BG/NBD), predict_proba, contributions,
 top_reasons, the descriptive columns, build_winback_list. Each stage is timed by wrapping the names
-pipeline.score calls (instrumented, not altered); peak memory per stage is VmHWM, reset before each.
+pipeline.scoring calls (instrumented, not altered); peak memory per stage is VmHWM, reset before each.
 
 Then, on --check-rows random rows, compares with LightGBM's own pred_contrib (max difference, signs, order of
 each row's contributions, the reasons they give) and every reason text with FeatureSpec.describe of its row,
@@ -27,7 +27,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-import pipeline.score as score_step
+import pipeline.scoring as score_step
 from benchmarks.features import AS_OF, _memory_mb, _reset_peak, generate
 from benchmarks.train import WORLD_SIZES
 from models.explain import top_reasons

@@ -34,18 +34,48 @@ def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def population_stability(reference: dict[str, dict], frame: pd.DataFrame) -> pd.Series:
-    """PSI of each referenced column of ``frame`` against its reference distribution, largest first."""
-    psi = {}
+def drift_counts(reference: dict[str, dict], frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Per referenced column of ``frame``: rows per reference bin (numeric) or per category (categorical).
+
+    Counts of groups of customers add up to the counts of all of them, so drift is measured bucket by bucket.
+    """
+    counts = {}
     for name, ref in reference.items():
         if name not in frame.columns:
             continue
         if ref["kind"] == "numeric":
-            actual = _bin_shares(frame[name].to_numpy(dtype=float), np.asarray(ref["edges"]))
+            edges = np.asarray(ref["edges"])
+            bins = np.searchsorted(edges, frame[name].to_numpy(dtype=float), side="right")
+            counts[name] = pd.Series(np.bincount(bins, minlength=len(edges) + 1))
+        else:
+            counts[name] = frame[name].astype("str").value_counts()
+    return counts
+
+
+def combined_counts(parts: list[dict[str, pd.Series]]) -> dict[str, pd.Series]:
+    """The counts of several groups of rows added up, column by column."""
+    names = dict.fromkeys(name for part in parts for name in part)
+    return {name: pd.concat([p[name] for p in parts if name in p]).groupby(level=0).sum() for name in names}
+
+
+def stability_from_counts(reference: dict[str, dict], counts: dict[str, pd.Series]) -> pd.Series:
+    """PSI of each counted column against its reference distribution, largest first."""
+    psi = {}
+    for name, ref in reference.items():
+        if name not in counts:
+            continue
+        found = counts[name]
+        total = max(int(found.sum()), 1)
+        if ref["kind"] == "numeric":
+            actual = found.reindex(range(len(ref["edges"]) + 1), fill_value=0).to_numpy() / total
             psi[name] = _psi(np.asarray(ref["shares"]), actual)
         else:
-            shares = frame[name].astype("str").value_counts(normalize=True)
-            keys = sorted(set(ref["shares"]) | set(shares.index))
+            keys = sorted(set(ref["shares"]) | set(found.index))
             expected = np.array([ref["shares"].get(k, 0.0) for k in keys])
-            psi[name] = _psi(expected, np.array([float(shares.get(k, 0.0)) for k in keys]))
+            psi[name] = _psi(expected, found.reindex(keys, fill_value=0).to_numpy() / total)
     return pd.Series(psi, name="psi", dtype=float).sort_values(ascending=False, kind="stable")
+
+
+def population_stability(reference: dict[str, dict], frame: pd.DataFrame) -> pd.Series:
+    """PSI of each referenced column of ``frame`` against its reference distribution, largest first."""
+    return stability_from_counts(reference, drift_counts(reference, frame))

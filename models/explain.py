@@ -60,6 +60,20 @@ class Reasons:
             joined = np.where(self.slots[:, slot] >= 0, joined + separator + self.slot_texts[:, slot], joined)
         return joined.tolist()
 
+    @classmethod
+    def concat(cls, parts: list[Reasons]) -> Reasons:
+        """The rows of ``parts`` one after another (all worded from the same model, so the same names)."""
+        names = {(p.names, p.name_families) for p in parts}
+        if len(names) != 1:
+            raise ValueError("reasons of different models cannot be combined")
+        return cls(
+            np.concatenate([p.slots for p in parts]), np.concatenate([p.slot_texts for p in parts]), *names.pop()
+        )
+
+    def take(self, rows: np.ndarray) -> Reasons:
+        """The reasons of ``rows`` (positions), in that order."""
+        return Reasons(self.slots[rows], self.slot_texts[rows], self.names, self.name_families)
+
     def has_family(self, families: list[str]) -> pd.DataFrame:
         """One boolean column per family: True where the family is among the row's reasons."""
         family = self._lookup(self.name_families)

@@ -27,6 +27,7 @@ from features.aggregate import prepare_tables
 from features.cutoff import window_mask
 from features.tables import EVENT_TIME_COLUMN, empty_table
 from models.bgnbd import BgNbdParams, bgnbd_features, fit_bgnbd, rfm_summary
+from models.snapshots import sample_customers
 
 KEY_COLUMNS = ("customer_id", "as_of")
 LABEL = "churned"
@@ -145,16 +146,20 @@ def model_frames(
     churn: ChurnDefinition,
     progress: Callable[[str], None] = lambda message: None,
     stats: Mapping[pd.Timestamp, CutoffStats] | None = None,
+    customer_share: float = 1.0,
 ) -> pd.DataFrame:
     """Training snapshots at every cutoff with BG/NBD outputs and the churn label (``stats``: as in scoring_frame).
 
     Rows (customer_id, as_of, features..., BG/NBD outputs..., churned), cutoffs oldest first, customers sorted.
+    With ``customer_share`` < 1 only the customers of :func:`models.snapshots.in_training_sample` get rows; the
+    statistics still come from every customer.
     """
     if len(cutoffs) == 0:
         raise ValueError("no cutoffs given: training snapshots need at least one as-of date")
     progress(f"features at {len(cutoffs)} cutoffs")
     tables = prepare_tables(tables)  # one string pass over the ids, shared by every cutoff
     stats = stats if stats is not None else cutoff_stats(tables, cutoffs, settings)
+    tables = sample_customers(tables, customer_share)
     parts = []
     for cutoff in sorted(map(as_timestamp, cutoffs)):
         frame = scoring_frame(tables, cutoff, settings, churn, stats[cutoff])

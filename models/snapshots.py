@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from features import ChurnDefinition, FeatureSettings, Tables, as_timestamp, build_feature_table, churn_labels
-from features.aggregate import prepare_tables
+from features.aggregate import CUSTOMER_ID, EVENT_TABLES, prepare_tables
+
+SAMPLE_SALT = "|training-sample"  # keeps the sample independent of the customer buckets (same hash, other input)
 
 
 def snapshot_cutoffs(
@@ -35,3 +38,31 @@ def training_snapshots(
         snapshot["churned"] = labels.to_numpy()
         snapshots.append(snapshot)
     return pd.concat(snapshots, ignore_index=True)
+
+
+def in_training_sample(customer_ids, share: float) -> np.ndarray:
+    """Whether each customer is in the training sample: a stable hash of the id below ``share`` of its range.
+
+    The same customers on every run, machine and bucketing, so the sample of a bucket is the bucket's part of
+    the sample of the whole.
+    """
+    ids = pd.Series(np.asarray(customer_ids, dtype=object)).astype("str") + SAMPLE_SALT
+    draw = pd.util.hash_pandas_object(ids, index=False).to_numpy() / np.float64(2**64)
+    return draw < share
+
+
+def sample_customers(tables: Tables, share: float) -> Tables:
+    """Every table's rows of the customers in the training sample (account_managers whole); all when share is 1."""
+    if share >= 1:
+        return tables
+    parts = {}
+    for name in EVENT_TABLES:
+        frame = getattr(tables, name)
+        ids = frame[CUSTOMER_ID]
+        if isinstance(ids.dtype, pd.CategoricalDtype):  # hash each id once, not once per event
+            codes = ids.cat.codes.to_numpy()
+            keep = np.append(in_training_sample(ids.cat.categories, share), False)[codes]
+        else:
+            keep = in_training_sample(ids, share)
+        parts[name] = frame[keep]
+    return tables.replace(**parts)

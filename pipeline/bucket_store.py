@@ -6,6 +6,9 @@ Layout (Hive-style, so Dask, Spark and pyarrow see a ``bucket`` column)::
     ROOT/<table>/bucket=<k>/part-0.parquet           customers, transactions, complaints, visits
     ROOT/account_managers/part-0.parquet             whole (no customer_id); every bucket reads it
 
+The full scored table of ``churn score`` has the same shape: ``ROOT/bucket=<k>/part-0.parquet`` (each written
+where its bucket was scored) and ``ROOT/_scored.json``, written last.
+
 A customer's rows of every table are in bucket ``features.customer_bucket(customer_id, n_buckets)``. This module
 and ``pipeline.io`` are the only ones that touch files; directories are written to a temporary sibling, then
 moved into place.
@@ -20,7 +23,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import fsspec
@@ -34,6 +37,8 @@ from pipeline.validate import RawTable
 
 MANIFEST = "_buckets.json"
 LAYOUT = "churn-buckets/1"
+SCORED_MANIFEST = "_scored.json"
+SCORED_LAYOUT = "churn-scored/1"
 WHOLE_TABLES = ("account_managers",)  # no customer_id: stored once, read with every bucket
 PARTITION_FIX = "write the bucketed directory again with `churn partition`"
 
@@ -81,16 +86,23 @@ def is_bucketed(location) -> bool:
     return fs.isfile(f"{path}/{MANIFEST}")
 
 
-def open_bucketed(location) -> BucketedDir:
-    """The bucketed directory at ``location``, from its manifest."""
+def bucketed_manifest(location) -> bytes:
+    """The manifest of the bucketed directory at ``location``, as stored."""
     fs, path = filesystem(location)
     try:
-        manifest = json.loads(fs.cat_file(f"{path}/{MANIFEST}"))
+        return fs.cat_file(f"{path}/{MANIFEST}")
     except FileNotFoundError:
         raise ChurnError(
             f"{location}: not a bucketed data directory (no {MANIFEST}).",
             "a URL must point at a directory written by `churn partition`; local folders may also be plain",
         ) from None
+
+
+def open_bucketed(location) -> BucketedDir:
+    """The bucketed directory at ``location``, from its manifest."""
+    fs, path = filesystem(location)
+    try:
+        manifest = json.loads(bucketed_manifest(location))
     except (ValueError, UnicodeDecodeError) as error:
         raise ChurnError(f"{location}/{MANIFEST}: not valid JSON ({error}).", PARTITION_FIX) from None
     if manifest.get("layout") != LAYOUT:
@@ -153,6 +165,17 @@ def write_parquet(frame: pd.DataFrame, location: str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_replaceable(location, marker: str) -> None:
+    """Refuse ``location`` unless it is absent, an empty folder or an earlier output holding ``marker``."""
+    fs, path = filesystem(location)
+    path = path.rstrip("/")
+    if fs.isdir(path) and fs.ls(path) and not fs.isfile(f"{path}/{marker}"):
+        raise ChurnError(
+            f"{location} exists and is not an earlier output of this command (no {marker}).",
+            "give a new folder, or remove this one if it is no longer needed",
+        )
+
+
 @contextmanager
 def directory_replaced(location, marker: str) -> Iterator[str]:
     """Yield a temporary sibling of ``location`` to fill; on success it replaces ``location`` in one step.
@@ -162,13 +185,9 @@ def directory_replaced(location, marker: str) -> Iterator[str]:
     store (no renames) the temporary prefix is moved, and ``marker``, written last, tells a finished output.
     If anything fails the temporary directory is removed and an earlier output is left as it was.
     """
+    check_replaceable(location, marker)
     fs, path = filesystem(location)
     path = path.rstrip("/")
-    if fs.isdir(path) and fs.ls(path) and not fs.isfile(f"{path}/{marker}"):
-        raise ChurnError(
-            f"{location} exists and is not an earlier output of this command (no {marker}).",
-            "give a new folder, or remove this one if it is no longer needed",
-        )
     parent, name = path.rsplit("/", 1)
     for stale in fs.glob(f"{parent}/.{name}.*.tmp"):  # left by a run that was killed
         fs.rm(stale, recursive=True)
@@ -218,3 +237,32 @@ def write_bucketed(
         fs, path = filesystem(temp)
         fs.pipe_file(f"{path}/{MANIFEST}", json.dumps(manifest, indent=1).encode())
     return open_bucketed(location)
+
+
+def scored_part(root: str, bucket: int) -> str:
+    """Where bucket ``bucket`` of a scored table under ``root`` goes."""
+    return f"{root}/bucket={bucket}/part-0.parquet"
+
+
+def scored_table_replaced(location) -> AbstractContextManager[str]:
+    """A temporary folder to write a scored table into; it replaces ``location`` when the block succeeds."""
+    return directory_replaced(location, SCORED_MANIFEST)
+
+
+def finish_scored_table(root: str, written: list[str], about: Mapping) -> None:
+    """Check that every part written (their SHA-256s, by bucket) is visible here, then write the manifest.
+
+    Parts are written by whoever scored the bucket (on a cluster: the workers); a part missing here means
+    they wrote to storage this machine does not see.
+    """
+    fs, path = filesystem(root)
+    missing = [k for k in range(len(written)) if not fs.isfile(scored_part(path, k))]
+    if missing:
+        raise ChurnError(
+            f"The scored table's parts for buckets {missing[:5]} are not visible at {root}: the workers wrote "
+            "them to storage this machine does not reach.",
+            "give --scored-out a location every worker and this machine share (s3://..., a shared folder)",
+        )
+    manifest = {"layout": SCORED_LAYOUT, "n_buckets": len(written), **about,
+                "files": {str(k): {"sha256": digest} for k, digest in enumerate(written)}}
+    fs.pipe_file(f"{path}/{SCORED_MANIFEST}", json.dumps(manifest, indent=1, default=str).encode())

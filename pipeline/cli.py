@@ -31,7 +31,14 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="YAML config file (default: configs/default.yaml).", dir_okay=False),
 ]
-DataDirOpt = Annotated[Path, typer.Option("--data", help="Data directory with customers.*, transactions.*, ...")]
+DataDirOpt = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="Data directory with customers.*, transactions.*, ...; or a bucketed directory (`churn partition`), "
+        "also as an fsspec URL such as s3://bucket/path.",
+    ),
+]
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="As-of date YYYY-MM-DD: only events strictly before it are used.")
 ]
@@ -40,6 +47,35 @@ AsOfOpt = Annotated[
 class FileFormat(str, Enum):
     csv = "csv"
     parquet = "parquet"
+
+
+class EngineKind(str, Enum):
+    local = "local"
+    dask = "dask"
+
+
+EngineOpt = Annotated[
+    EngineKind | None,
+    typer.Option(
+        "--engine", help="local: this process, bucket by bucket; dask: a Dask cluster (default: engine.kind)."
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Address of an existing Dask scheduler, e.g. tcp://scheduler:8786; implies --engine dask "
+        "(default: engine.scheduler, else a Dask cluster on this machine).",
+    ),
+]
+
+
+def _engine_overrides(engine: EngineKind | None, scheduler: str | None) -> dict:
+    """--engine and --scheduler as config overrides; a scheduler alone means the Dask engine."""
+    if engine is EngineKind.local and scheduler:
+        raise ChurnError("--scheduler is for the Dask engine, not --engine local.", "drop one of the two options")
+    kind = engine.value if engine else ("dask" if scheduler else None)
+    return {"engine.kind": kind, "engine.scheduler": scheduler}
 
 
 def _handles_errors(command):
@@ -138,17 +174,39 @@ def validate(data: DataDirOpt, config: ConfigOpt = None):
 
 @app.command()
 @_handles_errors
+def partition(
+    data: DataDirOpt,
+    out: Annotated[str, typer.Option("--out", help="Bucketed directory to write: a folder or an fsspec URL.")],
+    buckets: Annotated[int, typer.Option("--buckets", help="Number of customer buckets, e.g. 64.")],
+    config: ConfigOpt = None,
+):
+    """Rewrite a data directory as Parquet partitioned by customer bucket, for --engine dask on big data.
+
+    Every table of a customer lands in the same bucket (a stable hash of customer_id).
+    """
+    from pipeline.config import load_config
+    from pipeline.partition import partition_data_dir
+
+    load_config(config)
+    written = partition_data_dir(data, out, buckets)
+    console.print(f"Wrote {', '.join(written.tables)} in {written.n_buckets} customer buckets to {out}")
+
+
+@app.command()
+@_handles_errors
 def features(
     data: DataDirOpt,
     as_of: Annotated[str, typer.Option("--as-of", help="As-of date YYYY-MM-DD.")],
     out: Annotated[Path, typer.Option("--out", help="Output file (.parquet or .csv).")],
     config: ConfigOpt = None,
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
 ):
     """Write point-in-time features for the customers active at --as-of (events strictly before it)."""
     from pipeline.config import load_config
     from pipeline.featurize import write_features
 
-    cfg = load_config(config)
+    cfg = load_config(config, _engine_overrides(engine, scheduler))
     n_rows = write_features(data, _parse_date(as_of, "--as-of"), out, cfg)
     console.print(f"Wrote features of {n_rows} active customers to {out}")
 
@@ -211,13 +269,20 @@ def train(
     active_window_days: Annotated[
         int | None, typer.Option("--active-window-days", help="Active = bought in this many days before the cutoff.")
     ] = None,
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
 ):
-    """Backtest, train and register the churn model on every fully observed snapshot of --data."""
+    """Backtest, train and register the churn model on every fully observed snapshot of --data.
+
+    The snapshots' features are built on --engine; the model is trained in this process.
+    """
     from pipeline.config import load_config
     from pipeline.train import train_and_register
 
     cfg = load_config(
-        config, {"churn.horizon_days": horizon_days, "churn.active_window_days": active_window_days}
+        config,
+        {"churn.horizon_days": horizon_days, "churn.active_window_days": active_window_days,
+         **_engine_overrides(engine, scheduler)},
     )
     with _StepProgress() as progress:
         result = train_and_register(data, cfg, progress=progress)
@@ -241,6 +306,7 @@ def _print_scoring(result, cfg) -> None:
         err_console.print(f"[yellow]Drift warning:[/] {name} (PSI {psi:.3f} > {cfg.scoring.drift_warning_psi})")
     console.print(f"Win-back list: {result.out}")
     console.print(f"Report:        {result.report}")
+    console.print(f"Scored table:  {result.scored}")
 
 
 @app.command()
@@ -252,15 +318,27 @@ def score(
     model: Annotated[
         str | None, typer.Option("--model", help="MLflow model URI (default: the registered champion).")
     ] = None,
+    scored_out: Annotated[
+        str | None,
+        typer.Option(
+            "--scored-out",
+            help="Where the full scored table goes (Parquet by bucket; a folder or fsspec URL the Dask workers "
+            "reach; default: beside --out as NAME_scored/).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
+    engine: EngineOpt = None,
+    scheduler: SchedulerOpt = None,
 ):
-    """Write the ranked, explained win-back list of every customer active at --as-of, and its report."""
+    """Write the ranked, explained win-back list of customers active at --as-of, its report and scored table."""
     from pipeline.config import load_config
     from pipeline.score import write_winback
 
-    cfg = load_config(config)
+    cfg = load_config(config, _engine_overrides(engine, scheduler))
     with _StepProgress() as progress:
-        result = write_winback(data, out, _parse_date(as_of, "--as-of"), model, cfg, progress=progress)
+        result = write_winback(
+            data, out, _parse_date(as_of, "--as-of"), model, cfg, progress=progress, scored_out=scored_out
+        )
     _print_scoring(result, cfg)
 
 

@@ -8,8 +8,10 @@ only ever call ``put``/``share``/``map``/``gather``, so another engine (e.g. Spa
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -18,6 +20,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from features import Tables, split_by_bucket
+from features.aggregate import prepare_tables
 from features.tables import EVENT_TIME_COLUMN
 from models.modelframe import CutoffStats, combine_stats, cutoff_stats, data_end, stats_inputs
 from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
@@ -63,6 +66,10 @@ class LocalEngine:
         return list(handles)
 
 
+def _held(value: Any) -> Any:
+    return value
+
+
 class DaskEngine:
     """A Dask cluster: values stay on the workers as futures until gathered."""
 
@@ -76,8 +83,11 @@ class DaskEngine:
         return self.client.scatter(list(values), hash=False)
 
     def share(self, value: Any) -> Any:
-        """Sent to every worker once; tasks given the handle share that one copy (e.g. the model)."""
-        return self.client.scatter(value, broadcast=True, hash=False)
+        """One copy per worker that needs it (e.g. the model), shared by its tasks.
+
+        Not scattered: as a task's result it can be made again if every worker holding it dies.
+        """
+        return self.client.submit(_held, value, pure=False)
 
     def map(self, fn: Callable, *iterables: Sequence, **shared: Any) -> list:
         return self.client.map(fn, *iterables, pure=False, **shared)
@@ -91,6 +101,12 @@ class DaskEngine:
             raise ChurnError(
                 f"A Dask worker died while running {error.task!r}, on every retry; no output was written.",
                 "look at the worker logs (out of memory? then use more buckets or bigger workers) and run again",
+            ) from None
+        except CancelledError as error:  # data only a dead worker held (scattered, not recomputable), or no cluster
+            raise ChurnError(
+                f"The Dask cluster lost work it cannot recompute ({error}); no output was written.",
+                "run again; read a bucketed directory (`churn partition`) so that buckets a worker loses are read "
+                "again instead of being lost",
             ) from None
 
 
@@ -119,6 +135,7 @@ def open_engine(settings: EngineSettings) -> Iterator[Engine]:
                     processes=True,
                     host="127.0.0.1",
                     dashboard_address=None,
+                    silence_logs=logging.ERROR,  # worker start-up chatter is noise on an analyst's console
                 )
             )
             client = stack.enter_context(Client(cluster))
@@ -136,7 +153,7 @@ def _check_workers(client) -> None:
         raise ChurnError("The Dask cluster has no workers.", "start workers, or wait until they have joined")
     try:
         found = client.run(_installed_version)
-    except Exception as error:  # anything a worker raises while importing the package
+    except Exception as error:  # noqa: BLE001 - anything a worker raises while importing the package
         raise ChurnError(
             f"The Dask workers cannot run the pipeline: {type(error).__name__}: {error}",
             f"install {DISTRIBUTION} (same version) in the workers' environment",
@@ -152,7 +169,8 @@ def _check_workers(client) -> None:
 
 @dataclass(frozen=True)
 class Buckets:
-    """The data's customer buckets as an engine holds them (each a Tables), and the day after its last event."""
+    """The data's customer buckets as an engine holds them (each a prepared Tables), and the day after its last
+    event."""
 
     handles: list
     end: pd.Timestamp
@@ -174,12 +192,26 @@ def load_buckets(engine: Engine, data_dir: str | os.PathLike, settings: EngineSe
     """
     if is_url(data_dir) or is_bucketed(data_dir):
         stored = open_bucketed(data_dir)
-        handles = engine.map(load_bucket, [stored] * stored.n_buckets, range(stored.n_buckets))
-    else:
-        tables, _warnings = load_data_dir(data_dir)
-        n_buckets = settings.buckets or (1 if engine.name == "local" else 2 * engine.threads)
-        handles = engine.put([tables] if n_buckets == 1 else list(split_by_bucket(tables, n_buckets)))
+        loaded = engine.map(load_bucket, [stored] * stored.n_buckets, range(stored.n_buckets))
+        return _with_end(engine, engine.map(prepare_tables, loaded))
+    tables, _warnings = load_data_dir(data_dir)
+    return split_buckets(engine, tables, settings.buckets or (1 if engine.name == "local" else 2 * engine.threads))
+
+
+def split_buckets(engine: Engine, tables: Tables, n_buckets: int) -> Buckets:
+    """``tables`` split into ``n_buckets`` customer buckets and handed to ``engine``.
+
+    Buckets are always prepared (:func:`features.aggregate.prepare_tables`): ids become integer codes once, not
+    once per step that reads them.
+    """
+    parts = [prepare_tables(tables)] if n_buckets == 1 else list(split_by_bucket(tables, n_buckets))
+    return _with_end(engine, engine.put(parts))
+
+
+def _with_end(engine: Engine, handles: list) -> Buckets:
     ends = [end for end in engine.gather(engine.map(_bucket_end, handles)) if end is not None]
+    if not ends:
+        raise ChurnError("The data holds no events.", "check that transactions.* has rows")
     return Buckets(handles, max(ends))
 
 

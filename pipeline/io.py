@@ -7,6 +7,7 @@ bucketed directory (``churn partition``; local path or fsspec URL) is read throu
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import re
 import uuid
@@ -27,7 +28,14 @@ from features.tables import (
     make_tables,
     to_datetime_column,
 )
-from pipeline.bucket_store import BucketedDir, is_bucketed, is_url, read_all_raw, read_bucket_raw
+from pipeline.bucket_store import (
+    BucketedDir,
+    bucketed_manifest,
+    is_bucketed,
+    is_url,
+    read_all_raw,
+    read_bucket_raw,
+)
 from pipeline.errors import ChurnError, InputDataError, Problem
 from pipeline.validate import RawTable, check_tables
 
@@ -55,6 +63,19 @@ def load_bucket(data: BucketedDir, bucket: int) -> Tables:
     except InputDataError as error:
         raise ChurnError(error.message, error.hint) from None
     return tables
+
+
+def data_fingerprint(data_dir: str | os.PathLike) -> str:
+    """SHA-256 of a data directory: over its table files' names and bytes (not _truth/), or for a bucketed
+    directory over its manifest, which holds the SHA-256 of every part."""
+    digest = hashlib.sha256()
+    if is_url(data_dir) or is_bucketed(data_dir):
+        digest.update(bucketed_manifest(data_dir))
+        return digest.hexdigest()[:16]
+    for path in sorted(p for p in Path(data_dir).iterdir() if p.is_file()):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _checked(

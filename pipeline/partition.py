@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features import customer_bucket
-from pipeline.bucket_store import WHOLE_TABLES, BucketedDir, write_bucketed
+from pipeline.bucket_store import MANIFEST, WHOLE_TABLES, BucketedDir, check_replaceable, write_bucketed
 from pipeline.errors import ChurnError
 from pipeline.io import load_data_dir
 
@@ -32,6 +32,7 @@ def partition_data_dir(data_dir: str | os.PathLike, out: str | os.PathLike, n_bu
     """Rewrite ``data_dir`` (checked as every command checks it) as a bucketed directory at ``out``."""
     if not 1 <= n_buckets <= MAX_BUCKETS:
         raise ChurnError(f"--buckets {n_buckets}: must be between 1 and {MAX_BUCKETS:,}.", "e.g. --buckets 64")
+    check_replaceable(out, MANIFEST)  # before reading: refusing after minutes of work would waste them
     tables, _warnings = load_data_dir(data_dir)
     parts = {}
     for name, frame in tables.items():

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -24,13 +23,22 @@ from models.backtest import (
 from models.drift import reference_distributions
 from models.estimator import ChurnModel
 from models.metrics import EmpParams
-from models.modelframe import data_end, fixed_categories, model_feature_columns, model_frames
+from models.modelframe import fixed_categories, model_feature_columns, model_frames
 from models.snapshots import snapshot_cutoffs
 from models.value import customer_value
 from pipeline import plots
 from pipeline.config import Config
+from pipeline.engine import (
+    Buckets,
+    Engine,
+    LocalEngine,
+    global_stats,
+    load_buckets,
+    open_engine,
+    split_buckets,
+)
 from pipeline.errors import ChurnError
-from pipeline.io import load_data_dir
+from pipeline.io import data_fingerprint
 from pipeline.tracking import ModelBundle, RunOutcome, log_training_run
 
 COMPARISON_METRIC = "latest_cutoff_roc_auc"
@@ -44,15 +52,6 @@ class TrainingResult:
     n_snapshot_rows: int
 
 
-def fingerprint(data_dir: Path) -> str:
-    """SHA-256 over the names and bytes of the data directory's table files (not _truth/)."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(data_dir).iterdir() if p.is_file()):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 @dataclass(frozen=True)
 class TrainingData:
     """Snapshots (features, BG/NBD outputs, labels) at every cutoff, and where the data ends."""
@@ -64,12 +63,35 @@ class TrainingData:
 
 
 def training_data(tables: Tables, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingData:
-    """Snapshots at the configured cutoffs, the latest with its label window ending by the data's last day."""
-    end = data_end(tables)
-    last_day = end - pd.Timedelta(days=1)
-    cutoffs = snapshot_cutoffs(last_day, cfg.churn.horizon_days, cfg.training.cutoff_step_days, cfg.training.n_cutoffs)
-    snapshots = model_frames(tables, cutoffs, cfg.features, cfg.churn, progress=progress)
-    return TrainingData(snapshots, cutoffs, end, model_feature_columns(snapshots))
+    """:func:`snapshot_data` of ``tables`` in this process, as one bucket."""
+    engine = LocalEngine()
+    return snapshot_data(engine, split_buckets(engine, tables, 1), cfg, progress)
+
+
+def snapshot_data(
+    engine: Engine, buckets: Buckets, cfg: Config, progress: Callable[[str], None] = lambda m: None
+) -> TrainingData:
+    """Snapshots at the configured cutoffs, the latest with its label window ending by the data's last day.
+
+    Built where the buckets are, with the statistics of every customer, for the customers of the training
+    sample (``engine.snapshot_customer_share``); rows sorted by cutoff, then customer, whatever the bucketing.
+    """
+    cutoffs = snapshot_cutoffs(
+        buckets.end - pd.Timedelta(days=1), cfg.churn.horizon_days, cfg.training.cutoff_step_days,
+        cfg.training.n_cutoffs,
+    )
+    progress(f"features at {len(cutoffs)} cutoffs in {len(buckets)} bucket(s)")
+    stats = global_stats(engine, buckets, cutoffs, cfg.features)
+    parts = engine.gather(
+        engine.map(
+            model_frames, buckets.handles, cutoffs=cutoffs, settings=cfg.features, churn=cfg.churn, stats=stats,
+            customer_share=cfg.engine.snapshot_customer_share,
+        )
+    )
+    snapshots = pd.concat(parts, ignore_index=True)
+    if len(parts) > 1:
+        snapshots = snapshots.sort_values(["as_of", "customer_id"], kind="stable", ignore_index=True)
+    return TrainingData(snapshots, cutoffs, buckets.end, model_feature_columns(snapshots))
 
 
 def _fit_options(cfg: Config) -> dict:
@@ -150,10 +172,16 @@ def model_metadata(
     }
 
 
-def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingResult:
-    """Train on every fully observed snapshot of ``data_dir``, backtest, log to MLflow and register."""
-    tables, _warnings = load_data_dir(data_dir)
-    data = training_data(tables, cfg, progress)
+def train_and_register(
+    data_dir: str | os.PathLike, cfg: Config, progress: Callable[[str], None] = lambda m: None
+) -> TrainingResult:
+    """Train on every fully observed snapshot of ``data_dir``, backtest, log to MLflow and register.
+
+    The snapshots are built on the configured engine; the model is trained here, on one machine.
+    """
+    with open_engine(cfg.engine) as engine:
+        progress(f"loading the data ({engine.name} engine)")
+        data = snapshot_data(engine, load_buckets(engine, data_dir, cfg.engine), cfg, progress)
     backtest, method = backtest_model(data, cfg, progress)
     progress("final model")
     model, plan = fit_final_model(data, cfg, method)
@@ -164,7 +192,7 @@ def train_and_register(data_dir: Path, cfg: Config, progress: Callable[[str], No
     outcome = log_training_run(
         cfg,
         bundle,
-        data_fingerprint=fingerprint(data_dir),
+        data_fingerprint=data_fingerprint(data_dir),
         metrics=_summary_metrics(backtest.metrics, method),
         metric_steps=_per_cutoff_metrics(backtest.metrics),
         tables={"backtest.csv": backtest.metrics},

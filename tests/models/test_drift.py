@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.drift import PSI_FLOOR, population_stability, reference_distributions
+from models.drift import (
+    PSI_FLOOR,
+    combined_counts,
+    drift_counts,
+    population_stability,
+    reference_distributions,
+    stability_from_counts,
+)
 
 
 def test_reference_numeric_quantile_edges_and_shares():
@@ -101,3 +108,19 @@ def test_psi_skips_referenced_columns_missing_from_the_frame():
     psi = population_stability(reference, pd.DataFrame({"x": np.arange(10.0)}))
     assert list(psi.index) == ["x"]
     assert psi["x"] == pytest.approx(0.0)
+
+
+def test_counts_of_groups_of_rows_give_exactly_the_psi_of_all_rows():
+    rng = np.random.default_rng(3)
+    training = pd.DataFrame({"x": rng.gamma(2.0, 3.0, 500), "tier": rng.choice(["A", "B", "C"], 500)})
+    reference = reference_distributions(training)
+    now = pd.DataFrame(
+        {"x": np.append(rng.gamma(2.5, 3.0, 299), np.nan), "tier": rng.choice(["A", "B", "D"], 300)}
+    )
+    groups = [now.iloc[:7], now.iloc[7:7], now.iloc[7:180], now.iloc[180:]]  # one group empty
+    counts = combined_counts([drift_counts(reference, group) for group in groups])
+    assert counts["tier"].to_dict() == now["tier"].value_counts().sort_index().to_dict()
+    assert int(counts["x"].sum()) == 300
+    from_counts = stability_from_counts(reference, counts)
+    pd.testing.assert_series_equal(from_counts, population_stability(reference, now), check_exact=True)
+    assert from_counts["tier"] > 0.1  # a category the reference never saw

@@ -384,7 +384,7 @@ def test_grouped_contributions_equal_lightgbms_pred_contrib(data, model):
 
 
 def test_grouped_contributions_do_not_depend_on_chunks_or_threads(data, model, monkeypatch):
-    import models.estimator as estimator
+    from models import estimator
 
     rows = _awkward_rows(data, 2500, seed=12)
     whole = model.contributions(rows).to_numpy()

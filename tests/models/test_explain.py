@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from features import FeatureSpec
-from models.explain import top_reasons
+from models.explain import Reasons, top_reasons
 
 
 def _builder():
@@ -106,6 +108,25 @@ def test_top_two_reasons_by_hand():
         "",
         "1 complaint open, oldest 7 days",
     ]
+
+
+def test_reasons_of_row_groups_concatenated_and_reordered_equal_the_reasons_of_all_rows():
+    whole = top_reasons(CONTRIBUTIONS, VALUES, SPECS, MEDIANS, k=2)
+    first = top_reasons(CONTRIBUTIONS.iloc[:1], VALUES.iloc[:1], SPECS, MEDIANS, k=2)
+    rest = top_reasons(CONTRIBUTIONS.iloc[1:], VALUES.iloc[1:], SPECS, MEDIANS, k=2)
+    nothing = top_reasons(CONTRIBUTIONS.iloc[:0], VALUES.iloc[:0], SPECS, MEDIANS, k=2)
+    combined = Reasons.concat([rest, nothing, first]).take(np.array([3, 0, 1, 2]))
+    assert combined.texts == whole.texts
+    assert combined.families == whole.families
+    assert combined.joined() == whole.joined()
+
+
+def test_reasons_worded_from_other_features_are_not_combined():
+    reasons = top_reasons(CONTRIBUTIONS, VALUES, SPECS, MEDIANS, k=2)
+    fewer = {name: spec for name, spec in SPECS.items() if name != "promo_share"}
+    other = top_reasons(CONTRIBUTIONS, VALUES, fewer, MEDIANS, k=2)
+    with pytest.raises(ValueError, match="different models"):
+        Reasons.concat([reasons, other])
 
 
 def test_more_slots_than_eligible_reasons_gives_only_the_eligible_ones():

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from features import build_feature_table, make_tables
-from models.snapshots import snapshot_cutoffs, training_snapshots
+from models.modelframe import model_frames
+from models.snapshots import in_training_sample, sample_customers, snapshot_cutoffs, training_snapshots
 from tests.features.conftest import CHURN, SETTINGS, T, world_frames
+from tests.features.random_world import random_world
 
 
 def test_latest_cutoff_has_its_whole_label_window_in_the_data():
@@ -48,3 +52,29 @@ def test_snapshots_stack_features_and_labels_per_cutoff():
         "E": True,
     }
     assert snapshots["as_of"].dtype == "datetime64[ns]" and snapshots["churned"].dtype == bool
+
+
+def test_the_training_sample_of_an_id_is_pinned_and_independent_of_the_container():
+    # Pinned: if these change, a retrained model silently learns from other customers.
+    ids = ["C0000001", "C0000002", "C0000003", "alice", "bob", "carol"]
+    expected = in_training_sample(ids, 0.5)
+    assert expected.tolist() == [False, True, False, True, False, False]
+    assert in_training_sample(pd.Index(ids, dtype="str"), 0.5).tolist() == expected.tolist()
+    assert in_training_sample(pd.Categorical(ids), 0.5).tolist() == expected.tolist()
+    many = [f"C{i:07d}" for i in range(20_000)]
+    assert in_training_sample(many, 0.25).mean() == pytest.approx(0.25, abs=0.01)
+    assert in_training_sample(many, 1.0).all()
+    assert not (in_training_sample(many, 0.2) & ~in_training_sample(many, 0.3)).any()  # nested samples
+
+
+def test_sampled_snapshots_are_the_full_snapshots_of_the_sampled_customers():
+    tables = make_tables(random_world(11, n_customers=80))
+    cutoffs = [T - pd.Timedelta(days=14), T]
+    full = model_frames(tables, cutoffs, SETTINGS, CHURN)
+    sampled = model_frames(tables, cutoffs, SETTINGS, CHURN, customer_share=0.5)
+    chosen = in_training_sample(full["customer_id"], 0.5)
+    assert 0.25 < chosen.mean() < 0.75
+    pd.testing.assert_frame_equal(sampled, full[chosen].reset_index(drop=True), check_exact=True)
+    # the statistics really are every customer's: from the sample alone the wallets would differ
+    alone = model_frames(sample_customers(tables, 0.5), cutoffs, SETTINGS, CHURN)
+    assert not np.array_equal(alone["share_of_wallet_28d"], sampled["share_of_wallet_28d"])

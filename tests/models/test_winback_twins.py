@@ -4,7 +4,7 @@ the complaint reason and the playbook's complaint action; and no listed reason e
 The model is a small LightGBM trained on the snapshots of a generated world in which open complaints are
 planted as a churn driver (a seeded 30% of the rows get an open complaint and churn), so that it has surely
 learned what an open complaint means; the twins are then added to the world and the whole world is scored
-with pipeline.score.score_customers and winback_list (no MLflow, no files).
+with pipeline.scoring.score_customers and winback_list (no MLflow, no files).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from features import make_tables
 from models.estimator import ChurnModel
 from models.modelframe import data_end, model_specs
 from pipeline.config import PROJECT_ROOT, load_config, load_playbook
-from pipeline.score import ScoredCustomers, score_customers, winback_list
+from pipeline.scoring import ScoredCustomers, score_customers, winback_list
 from pipeline.synthetic import generate_world
 from pipeline.train import fit_final_model, training_data
 

@@ -91,6 +91,19 @@ def test_a_partial_file_overrides_only_its_keys(tmp_path):
     assert load_playbook(cfg).priority[0] == "open_complaint"  # the default playbook is found
 
 
+def test_the_engine_section_comes_from_the_defaults_unless_a_file_or_flag_sets_it(tmp_path):
+    assert load_config(TEST_CONFIG).engine == load_config().engine  # configs/test.yaml has no engine section
+    path = tmp_path / "cluster.yaml"
+    path.write_text("engine:\n  kind: dask\n  scheduler: tcp://scheduler:8786\n")
+    cfg = load_config(path)
+    assert (cfg.engine.kind, cfg.engine.scheduler, cfg.engine.local_workers) == ("dask", "tcp://scheduler:8786", 2)
+    assert cfg.churn == load_config().churn
+    with pytest.raises(ConfigError, match="command-line option: engine.kind: Input should be 'local' or 'dask'"):
+        load_config(path, {"engine.kind": "spark"})
+    with pytest.raises(ConfigError, match="engine.snapshot_customer_share"):
+        load_config(path, {"engine.snapshot_customer_share": 0})
+
+
 def test_a_playbook_family_no_feature_has_is_refused(tmp_path):
     path = _write(tmp_path, lambda raw: None)
     book = yaml.safe_load((tmp_path / "playbook.yaml").read_text())

@@ -58,8 +58,8 @@ def copy_world(world: Path, to: Path) -> Path:
 
 
 def files_in(folder: Path) -> dict[str, bytes]:
-    """Every file in ``folder``, hidden ones included, with its bytes."""
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """Every file under ``folder``, hidden ones and those in subfolders included, with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -291,8 +291,10 @@ def test_a_killed_run_leaves_the_previous_list_and_the_next_run_sweeps_its_temp_
     assert completed.returncode == -signal.SIGKILL
     assert (folder / "winback.csv").read_text() == previous
     assert not (folder / "winback_report.html").exists()
+    left = sorted(p.name.split(".")[1] for p in folder.glob(".*.tmp"))
+    assert left == ["winback", "winback_scored"]  # the half-written list, the scored table not moved in yet
     write_winback(world, folder / "winback.csv", None, None, cfg)
-    assert sorted(files_in(folder)) == ["winback.csv", "winback_report.html"]
+    assert sorted(p.name for p in folder.iterdir()) == ["winback.csv", "winback_report.html", "winback_scored"]
     assert (folder / "winback.csv").read_bytes() == baseline.out.read_bytes()
 
 
@@ -318,6 +320,30 @@ def test_a_config_with_other_feature_windows_is_refused_naming_the_columns(
     assert "Traceback" not in result.output
     assert "missing columns: " in result.output and "spend_365d" in result.output
     assert not (tmp_path / "out" / "x.csv").exists()
+
+
+def test_the_scored_table_goes_to_scored_out_and_a_foreign_folder_there_is_refused_before_scoring(
+    world, store, cli, baseline, tmp_path
+):
+    elsewhere = tmp_path / "tables" / "scored"
+    result = cli("score", "--data", world, "--out", tmp_path / "a.csv", "--scored-out", elsewhere,
+                 "--config", store.config_file)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a.csv").read_bytes() == baseline.out.read_bytes()
+    assert not (tmp_path / "a_scored").exists()
+    scored = pd.read_parquet(elsewhere)
+    assert sorted(scored["customer_id"]) == sorted(read_list(baseline.out)["customer_id"])
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("not a scored table")
+    result = cli("score", "--data", world, "--out", tmp_path / "b.csv", "--scored-out", foreign,
+                 "--config", store.config_file)
+    assert result.exit_code == 1
+    assert "is not an earlier output of this command" in result.output
+    assert "scoring the customers" not in result.output  # refused before the work
+    assert not (tmp_path / "b.csv").exists()
+    assert [p.name for p in foreign.iterdir()] == ["keep.txt"]
 
 
 # ------------------------------------------------------------------------------------ spreadsheet injection
