@@ -15,11 +15,11 @@ import pandas as pd
 
 from features.aggregate import CUSTOMER_ID, prepare_tables
 from features.cutoff import active_customers, customers_before, events_before, window_rows
-from features.price import category_price_rises
+from features.price import combine_price_cells, price_change_cells, price_rises_from_cells
 from features.registry import CATEGORICAL, FeatureSpec, feature_specs
 from features.settings import ChurnDefinition, FeatureSettings
 from features.tables import Tables, as_timestamp
-from features.wallet import peer_group_wallets
+from features.wallet import peer_group_spend, peer_group_wallets_from_spend
 
 
 @dataclass(frozen=True)
@@ -32,33 +32,62 @@ class GlobalStats:
     price_rises: pd.Series
 
 
-def compute_global_stats(tables: Tables, as_of, settings: FeatureSettings) -> GlobalStats:
-    """Peer-group wallets and category price rises at ``as_of``, from the events before it."""
+@dataclass(frozen=True)
+class GlobalStatsPart:
+    """What one group of customers contributes to the :class:`GlobalStats` at one as_of: the spend of its
+    customers with their peer groups, and its price-change cells. Small next to the events they summarise."""
+
+    as_of: pd.Timestamp
+    peer_spend: pd.DataFrame
+    price_cells: pd.DataFrame
+
+
+def global_stats_part(tables: Tables, as_of, settings: FeatureSettings) -> GlobalStatsPart:
+    """The contribution of ``tables``' customers to the statistics at ``as_of``, from the events before it."""
     as_of = as_timestamp(as_of)
     # Only transactions of the longest lookback matter, and that window ends before as_of: selecting it is the
     # cut, and copies far fewer rows than events_before would.
     lookback = max(settings.wallet_window_days, settings.price_history_days)
     transactions = window_rows(tables.transactions, "timestamp", end=as_of, days=lookback)
-    customers = customers_before(tables.customers, as_of)
-    peer_wallets, overall_wallet = peer_group_wallets(
+    peer_spend = peer_group_spend(
         transactions,
-        customers,
+        customers_before(tables.customers, as_of),
         as_of=as_of,
         window_days=settings.wallet_window_days,
+        peer_group_column=settings.peer_group_column,
+    )
+    cells = price_change_cells(
+        transactions, as_of=as_of, period_days=settings.price_period_days, history_days=settings.price_history_days
+    )
+    return GlobalStatsPart(as_of, peer_spend, cells)
+
+
+def combine_global_stats(parts: list[GlobalStatsPart], settings: FeatureSettings) -> GlobalStats:
+    """The statistics of every customer from the parts of disjoint groups of customers (any split: the same)."""
+    as_of = parts[0].as_of
+    if any(part.as_of != as_of for part in parts):
+        raise ValueError("statistics parts of different as-of dates cannot be combined")
+    spend = pd.concat([part.peer_spend for part in parts], ignore_index=True)
+    peer_wallets, overall_wallet = peer_group_wallets_from_spend(
+        spend,
         peer_group_column=settings.peer_group_column,
         quantile=settings.wallet_quantile,
         min_group_size=settings.wallet_min_peer_group_size,
     )
-    price_rises = category_price_rises(
-        transactions,
+    price_rises = price_rises_from_cells(
+        combine_price_cells([part.price_cells for part in parts]),
         as_of=as_of,
         period_days=settings.price_period_days,
-        history_days=settings.price_history_days,
         min_share=settings.price_rise_min_share,
         lookback_days=settings.price_rise_lookback_days,
         min_observations=settings.price_min_observations,
     )
     return GlobalStats(as_of, peer_wallets, overall_wallet, price_rises)
+
+
+def compute_global_stats(tables: Tables, as_of, settings: FeatureSettings) -> GlobalStats:
+    """Peer-group wallets and category price rises at ``as_of``, from the events before it."""
+    return combine_global_stats([global_stats_part(tables, as_of, settings)], settings)
 
 
 def _call(spec: FeatureSpec, sources: dict, as_of: pd.Timestamp) -> pd.Series:

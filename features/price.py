@@ -49,6 +49,82 @@ def discount_depth(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd
     )
 
 
+# Summed log price changes are kept in fixed point (integer ticks of 2**-30, about 1e-9), so sums over customer
+# buckets are exact in any order and a bucketed run detects exactly the rises of a whole run.
+PRICE_TICKS_PER_UNIT = 2**30
+PRICE_CELL_COLUMNS = ("category", "periods_back", "n_ratios", "change_ticks")
+
+
+def price_change_cells(transactions: pd.DataFrame, *, as_of, period_days: int, history_days: int) -> pd.DataFrame:
+    """Per category and period back from as_of: how many repeat purchases compare a unit list price with the same
+    customer's previous one in that category, and the sum of their log price ratios (in ticks).
+
+    Cells of several groups of customers add up (:func:`combine_price_cells`) to the cells of all of them.
+    Periods are half-open like every window: period k is [as_of - (k + 1) * period, as_of - k * period).
+    """
+    as_of = as_timestamp(as_of)
+    transactions = window_rows(transactions, "timestamp", end=as_of, days=history_days)
+    list_amount = transactions["list_amount"].to_numpy(dtype="float64", na_value=np.nan)
+    quantity = transactions["quantity"].to_numpy(dtype="float64", na_value=np.nan)
+    usable = (list_amount > 0) & (quantity > 0) & transactions["category"].notna().to_numpy()
+    customers = customer_key(transactions["customer_id"]).codes[usable]
+    category_codes, categories = pd.factorize(transactions["category"][usable])
+    stamps = transactions["timestamp"].to_numpy(dtype="datetime64[ns]")[usable].view("i8")
+    order = np.lexsort((stamps, category_codes, customers))
+    customers, category_codes, stamps = customers[order], category_codes[order], stamps[order]
+    log_price = np.log(list_amount[usable] / quantity[usable])[order]
+    repeat = (
+        np.flatnonzero((customers[1:] == customers[:-1]) & (category_codes[1:] == category_codes[:-1])) + 1
+    )
+    n_periods = -(-history_days // period_days)
+    periods_back = (as_of.value - 1 - stamps[repeat]) // (period_days * NS_PER_DAY)
+    cells = category_codes[repeat].astype("int64") * n_periods + periods_back
+    ticks = np.rint((log_price[repeat] - log_price[repeat - 1]) * PRICE_TICKS_PER_UNIT).astype("int64")
+    n_cells = len(categories) * n_periods
+    change = np.zeros(n_cells, dtype="int64")
+    np.add.at(change, cells, ticks)
+    n_ratios = np.bincount(cells, minlength=n_cells)
+    seen = np.flatnonzero(n_ratios)
+    return pd.DataFrame(
+        {
+            "category": pd.array(pd.Index(categories).astype("str").take(seen // n_periods), dtype="str"),
+            "periods_back": seen % n_periods,
+            "n_ratios": n_ratios[seen].astype("int64"),
+            "change_ticks": change[seen],
+        }
+    )
+
+
+def combine_price_cells(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The cells of several groups of customers added up (exact: integer sums)."""
+    cells = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(PRICE_CELL_COLUMNS))
+    summed = cells.groupby(["category", "periods_back"], sort=True)[["n_ratios", "change_ticks"]].sum()
+    return summed.reset_index()
+
+
+def price_rises_from_cells(
+    cells: pd.DataFrame, *, as_of, period_days: int, min_share: float, lookback_days: int, min_observations: int
+) -> pd.Series:
+    """Start date of each category's latest list-price rise within ``lookback_days`` (others absent).
+
+    A period whose mean log price ratio is at least ``log(1 + min_share)`` over at least ``min_observations``
+    ratios is a rise, dated at the period's start.
+    """
+    as_of = as_timestamp(as_of)
+    n_ratios = cells["n_ratios"].to_numpy(dtype="int64")
+    mean_change = cells["change_ticks"].to_numpy(dtype="float64") / PRICE_TICKS_PER_UNIT / np.maximum(n_ratios, 1)
+    rose = (n_ratios >= min_observations) & (mean_change >= np.log1p(min_share))
+    starts = as_of.value - (cells["periods_back"].to_numpy(dtype="int64") + 1) * period_days * NS_PER_DAY
+    recent = rose & (starts >= as_of.value - lookback_days * NS_PER_DAY)
+    rises = pd.Series(starts[recent], index=pd.Index(cells["category"].to_numpy()[recent], dtype="str"))
+    latest = rises.groupby(level=0).max()
+    return pd.Series(
+        latest.to_numpy(dtype="int64").astype("datetime64[ns]"),
+        index=pd.Index(latest.index, dtype="str", name="category"),
+        name="price_rise_date",
+    )
+
+
 def category_price_rises(
     transactions: pd.DataFrame,
     *,
@@ -68,38 +144,14 @@ def category_price_rises(
     at least ``min_observations`` ratios is a rise, dated at the period's start. Without quantity, list_amount
     or category nothing is detected.
     """
-    as_of = as_timestamp(as_of)
-    transactions = window_rows(transactions, "timestamp", end=as_of, days=history_days)
-    list_amount = transactions["list_amount"].to_numpy(dtype="float64", na_value=np.nan)
-    quantity = transactions["quantity"].to_numpy(dtype="float64", na_value=np.nan)
-    usable = (list_amount > 0) & (quantity > 0) & transactions["category"].notna().to_numpy()
-    customers = customer_key(transactions["customer_id"]).codes[usable]
-    category_codes, categories = pd.factorize(transactions["category"][usable])
-    categories = pd.Index(categories).astype("str")
-    stamps = transactions["timestamp"].to_numpy(dtype="datetime64[ns]")[usable].view("i8")
-    order = np.lexsort((stamps, category_codes, customers))
-    customers, category_codes, stamps = customers[order], category_codes[order], stamps[order]
-    log_price = np.log(list_amount[usable] / quantity[usable])[order]
-    repeat = (
-        np.flatnonzero((customers[1:] == customers[:-1]) & (category_codes[1:] == category_codes[:-1])) + 1
-    )
-    # Periods are half-open like every window: period k is [as_of - (k + 1) * period, as_of - k * period).
-    periods_back = (as_of.value - 1 - stamps[repeat]) // (period_days * NS_PER_DAY)
-    n_periods = -(-history_days // period_days)
-    cells = category_codes[repeat].astype("int64") * n_periods + periods_back
-    n_ratios = np.bincount(cells, minlength=len(categories) * n_periods)
-    change = np.bincount(cells, weights=log_price[repeat] - log_price[repeat - 1], minlength=len(n_ratios))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rose = (n_ratios >= min_observations) & (change / n_ratios >= np.log1p(min_share))
-    rise_cells = np.flatnonzero(rose)
-    starts = as_of.value - (rise_cells % n_periods + 1) * period_days * NS_PER_DAY
-    recent = starts >= as_of.value - lookback_days * NS_PER_DAY
-    rises = pd.Series(starts[recent], index=categories.take(rise_cells[recent] // n_periods), dtype="int64")
-    latest = rises.groupby(level=0).max()
-    return pd.Series(
-        latest.to_numpy().astype("datetime64[ns]"),
-        index=pd.Index(latest.index, dtype="str", name="category"),
-        name="price_rise_date",
+    cells = price_change_cells(transactions, as_of=as_of, period_days=period_days, history_days=history_days)
+    return price_rises_from_cells(
+        combine_price_cells([cells]),
+        as_of=as_of,
+        period_days=period_days,
+        min_share=min_share,
+        lookback_days=lookback_days,
+        min_observations=min_observations,
     )
 
 

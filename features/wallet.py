@@ -33,6 +33,40 @@ def _net_spend(transactions: pd.DataFrame, as_of, window_days: int, key) -> tupl
     return reduce_by_customer(key._replace(codes=key.codes[rows]), amount, how="sum")
 
 
+def peer_group_spend(
+    transactions: pd.DataFrame, customers: pd.DataFrame, *, as_of, window_days: int, peer_group_column: str
+) -> pd.DataFrame:
+    """Each customer with a positive net spend in the last ``window_days``: their peer group and that spend.
+
+    Rows of several groups of customers, concatenated, are the rows of all of them (each customer is in one group).
+    """
+    by_customer, by_transaction = shared_customer_key(customers["customer_id"], transactions["customer_id"])
+    spent, _ = _net_spend(transactions, as_of, window_days, by_transaction)
+    group_codes, names = pd.factorize(
+        pd.concat([peer_groups(customers, peer_group_column), pd.Series([UNKNOWN_GROUP])])
+    )
+    group = np.full(by_customer.n, group_codes[-1])  # customers missing from the customers table: "unknown"
+    group[by_customer.codes] = group_codes[:-1]
+    spenders = spent > 0
+    return pd.DataFrame(
+        {"peer_group": pd.array(np.asarray(names, dtype=object)[group[spenders]], dtype="str"), "spend": spent[spenders]}
+    )
+
+
+def peer_group_wallets_from_spend(
+    spend: pd.DataFrame, *, peer_group_column: str, quantile: float, min_group_size: int
+) -> tuple[pd.Series, float]:
+    """The ``quantile`` of the spends per peer group (groups of at least ``min_group_size``), and over everyone.
+
+    Quantiles depend only on the values, not on their order, so any split of the customers gives the same result.
+    """
+    by_group = spend["spend"].groupby(spend["peer_group"].to_numpy(dtype=object))
+    wallets = by_group.quantile(quantile)[by_group.size() >= min_group_size]
+    overall = float(spend["spend"].quantile(quantile)) if len(spend) else float("nan")
+    index = pd.Index(wallets.index, dtype="str", name=peer_group_column)
+    return pd.Series(wallets.to_numpy(dtype="float64"), index=index, name="wallet").sort_index(), overall
+
+
 def peer_group_wallets(
     transactions: pd.DataFrame,
     customers: pd.DataFrame,
@@ -48,20 +82,12 @@ def peer_group_wallets(
     Only customers with a positive net spend count. Groups with fewer than ``min_group_size`` such customers
     are left out (their members fall back to the overall value); the overall value is NaN when nobody spent.
     """
-    by_customer, by_transaction = shared_customer_key(customers["customer_id"], transactions["customer_id"])
-    spent, _ = _net_spend(transactions, as_of, window_days, by_transaction)
-    group_codes, names = pd.factorize(
-        pd.concat([peer_groups(customers, peer_group_column), pd.Series([UNKNOWN_GROUP])])
+    spend = peer_group_spend(
+        transactions, customers, as_of=as_of, window_days=window_days, peer_group_column=peer_group_column
     )
-    group = np.full(by_customer.n, group_codes[-1])  # customers missing from the customers table: "unknown"
-    group[by_customer.codes] = group_codes[:-1]
-    spenders = spent > 0
-    amounts = pd.Series(spent[spenders])
-    by_group = amounts.groupby(group[spenders])
-    wallets = by_group.quantile(quantile)[by_group.size() >= min_group_size]
-    overall = float(amounts.quantile(quantile)) if len(amounts) else float("nan")
-    index = pd.Index(names.take(wallets.index.to_numpy()), dtype="str", name=peer_group_column)
-    return pd.Series(wallets.to_numpy(), index=index, name="wallet").sort_index(), overall
+    return peer_group_wallets_from_spend(
+        spend, peer_group_column=peer_group_column, quantile=quantile, min_group_size=min_group_size
+    )
 
 
 def share_of_wallet(

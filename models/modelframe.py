@@ -16,23 +16,23 @@ from features import (
     FeatureSettings,
     FeatureSpec,
     GlobalStats,
+    GlobalStatsPart,
     Tables,
     as_timestamp,
     build_feature_table,
     churn_labels,
+    combine_global_stats,
     compute_global_stats,
     feature_specs,
+    global_stats_part,
 )
 from features.aggregate import prepare_tables
-from features.cutoff import window_mask
-from features.tables import EVENT_TIME_COLUMN, empty_table
+from features.tables import EVENT_TIME_COLUMN
 from models.bgnbd import BgNbdParams, bgnbd_features, fit_bgnbd, rfm_summary
 from models.snapshots import sample_customers
 
 KEY_COLUMNS = ("customer_id", "as_of")
 LABEL = "churned"
-# What compute_global_stats reads: purchases for wallets and list prices, and the customers' peer groups.
-STATS_TRANSACTION_COLUMNS = ("customer_id", "timestamp", "amount", "quantity", "list_amount", "category")
 
 
 def data_end(tables: Tables) -> pd.Timestamp:
@@ -55,32 +55,21 @@ class CutoffStats:
 
 @dataclass(frozen=True)
 class StatsInputs:
-    """What :class:`CutoffStats` are computed from, for one group of customers: the columns and rows the global
-    feature statistics read, and each cutoff's BG/NBD summary (small: one row per customer)."""
+    """What one group of customers contributes to the :class:`CutoffStats` at each cutoff: its part of the
+    feature statistics and its BG/NBD summary (both about one row per customer, never the events)."""
 
-    transactions: pd.DataFrame
-    customers: pd.DataFrame
+    features: dict[pd.Timestamp, GlobalStatsPart]
     rfm: dict[pd.Timestamp, pd.DataFrame]
 
 
 def stats_inputs(tables: Tables, cutoffs: Sequence, settings: FeatureSettings) -> StatsInputs:
-    """The slice of ``tables`` that the statistics at ``cutoffs`` need (customer ids as str)."""
+    """The contribution of ``tables``' customers to the statistics at ``cutoffs`` (customer ids as str)."""
     cutoffs = sorted(map(as_timestamp, cutoffs))
-    lookback = max(settings.wallet_window_days, settings.price_history_days)
-    span = (cutoffs[-1] - cutoffs[0]) / pd.Timedelta(days=1) + lookback
-    transactions = tables.transactions
-    recent = window_mask(transactions["timestamp"], end=cutoffs[-1], days=span)
-    customers = tables.customers
-    wanted = ["customer_id", "signup_date", settings.peer_group_column]
+    tables = prepare_tables(tables)  # no-op when already prepared
     return StatsInputs(
-        transactions=_str_ids(transactions.loc[recent, list(STATS_TRANSACTION_COLUMNS)]),
-        customers=_str_ids(customers[[c for c in dict.fromkeys(wanted) if c in customers.columns]]),
-        rfm={cutoff: _str_index(rfm_summary(transactions, cutoff)) for cutoff in cutoffs},
+        features={cutoff: global_stats_part(tables, cutoff, settings) for cutoff in cutoffs},
+        rfm={cutoff: _str_index(rfm_summary(tables.transactions, cutoff)) for cutoff in cutoffs},
     )
-
-
-def _str_ids(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.assign(customer_id=frame["customer_id"].astype("str")).reset_index(drop=True)
 
 
 def _str_index(summary: pd.DataFrame) -> pd.DataFrame:
@@ -92,20 +81,14 @@ def combine_stats(
 ) -> dict[pd.Timestamp, CutoffStats]:
     """The statistics at each cutoff over every group of customers in ``parts`` (each customer in one part).
 
-    Each customer's rows keep their relative order, which is all the statistics depend on, so the result equals
-    :func:`cutoff_stats` on the whole data.
+    Feature statistics combine exactly (integer sums, order-free quantiles) and the BG/NBD summaries are put in
+    customer order, so the result equals :func:`cutoff_stats` on the whole data.
     """
-    tables = Tables(
-        transactions=pd.concat([p.transactions for p in parts], ignore_index=True),
-        customers=pd.concat([p.customers for p in parts], ignore_index=True),
-        complaints=empty_table("complaints"),
-        visits=empty_table("visits"),
-        account_managers=empty_table("account_managers"),
-    )
     stats = {}
     for cutoff in sorted(map(as_timestamp, cutoffs)):
         summary = pd.concat([p.rfm[cutoff] for p in parts]).sort_index(kind="stable")
-        stats[cutoff] = CutoffStats(compute_global_stats(tables, cutoff, settings), fit_bgnbd(summary))
+        features = combine_global_stats([p.features[cutoff] for p in parts], settings)
+        stats[cutoff] = CutoffStats(features, fit_bgnbd(summary))
     return stats
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -123,3 +124,35 @@ def test_exposure_and_spend_since_the_rise():
     no_rises = pd.Series([], dtype="datetime64[ns]", index=pd.Index([], dtype="str"))
     assert price.spend_trend_since_price_rise(t, no_rises, as_of=T, cap=10.0).empty
     assert price.price_rise_exposure_share(t, no_rises, as_of=T, window_days=30).empty
+
+
+def test_price_change_cells_count_repeat_ratios_in_fixed_point_ticks_and_add_up_over_customers():
+    rows = [  # (customer, category, days_back, list_amount, quantity)
+        ("a", "tools", 20, 10.0, 1.0),
+        ("a", "tools", 3, 22.0, 2.0),  # unit 10 -> 11, in period 0 (days back 1..7)
+        ("b", "tools", 9, 40.0, 4.0),
+        ("b", "tools", 2, 12.0, 1.0),  # unit 10 -> 12, period 0
+        ("b", "toys", 16, 5.0, 1.0),
+        ("b", "toys", 10, 4.0, 1.0),  # unit 5 -> 4, period 1 (days back 8..14)
+    ]
+
+    def cells(subset):
+        customer, category, days_back, list_amount, quantity = zip(*subset)
+        t = tx(customer_id=list(customer), days_back=list(days_back), amount=list(list_amount),
+               list_amount=list(list_amount), quantity=list(quantity), category=list(category))
+        return price.price_change_cells(t, as_of=T, period_days=7, history_days=28)
+
+    both = price.combine_price_cells([cells(rows)])
+    ticks = price.PRICE_TICKS_PER_UNIT
+    expected = pd.DataFrame(
+        {
+            "category": ["tools", "toys"],
+            "periods_back": [0, 1],
+            "n_ratios": [2, 1],
+            "change_ticks": [round(np.log(1.1) * ticks) + round(np.log(1.2) * ticks), round(np.log(0.8) * ticks)],
+        }
+    )
+    pd.testing.assert_frame_equal(both, expected, check_dtype=False)
+    # customers computed apart and added up give the same cells, exactly
+    apart = price.combine_price_cells([cells(rows[:2]), cells(rows[2:])])
+    pd.testing.assert_frame_equal(apart, both, check_exact=True)
