@@ -70,7 +70,10 @@ def price_change_cells(transactions: pd.DataFrame, *, as_of, period_days: int, h
     customers = customer_key(transactions["customer_id"]).codes[usable]
     category_codes, categories = pd.factorize(transactions["category"][usable])
     stamps = transactions["timestamp"].to_numpy(dtype="datetime64[ns]")[usable].view("i8")
-    order = np.lexsort((stamps, category_codes, customers))
+    if np.all(stamps[1:] >= stamps[:-1]):  # time-sorted (prepared tables): a stable sort keeps time order
+        order = np.argsort(customers.astype("int64") * max(len(categories), 1) + category_codes, kind="stable")
+    else:
+        order = np.lexsort((stamps, category_codes, customers))
     customers, category_codes, stamps = customers[order], category_codes[order], stamps[order]
     log_price = np.log(list_amount[usable] / quantity[usable])[order]
     repeat = (
