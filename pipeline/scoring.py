@@ -12,7 +12,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from features import Tables, as_timestamp, events_before
+from features import Tables, as_timestamp
+from features.aggregate import prepare_tables
+from features.cutoff import NS_PER_DAY, customers_before
 from models.drift import combined_counts, drift_counts, stability_from_counts
 from models.estimator import ChurnModel, FeatureSchemaMismatch
 from models.explain import Reasons, top_reasons
@@ -45,9 +47,11 @@ class ScoredCustomers:
         return cls(customers.take(order).reset_index(drop=True), reasons)
 
 
-def _last_purchase_dates(transactions: pd.DataFrame) -> pd.Series:
-    purchases = transactions[transactions["amount"] > 0]
-    return purchases.groupby("customer_id")["timestamp"].max().dt.strftime("%Y-%m-%d")
+def _last_purchase_dates(as_of: pd.Timestamp, days_since_last_purchase: pd.Series) -> np.ndarray:
+    """The day of the last purchase (YYYY-MM-DD), from the whole days between it and as_of's day."""
+    as_of_day = as_of.value // NS_PER_DAY
+    days = as_of_day - days_since_last_purchase.to_numpy(dtype="int64")
+    return pd.DatetimeIndex(days * NS_PER_DAY).strftime("%Y-%m-%d").to_numpy(dtype=object)
 
 
 def score_customers(
@@ -63,6 +67,7 @@ def score_customers(
 
     ``stats``: the statistics over all customers when ``tables`` is one bucket (see ``scoring_frame``).
     """
+    tables = prepare_tables(tables)  # once: the frame, the cut and the lookups below share it
     frame = scoring_frame(tables, as_of, cfg.features, cfg.churn, stats)
     features = frame[[c for c in frame.columns if c != "customer_id"]]
     try:
@@ -77,8 +82,10 @@ def score_customers(
     reasons = top_reasons(
         model.contributions(features), features, model_specs(cfg.features), medians, cfg.scoring.top_reasons
     )
-    cut = events_before(tables, as_of)
-    customers = cut.customers.set_index("customer_id")
+    customers = customers_before(tables.customers, as_of)
+    managers = pd.Series(
+        customers["account_manager_id"].to_numpy(), index=customers["customer_id"].astype("str").to_numpy()
+    )
     scored = pd.DataFrame(
         {
             "customer_id": frame["customer_id"],
@@ -87,9 +94,11 @@ def score_customers(
                 frame, window_days=cfg.scoring.value_window_days, horizon_days=cfg.scoring.value_horizon_days
             ),
             "days_since_last_purchase": np.floor(frame["days_since_last_purchase"]).astype(int),
-            "last_purchase_date": frame["customer_id"].map(_last_purchase_dates(cut.transactions)),
-            "account_manager_id": frame["customer_id"].map(customers["account_manager_id"]),
-            "segment": frame["customer_id"].map(customers["segment"]).fillna("unknown"),
+            "last_purchase_date": pd.array(
+                _last_purchase_dates(as_of, frame["days_since_last_purchase"]), dtype="str"
+            ),
+            "account_manager_id": frame["customer_id"].map(managers),
+            "segment": frame["segment"],
             "lifecycle_stage": frame["lifecycle_stage"],
             "open_complaints": frame["open_complaints"].astype(int),
         }

@@ -11,6 +11,7 @@ from models.bgnbd import (
     bgnbd_features,
     expected_purchases,
     fit_bgnbd,
+    fit_sample,
     log_likelihood,
     p_alive,
     p_no_purchase,
@@ -241,3 +242,20 @@ def test_penalizer_shrinks_the_parameters(simulated):
     summary, _ = simulated
     plain, shrunk = fit_bgnbd(summary), fit_bgnbd(summary, penalizer=0.01)
     assert sum(v**2 for v in vars(shrunk).values()) < sum(v**2 for v in vars(plain).values())
+
+
+def test_the_fit_uses_a_stable_hash_sample_of_customers_beyond_the_cap():
+    rng = np.random.default_rng(3)
+    n = 400
+    summary = pd.DataFrame(
+        {"frequency": rng.poisson(3, n).astype(float), "recency": rng.uniform(0, 20, n), "T": np.full(n, 30.0)},
+        index=pd.Index([f"c{i:04d}" for i in range(n)], dtype="str", name="customer_id"),
+    )
+    summary["recency"] = np.where(summary["frequency"] > 0, summary["recency"], 0.0)
+    sample = fit_sample(summary, 150)
+    assert len(sample) == 150 and sample.index.is_unique and sample.index.isin(summary.index).all()
+    # the same customers whatever the row order, and the fit is the fit of exactly those customers
+    shuffled = summary.sample(frac=1.0, random_state=1)
+    assert set(fit_sample(shuffled, 150).index) == set(sample.index)
+    assert fit_bgnbd(shuffled.sort_index(), max_customers=150) == fit_bgnbd(sample, max_customers=10**9)
+    assert fit_bgnbd(summary, max_customers=150) != fit_bgnbd(summary, max_customers=10**9)
