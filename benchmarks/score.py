@@ -61,7 +61,7 @@ class Stages:
 
 def instrument(stages: Stages, model) -> None:
     """Time the stages of score_customers and winback_list through the names they call."""
-    for name in ("scoring_frame", "top_reasons", "events_before", "customer_value", "build_winback_list"):
+    for name in ("prepare_tables", "scoring_frame", "top_reasons", "customer_value", "build_winback_list"):
         setattr(score_step, name, stages.wrap(name, getattr(score_step, name)))
     model.predict_proba = stages.wrap("predict_proba", model.predict_proba)
     model.contributions = stages.wrap("contributions", model.contributions)
