@@ -18,15 +18,15 @@ Generates the sample world (unless --data is given), runs the rolling-origin bac
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from benchmarks.sample_world import sample_world
 from pipeline.config import load_config
-from pipeline.generate import TRUTH_FOLDER, write_world
+from pipeline.generate import TRUTH_FOLDER
 from pipeline.io import load_data_dir, read_frame
 from pipeline.oracle import (
     as_of_no_purchase_probability,
@@ -45,10 +45,7 @@ def main() -> None:
     parser.add_argument("--replications", type=int, default=200, help="futures drawn by the as-of oracle")
     args = parser.parse_args()
     cfg = load_config(args.config)
-    with tempfile.TemporaryDirectory() as scratch:
-        data_dir = args.data or Path(scratch) / "world"
-        if args.data is None:
-            write_world(data_dir, args.customers, args.seed)
+    with sample_world(args.data, args.customers, args.seed) as data_dir:
         tables, _ = load_data_dir(data_dir)
         truth = {n: read_frame(data_dir / TRUTH_FOLDER / f"{n}.csv") for n in ("customers", "paths", "calendar")}
         started = time.perf_counter()

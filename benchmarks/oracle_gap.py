@@ -13,17 +13,17 @@ what separates the model from an oracle that knows it. No calibration: ranking o
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from benchmarks.sample_world import sample_world
 from models.backtest import LABEL
 from models.estimator import FeatureSchema, fit_booster, holdout_customers
 from pipeline.config import load_config
-from pipeline.generate import TRUTH_FOLDER, write_world
+from pipeline.generate import TRUTH_FOLDER
 from pipeline.io import load_data_dir, read_frame
 from pipeline.train import training_data
 
@@ -61,10 +61,7 @@ def main() -> None:
     parser.add_argument("--config", type=Path)
     args = parser.parse_args()
     cfg = load_config(args.config)
-    with tempfile.TemporaryDirectory() as scratch:
-        data_dir = args.data or Path(scratch) / "world"
-        if args.data is None:
-            write_world(data_dir, args.customers, args.seed)
+    with sample_world(args.data, args.customers, args.seed) as data_dir:
         tables, _ = load_data_dir(data_dir)
         truth = read_frame(data_dir / TRUTH_FOLDER / "customers.csv")
     data = training_data(tables, cfg)

@@ -83,9 +83,7 @@ def score_customers(
         model.contributions(features), features, model_specs(cfg.features), medians, cfg.scoring.top_reasons
     )
     customers = customers_before(tables.customers, as_of)
-    managers = pd.Series(
-        customers["account_manager_id"].to_numpy(), index=customers["customer_id"].astype("str").to_numpy()
-    )
+    managers = pd.Series(customers["account_manager_id"].array, index=customers["customer_id"].astype("str").array)
     scored = pd.DataFrame(
         {
             "customer_id": frame["customer_id"],
