@@ -271,9 +271,12 @@ def reference_problems(frames: Mapping[str, pd.DataFrame], files: Mapping[str, s
         if column not in frames.get(table, {}) or target_column not in frames.get(target, {}):
             continue
         ids = frames[table][column]
-        # Index lookup: Series.isin on arrow-backed strings converts the value set one item at a time.
+        # Look up each distinct id once (a table repeats its customers many times), by an index lookup:
+        # Series.isin on arrow-backed strings converts the value set one item at a time.
         known = pd.Index(frames[target][target_column].dropna().unique())
-        unknown = not_blank(ids) & (known.get_indexer(ids) < 0)
+        codes, distinct = pd.factorize(ids)
+        missing = np.append(known.get_indexer(distinct) < 0, False)  # code -1 (missing id) is not unknown
+        unknown = not_blank(ids) & missing[codes]
         if unknown.any():
             count = ids[unknown].nunique()
             what = f"{count} {column} value(s) not in {files[target]} ({_examples(ids[unknown])})"
