@@ -2,7 +2,7 @@
 
 Generates the numpy world of ``benchmarks.features`` (at --scale 2.07 about 1,000,000 customers are active at
 as_of), loads the model that ``benchmarks.train --save`` wrote, and runs ``pipeline.scoring.score_customers`` and
-``winback_list`` unchanged: features at as_of (feature table + BG/NBD), predict_proba, contributions,
+``winback_list`` unchanged: features at as_of (feature table + BG/NBD), contributions (and from them the probabilities),
 top_reasons, the descriptive columns, build_winback_list. Each stage is timed by wrapping the names
 pipeline.scoring calls (instrumented, not altered); peak memory per stage is VmHWM, reset before each.
 
@@ -63,8 +63,7 @@ def instrument(stages: Stages, model) -> None:
     """Time the stages of score_customers and winback_list through the names they call."""
     for name in ("prepare_tables", "scoring_frame", "top_reasons", "customer_value", "build_winback_list"):
         setattr(score_step, name, stages.wrap(name, getattr(score_step, name)))
-    model.predict_proba = stages.wrap("predict_proba", model.predict_proba)
-    model.contributions = stages.wrap("contributions", model.contributions)
+    model.contributions = stages.wrap("contributions", model.contributions)  # predict_with_contributions calls it
 
 
 def check(scored, model, cfg, medians, n_rows: int, seed: int = 0) -> None:

@@ -8,11 +8,15 @@ reduction is a ``np.bincount`` or ``ufunc.at`` over their codes; the result is t
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time
 from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
@@ -56,14 +60,49 @@ def with_customer_codes(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def shared_customer_key(*columns: pd.Series) -> list[CustomerKey]:
-    """Keys of several customer_id columns in one code space (so codes of one table match the other's)."""
+    """Keys of several customer_id columns in one code space (so codes of one table match the other's):
+    the codes of the sorted distinct ids of all of them."""
     dtypes = {id(c.dtype) for c in columns}
     if isinstance(columns[0].dtype, pd.CategoricalDtype) and len(dtypes) == 1:
         return [customer_key(c) for c in columns]
-    codes, ids = pd.factorize(pd.concat([c.astype("str") for c in columns], ignore_index=True), sort=True)
+    strings = [c.astype("str") for c in columns]
+    keys = _keys_by_first_column(strings)
+    if keys is not None:
+        return keys
+    codes, ids = pd.factorize(pd.concat(strings, ignore_index=True), sort=True)
     ids = pd.Index(ids, dtype="str")
     bounds = np.cumsum([0] + [len(c) for c in columns])
     return [CustomerKey(codes[a:b], ids) for a, b in pairwise(bounds)]
+
+
+def _keys_by_first_column(columns: list[pd.Series]) -> list[CustomerKey] | None:
+    """The keys when the first column (a customers table) holds every id of the others: its sorted distinct ids,
+    and every column looked up in them by pyarrow in parallel threads (pandas' factorisation hashes the
+    tens of millions of event ids in one thread). None when some id is missing or null: then the caller
+    factorises everything together."""
+    arrays = [pa.chunked_array(pa.array(c.array)).cast(pa.large_string()) for c in columns]
+    if any(a.null_count for a in arrays):
+        return None
+    distinct = pc.unique(arrays[0])
+    distinct = distinct.take(pc.sort_indices(distinct))
+    threads = os.cpu_count() or 1
+    pieces = [
+        (column, array.slice(start, step))
+        for column, array in enumerate(arrays)
+        for step in [max(1, -(-len(array) // threads))]
+        for start in range(0, len(array), step)
+    ]
+    with ThreadPoolExecutor(threads) as pool:
+        found = list(pool.map(lambda piece: pc.index_in(piece[1], value_set=distinct), pieces))
+    if any(codes.null_count for codes in found):
+        return None
+    ids = pd.Index(pd.array(distinct, dtype="str"))
+    parts: list[list[np.ndarray]] = [[] for _ in arrays]
+    for (column, _), codes in zip(pieces, found, strict=True):
+        parts[column].append(codes.to_numpy().astype(np.intp))
+    return [
+        CustomerKey(np.concatenate(p) if p else np.empty(0, dtype=np.intp), ids) for p in parts
+    ]
 
 
 def reduce_by_customer(

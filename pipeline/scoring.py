@@ -78,10 +78,9 @@ def score_customers(
             "score with the configuration the model was trained with, or retrain with `churn train`",
         ) from None
 
-    probability = model.predict_proba(features)[:, 1] if len(features) else np.empty(0)
-    reasons = top_reasons(
-        model.contributions(features), features, model_specs(cfg.features), medians, cfg.scoring.top_reasons
-    )
+    proba, contributions = model.predict_with_contributions(features)
+    probability = proba[:, 1]
+    reasons = top_reasons(contributions, features, model_specs(cfg.features), medians, cfg.scoring.top_reasons)
     customers = customers_before(tables.customers, as_of)
     managers = pd.Series(customers["account_manager_id"].array, index=customers["customer_id"].astype("str").array)
     scored = pd.DataFrame(

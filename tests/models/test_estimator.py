@@ -288,6 +288,15 @@ def test_contributions_add_up_to_the_raw_log_odds(data, model):
     np.testing.assert_allclose(contributions.sum(axis=1), np.log(raw / (1 - raw)), rtol=1e-6, atol=1e-9)
 
 
+def test_predict_with_contributions_is_predict_proba_and_contributions_in_one_pass(data, model):
+    scoring = data[FEATURES].iloc[:200]
+    proba, contributions = model.predict_with_contributions(scoring)
+    np.testing.assert_allclose(proba, model.predict_proba(scoring), rtol=1e-12, atol=1e-15)
+    pd.testing.assert_frame_equal(contributions, model.contributions(scoring))
+    empty_proba, empty_contributions = model.predict_with_contributions(scoring.iloc[:0])
+    assert empty_proba.shape == (0, 2) and empty_contributions.shape == (0, len(FEATURES) + 1)
+
+
 def test_scoring_frame_with_an_extra_column_is_refused(data, model):
     with pytest.raises(FeatureSchemaMismatch, match="extra columns: customer_id"):
         model.predict_proba(data[["customer_id", *FEATURES]].iloc[:5])

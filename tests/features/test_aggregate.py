@@ -1,0 +1,46 @@
+"""Customer keys: every column's codes index one sorted list of the distinct ids of all of them."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.aggregate import shared_customer_key
+
+
+def _expected(columns):
+    """Codes and ids worked out independently: positions in the sorted set of every id seen."""
+    ids = sorted({value for column in columns for value in column})
+    return [[ids.index(value) for value in column] for column in columns], ids
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        # every event id is a customer's (the threaded lookup), customers unsorted, one id without events
+        [["c3", "c1", "c2", "c9"], ["c1", "c1", "c3", "c2", "c1"], ["c2"], []],
+        # an event id missing from the customers (everything factorised together)
+        [["c3", "c1"], ["c1", "c4", "c3"], ["c0"]],
+        # no customers at all
+        [[], ["b", "a", "b"]],
+        # duplicated customer ids and non-ASCII ids sort by code point
+        [["é2", "e2", "é2", "z"], ["z", "é2", "e2"]],
+    ],
+)
+def test_shared_key_codes_index_the_sorted_distinct_ids(columns):
+    keys = shared_customer_key(*[pd.Series(c, dtype="str") for c in columns])
+    codes, ids = _expected(columns)
+    for key, expected in zip(keys, codes, strict=True):
+        assert key.codes.tolist() == expected
+        assert key.ids.tolist() == ids
+        assert key.n == len(ids)
+
+
+def test_long_columns_split_across_threads_give_the_same_codes():
+    rng = np.random.default_rng(3)
+    customers = np.array([f"C{i:05d}" for i in rng.permutation(5000)], dtype=object)
+    events = customers[rng.integers(0, 5000, 100_001)]
+    keys = shared_customer_key(pd.Series(customers, dtype="str"), pd.Series(events, dtype="str"))
+    ids = np.sort(customers)
+    np.testing.assert_array_equal(keys[0].codes, np.searchsorted(ids, customers))
+    np.testing.assert_array_equal(keys[1].codes, np.searchsorted(ids, events))
+    assert keys[1].ids.dtype == "str"
