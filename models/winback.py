@@ -16,19 +16,35 @@ def value_tiers(value: pd.Series, cuts: tuple[float, float]) -> pd.Series:
     Customers are taken by value, highest first (ties by index); a customer is in A while the value of the
     customers ranked before them is below cuts[0] of the total. Zero total value: everybody is C.
     """
-    ordered = value.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
-    total = float(ordered.clip(lower=0).sum())
+    amounts = value.to_numpy(dtype="float64")
+    positive = np.clip(amounts, 0, None)
+    total = float(positive.sum())
     if total <= 0:
         return pd.Series("C", index=value.index, name="value_tier")
-    before = (ordered.clip(lower=0).cumsum() - ordered.clip(lower=0)) / total
-    tier = np.where(before < cuts[0], "A", np.where(before < cuts[1], "B", "C"))
-    return pd.Series(tier, index=ordered.index, name="value_tier").reindex(value.index)
+    order = np.lexsort((_sort_positions(value.index), -amounts))
+    before = (np.cumsum(positive[order]) - positive[order]) / total
+    tier = np.empty(len(amounts), dtype=object)
+    tier[order] = np.where(before < cuts[0], "A", np.where(before < cuts[1], "B", "C"))
+    return pd.Series(tier, index=value.index, name="value_tier")
+
+
+def _sort_positions(keys) -> np.ndarray:
+    """Each key's place in ascending order (equal keys by position): a tie-break for ``np.lexsort``; no string
+    sort when the keys are already in order, as scored customers are."""
+    keys = pd.Index(keys)
+    if keys.is_monotonic_increasing:
+        return np.arange(len(keys))
+    places = np.empty(len(keys), dtype=np.intp)
+    places[keys.argsort(kind="stable")] = np.arange(len(keys))
+    return places
 
 
 def rank_by_value_at_risk(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows sorted by value_at_risk (highest first), ties by customer_id, with a 1-based ``rank`` column first."""
-    ranked = frame.sort_values(["value_at_risk", "customer_id"], ascending=[False, True], kind="stable")
-    ranked = ranked.reset_index(drop=True)
+    order = np.lexsort(
+        (_sort_positions(frame["customer_id"]), -frame["value_at_risk"].to_numpy(dtype="float64"))
+    )
+    ranked = frame.take(order).reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     return ranked
 
@@ -40,11 +56,16 @@ def _stable_uniform(customer_ids: pd.Series, salt: str) -> np.ndarray:
 
 
 def control_group(customer_ids: pd.Series, tiers: pd.Series, share: float, as_of: pd.Timestamp) -> np.ndarray:
-    """Seeded by the as-of date: in each tier, the round(share x n) customers with the lowest stable draw."""
-    draw = pd.Series(_stable_uniform(customer_ids, as_of.strftime("%Y-%m-%d")), index=customer_ids.index)
-    position = draw.groupby(tiers.to_numpy()).rank(method="first")
-    tier_size = tiers.map(tiers.value_counts()).to_numpy(dtype="float64")
-    return position.to_numpy() <= np.round(share * tier_size)
+    """Seeded by the as-of date: in each tier, the round(share x n) customers with the lowest stable draw
+    (equal draws by position)."""
+    draw = _stable_uniform(customer_ids, as_of.strftime("%Y-%m-%d"))
+    tier_codes, _ = pd.factorize(tiers.to_numpy())
+    chosen = np.zeros(len(draw), dtype=bool)
+    for code in range(tier_codes.max(initial=-1) + 1):
+        members = np.flatnonzero(tier_codes == code)
+        first = members[np.argsort(draw[members], kind="stable")]
+        chosen[first[: int(np.round(share * len(members)))]] = True
+    return chosen
 
 
 def target_flags(n_rows: int, *, fraction: float | None, size: int | None) -> np.ndarray:
@@ -75,15 +96,17 @@ def recommended_actions(
     top reasons. Low-risk rows of the low-risk tiers get the low-risk action; otherwise the first family in
     priority order that the row has decides, and rows with none get the tier's default.
     """
-    tier = tiers.to_numpy()
-    actions = np.array([playbook.default[t] for t in TIERS], dtype=object)[pd.Index(TIERS).get_indexer(tier)]
+    tier = pd.Categorical(tiers.to_numpy(), categories=TIERS).codes
+    actions = np.array([playbook.default[t] for t in TIERS], dtype=object)[tier]
     for family in reversed(playbook.priority):
         if family in has_family.columns and family in playbook.actions:
             per_tier = np.array([playbook.actions[family][t] for t in TIERS], dtype=object)
             chosen = has_family[family].to_numpy(dtype=bool)
-            actions = np.where(chosen, per_tier[pd.Index(TIERS).get_indexer(tier)], actions)
-    low_risk = np.isin(tier, playbook.low_risk_tiers) & (churn_probability.to_numpy() < playbook.low_risk_probability)
-    return np.where(low_risk, playbook.low_risk_action, actions)
+            actions[chosen] = per_tier[tier[chosen]]
+    low_risk_tier = np.isin(np.arange(len(TIERS)), [TIERS.index(t) for t in playbook.low_risk_tiers])
+    low_risk = low_risk_tier[tier] & (churn_probability.to_numpy() < playbook.low_risk_probability)
+    actions[low_risk] = playbook.low_risk_action
+    return actions
 
 
 WINBACK_COLUMNS = (
@@ -113,7 +136,7 @@ def build_winback_list(
     """
     frame = scored.reset_index(drop=True).copy()
     frame["value_at_risk"] = frame["churn_probability"] * frame["customer_value"]
-    frame["value_tier"] = value_tiers(frame.set_index("customer_id")["customer_value"], tier_cuts).to_numpy()
+    frame["value_tier"] = value_tiers(pd.Series(frame["customer_value"].array, index=frame["customer_id"].array), tier_cuts).to_numpy()
     frame["reasons"] = reasons
     frame["recommended_action"] = recommended_actions(
         has_family.reset_index(drop=True), frame["value_tier"], frame["churn_probability"], playbook
