@@ -99,10 +99,8 @@ def _keys_by_first_column(columns: list[pd.Series]) -> list[CustomerKey] | None:
     ids = pd.Index(pd.array(distinct, dtype="str"))
     parts: list[list[np.ndarray]] = [[] for _ in arrays]
     for (column, _), codes in zip(pieces, found, strict=True):
-        parts[column].append(codes.to_numpy().astype(np.intp))
-    return [
-        CustomerKey(np.concatenate(p) if p else np.empty(0, dtype=np.intp), ids) for p in parts
-    ]
+        parts[column].append(codes.to_numpy())  # int32, as a categorical's codes are
+    return [CustomerKey(np.concatenate(p) if p else np.empty(0, dtype=np.int32), ids) for p in parts]
 
 
 def reduce_by_customer(

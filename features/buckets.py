@@ -76,19 +76,27 @@ def build_feature_table_bucketed(
     customer_ids = pd.Index(
         active_customers(tables.transactions, as_of, churn.active_window_days).astype("str")
     )
-    table = None
+    columns: list[str] = []
     for bucket in split_by_bucket(tables, n_buckets):
         part = build_feature_table(bucket, as_of, settings, churn, global_stats=stats)
-        if table is None:
-            table = {
-                name: np.empty(len(customer_ids), dtype=part[name].to_numpy().dtype) for name in part.columns
+        if not columns:
+            columns = list(part.columns)
+            numeric_names = [name for name in columns if part[name].dtype == np.float64]
+            numeric = np.empty((len(numeric_names), len(customer_ids)))
+            others = {
+                name: np.empty(len(customer_ids), dtype=part[name].to_numpy().dtype)
+                for name in columns
+                if name not in numeric_names
             }
         rows = customer_ids.get_indexer(part[CUSTOMER_ID])
-        for name, column in table.items():
+        for i, name in enumerate(numeric_names):
+            numeric[i, rows] = part[name].to_numpy()
+        for name, column in others.items():
             column[rows] = part[name].to_numpy()
-    return pd.DataFrame(
-        {
-            name: column if column.dtype != object else pd.array(column, dtype="str")
-            for name, column in table.items()
-        }
-    )
+    # The float columns become one block without a copy (the table is the largest thing built here).
+    table = pd.DataFrame(numeric.T, columns=numeric_names, copy=False)
+    for position, name in enumerate(columns):
+        if name in others:
+            column = others[name]
+            table.insert(position, name, pd.array(column, dtype="str") if column.dtype == object else column)
+    return table
