@@ -17,7 +17,7 @@ def value_tiers(value: pd.Series, cuts: tuple[float, float]) -> pd.Series:
     customers ranked before them is below cuts[0] of the total. Zero total value: everybody is C.
     """
     amounts = value.to_numpy(dtype="float64")
-    positive = np.clip(amounts, 0, None)
+    positive = np.nan_to_num(np.clip(amounts, 0, None))  # a missing value holds nothing and ranks last: C
     total = float(positive.sum())
     if total <= 0:
         return pd.Series("C", index=value.index, name="value_tier")
@@ -25,6 +25,7 @@ def value_tiers(value: pd.Series, cuts: tuple[float, float]) -> pd.Series:
     before = (np.cumsum(positive[order]) - positive[order]) / total
     tier = np.empty(len(amounts), dtype=object)
     tier[order] = np.where(before < cuts[0], "A", np.where(before < cuts[1], "B", "C"))
+    tier[np.isnan(amounts)] = "C"
     return pd.Series(tier, index=value.index, name="value_tier")
 
 

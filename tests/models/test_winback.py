@@ -57,6 +57,13 @@ def test_value_tiers_break_ties_by_index_and_ignore_negative_value():
     assert value_tiers(value, (0.5, 0.9)).tolist() == ["B", "C", "A"]
 
 
+def test_value_tiers_put_a_missing_value_in_c_without_counting_it():
+    # Total 100 (the missing value of "m" holds nothing): "x" 80 -> before 0.0 (A); "y" 20 -> before 0.8,
+    # not below 0.8 -> B with cuts (0.8, 0.95); "m" -> C.
+    value = pd.Series([float("nan"), 20.0, 80.0], index=["m", "y", "x"])
+    assert value_tiers(value, (0.8, 0.95)).tolist() == ["C", "B", "A"]
+
+
 def test_value_tiers_with_no_positive_value_are_all_c():
     value = pd.Series([0.0, -3.0, 0.0], index=["x", "y", "z"])
     assert value_tiers(value, (0.8, 0.95)).tolist() == ["C", "C", "C"]
