@@ -18,6 +18,8 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from models.cell_kernels import add_group_values, extend_keys, group_keys
+
 PROBABILITY_FLOOR = 1e-4  # keeps log loss finite after isotonic calibration
 
 
@@ -251,6 +253,11 @@ class _TreeCells:
     features: tuple[int, ...]
     tables: tuple[np.ndarray, ...]
 
+    @property
+    def radices(self) -> tuple[int, ...]:
+        """How many cells the tree tells apart on each of its features."""
+        return tuple(int(table[-1]) + 1 for table in self.tables)
+
 
 @dataclass(frozen=True)
 class _CellModel:
@@ -344,37 +351,48 @@ def _cell_model(booster: lgb.Booster, matrix: np.ndarray) -> _CellModel:
     return _CellModel(points, n_categories, tuple(trees), _summation_margin(terms, term_sums))
 
 
-def _group(columns: list[np.ndarray], sizes: list[int], n_rows: int) -> np.ndarray:
-    """Group number of each row: rows share a group exactly when they share every column's value."""
-    key, size = np.zeros(n_rows, dtype=np.int64), 1
-    for column, n in zip(columns, sizes, strict=True):
-        if size * n >= _KEY_LIMIT:
-            key = pd.factorize(key)[0]
-            size = int(key.max()) + 1
-        key = key * n + column
-        size *= n
-    return pd.factorize(key)[0]
+class _Grouping:
+    """Scratch space to group one chunk's rows tree after tree (see :mod:`models.cell_kernels`)."""
+
+    def __init__(self, n_rows: int):
+        size = 1 << max(4, (2 * n_rows).bit_length())  # a power of two, more than twice the rows
+        self.slot_keys = np.empty(size, dtype=np.int64)
+        self.slot_groups = np.full(size, -1, dtype=np.int64)
+        self.keys = np.empty(n_rows, dtype=np.int64)
+        self.groups = np.empty(n_rows, dtype=np.int64)
+        self.first_rows = np.empty(n_rows, dtype=np.int64)
+
+    def _number(self) -> int:
+        return group_keys(self.keys, self.slot_keys, self.slot_groups, self.groups, self.first_rows)
+
+    def group(self, tree: _TreeCells, cells: dict[int, np.ndarray]) -> int:
+        """Group the rows by their cells in ``tree`` (rows share a group exactly when they share every cell);
+        returns the number of groups, numbered in order of first appearance."""
+        self.keys[:] = 0
+        size = 1
+        for feature, table, radix in zip(tree.features, tree.tables, tree.radices, strict=True):
+            if size * radix >= _KEY_LIMIT:  # renumber the keys so far before they could overflow
+                size = self._number()
+                self.keys[:] = self.groups
+            extend_keys(self.keys, table, cells[feature], radix)
+            size *= radix
+        return self._number()
 
 
 def _fill_chunk(booster: lgb.Booster, model: _CellModel, rows: np.ndarray, out: np.ndarray) -> None:
     """Contributions of ``rows`` into ``out`` (features + bias, rows), tree by tree in LightGBM's order."""
     n_rows, n_features = rows.shape
-    cells = {f: model.cells(f, rows[:, f]) for f in {f for t in model.trees for f in t.features}}
+    used = {f for t in model.trees for f in t.features}
+    cells = {f: np.ascontiguousarray(model.cells(f, rows[:, f]), dtype=np.int64) for f in used}
     out[:] = 0.0
+    grouping = _Grouping(n_rows)
     for tree in model.trees:
-        group = _group(
-            [table[cells[f]] for f, table in zip(tree.features, tree.tables, strict=True)],
-            [len(table) for table in tree.tables],
-            n_rows,
+        n_groups = grouping.group(tree, cells)
+        phi = booster.predict(  # the first row of each group stands for it
+            rows[grouping.first_rows[:n_groups]],
+            pred_contrib=True, start_iteration=tree.index, num_iteration=1, num_threads=1,
         )
-        members = np.empty(int(group.max()) + 1 if n_rows else 0, dtype=np.intp)
-        members[group] = np.arange(n_rows)  # any member stands for its group
-        phi = booster.predict(
-            rows[members], pred_contrib=True, start_iteration=tree.index, num_iteration=1, num_threads=1
-        )
-        columns = [*tree.features, n_features]
-        for column, values in zip(columns, phi[:, columns].T, strict=True):
-            out[column] += values[group]
+        add_group_values(out, phi, np.array([*tree.features, n_features], dtype=np.int64), grouping.groups)
     _exact_where_close(booster, model, rows, out)
 
 
