@@ -223,7 +223,7 @@ def holdout_customers(customer_ids: pd.Series, share: float, seed: int) -> np.nd
 # LightGBM computes the values of one row per group, and every row of the group takes them.
 
 LIGHTGBM_ZERO = float(np.float32(1e-35))  # kZeroThreshold: LightGBM reads |x| <= this as 0
-CONTRIBUTION_CHUNK_ROWS = 1 << 17
+CONTRIBUTION_CHUNK_ROWS = 1 << 19  # at most; rows are split evenly over the threads (fewer groups repeat)
 _KEY_LIMIT = 1 << 62
 
 
@@ -383,7 +383,7 @@ def _fill_chunk(booster: lgb.Booster, model: _CellModel, rows: np.ndarray, out: 
     """Contributions of ``rows`` into ``out`` (features + bias, rows), tree by tree in LightGBM's order."""
     n_rows, n_features = rows.shape
     used = {f for t in model.trees for f in t.features}
-    cells = {f: np.ascontiguousarray(model.cells(f, rows[:, f]), dtype=np.int64) for f in used}
+    cells = {f: model.cells(f, rows[:, f]).astype(np.int32) for f in used}
     out[:] = 0.0
     grouping = _Grouping(n_rows)
     for tree in model.trees:
@@ -418,14 +418,15 @@ def tree_contributions(booster: lgb.Booster, matrix: np.ndarray, threads: int | 
     """
     model = _cell_model(booster, matrix)
     out = np.empty((matrix.shape[1] + 1, len(matrix)))
-    starts = list(range(0, len(matrix), CONTRIBUTION_CHUNK_ROWS))
-    workers = max(1, min(threads or os.cpu_count() or 1, len(starts)))
+    threads = threads or os.cpu_count() or 1
+    chunk = max(1, min(CONTRIBUTION_CHUNK_ROWS, -(-len(matrix) // threads)))
+    starts = list(range(0, len(matrix), chunk))
+    workers = max(1, min(threads, len(starts)))
     copies = [booster, *(lgb.Booster(model_str=booster.model_to_string()) for _ in range(workers - 1))]
 
     def work(worker: int) -> None:
         for start in starts[worker::workers]:
-            stop = start + CONTRIBUTION_CHUNK_ROWS
-            _fill_chunk(copies[worker], model, matrix[start:stop], out[:, start:stop])
+            _fill_chunk(copies[worker], model, matrix[start: start + chunk], out[:, start: start + chunk])
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(work, range(workers)))
