@@ -159,12 +159,6 @@ def trend_ratio(recent: np.ndarray, previous: np.ndarray, cap: float) -> np.ndar
     return np.minimum(trend, cap)
 
 
-def sorted_unique(values: np.ndarray) -> np.ndarray:
-    """The distinct values, ascending (sort + neighbour test: far faster than ``np.unique`` on big arrays)."""
-    ordered = np.sort(values)
-    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
-
-
 def epoch_days(times: pd.Series) -> np.ndarray:
     """Calendar day number (days since 1970-01-01, UTC) of each timestamp, as float; NaT gives NaN."""
     stamps = times.to_numpy(dtype="datetime64[ns]")

@@ -16,11 +16,11 @@ from features.aggregate import (
     per_customer,
     reduce_by_customer,
     shared_customer_key,
-    sorted_unique,
     trend_ratio,
     with_customer_codes,
 )
 from features.cutoff import window_rows
+from features.kernels import distinct_day_gap_std, distinct_day_spans
 from features.tables import as_timestamp
 
 
@@ -55,21 +55,17 @@ def spend(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
 
 
 def _purchase_days(transactions: pd.DataFrame, as_of, window_days: int) -> tuple:
-    """Distinct (customer code, purchase day) pairs of the window, sorted by customer then day."""
+    """The window's customer key, and the customer code and calendar day of each purchase in it (time order)."""
     recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
     key = customer_key(recent["customer_id"])
     selected = _purchases(recent)
-    days_back = as_of_day(as_of) - epoch_days(recent["timestamp"][selected]).astype("int64")
-    span = window_days + 2
-    pairs = sorted_unique(key.codes[selected].astype("int64") * span + (span - 1 - days_back))
-    return key, pairs // span, pairs % span
+    return key, key.codes[selected], epoch_days(recent["timestamp"][selected]).astype("int64")
 
 
 def purchase_gap_mean_days(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     """Mean days between consecutive purchase days in the last ``window_days`` (needs two purchase days)."""
     key, codes, days = _purchase_days(transactions, as_of, window_days)
-    first, n_days = reduce_by_customer(key._replace(codes=codes), days, how="min")
-    last, _ = reduce_by_customer(key._replace(codes=codes), days, how="max")
+    first, last, n_days = distinct_day_spans(codes, days, key.n)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_gap = (last - first) / (n_days - 1)
     return customer_series(key, mean_gap, n_days >= 2, name="purchase_gap_mean_days")
@@ -81,13 +77,7 @@ def purchase_gap_std_days(transactions: pd.DataFrame, *, as_of, window_days: int
     Needs two purchase days; one gap gives 0.
     """
     key, codes, days = _purchase_days(transactions, as_of, window_days)
-    follows = np.flatnonzero(codes[1:] == codes[:-1]) + 1
-    gap_key = key._replace(codes=codes[follows])
-    gaps = (days[follows] - days[follows - 1]).astype("float64")
-    mean_gap, n_gaps = reduce_by_customer(gap_key, gaps, how="mean")
-    squares, _ = reduce_by_customer(gap_key, (gaps - mean_gap[gap_key.codes]) ** 2, how="sum")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        std = np.sqrt(squares / n_gaps)
+    std, n_gaps = distinct_day_gap_std(codes, days, key.n)
     return customer_series(key, std, n_gaps >= 1, name="purchase_gap_std_days")
 
 

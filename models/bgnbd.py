@@ -14,8 +14,9 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, gammaln
 
-from features.aggregate import customer_key, epoch_days, reduce_by_customer, sorted_unique
+from features.aggregate import customer_key, epoch_days
 from features.cutoff import NS_PER_DAY, window_rows
+from features.kernels import distinct_day_spans
 from features.tables import as_timestamp
 
 SUMMARY_COLUMNS = ("frequency", "recency", "T")
@@ -49,14 +50,10 @@ def rfm_summary(transactions: pd.DataFrame, as_of, *, time_unit_days: float = 7.
     bought = (before["amount"] > 0).to_numpy(dtype=bool)
     key = customer_key(before["customer_id"])
     day = epoch_days(before["timestamp"])[bought].astype("int64")
-    span = int(day.max() - day.min()) + 1 if len(day) else 1
-    pairs = sorted_unique(key.codes[bought].astype("int64") * span + (day - (day.min() if len(day) else 0)))
-    by_pair = key._replace(codes=pairs // span)  # one row per (customer, purchase day), days from the first
-    first_day, _ = reduce_by_customer(by_pair, pairs % span, how="min")
-    last_day, n_days = reduce_by_customer(by_pair, pairs % span, how="max")
+    first_day, last_day, n_days = distinct_day_spans(key.codes[bought], day, key.n)
     present = np.flatnonzero(n_days > 0)
     unit = time_unit_days
-    as_of_day = as_of.value / NS_PER_DAY - (day.min() if len(day) else 0)
+    as_of_day = as_of.value / NS_PER_DAY
     return pd.DataFrame(
         {
             "frequency": (n_days[present] - 1).astype("float64"),
@@ -230,14 +227,17 @@ def bgnbd_features(
     params: BgNbdParams | None = None,
     *,
     time_unit_days: float = 7.0,
+    summary: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """BG/NBD P(alive), expected purchases and P(no purchase) over the horizon, for each id of ``population_ids``.
 
     ``params=None`` fits them on every customer's purchases before ``as_of`` (pass fitted params to score a subset
     of customers exactly as the whole). A customer without a purchase before ``as_of`` is treated as acquired at
     ``as_of`` (x = t_x = T = 0): P(alive) = 1 and the other two are the model's prior for a new customer.
+    ``summary``: ``rfm_summary(transactions, as_of, time_unit_days=...)`` when the caller already has it.
     """
-    summary = rfm_summary(transactions, as_of, time_unit_days=time_unit_days)
+    if summary is None:
+        summary = rfm_summary(transactions, as_of, time_unit_days=time_unit_days)
     if params is None:
         params = fit_bgnbd(summary)
     ids = pd.Index(population_ids, dtype="str", name="customer_id")

@@ -116,9 +116,14 @@ def scoring_frame(
     """
     as_of = as_timestamp(as_of)
     tables = prepare_tables(tables)  # no-op when already prepared
-    stats = stats if stats is not None else cutoff_stats(tables, [as_of], settings)[as_of]
+    summary = None
+    if stats is None:  # from these tables: their BG/NBD summary serves both the fit and the features
+        summary = rfm_summary(tables.transactions, as_of)
+        stats = CutoffStats(compute_global_stats(tables, as_of, settings), fit_bgnbd(summary))
     features = build_feature_table(tables, as_of, settings, churn, global_stats=stats.features)
-    bgnbd = bgnbd_features(tables.transactions, features["customer_id"], as_of, churn.horizon_days, stats.bgnbd)
+    bgnbd = bgnbd_features(
+        tables.transactions, features["customer_id"], as_of, churn.horizon_days, stats.bgnbd, summary=summary
+    )
     return features.join(bgnbd, on="customer_id")
 
 

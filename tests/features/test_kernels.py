@@ -1,0 +1,30 @@
+"""Compiled loops against answers worked out by hand."""
+
+import numpy as np
+
+from features.kernels import distinct_day_spans
+
+
+def test_distinct_day_spans_count_each_day_once_per_code():
+    # code 0 buys on days 3, 3, 5, 9 -> first 3, last 9, 3 distinct days; code 2 once on day 4; code 1 and 3 never.
+    codes = np.array([0, 0, 2, 0, 0])
+    days = np.array([3, 3, 4, 5, 9])
+    first, last, n_days = distinct_day_spans(codes, days, 4)
+    assert n_days.tolist() == [3, 0, 1, 0]
+    assert first[[0, 2]].tolist() == [3, 4]
+    assert last[[0, 2]].tolist() == [9, 4]
+
+
+def test_distinct_day_spans_put_rows_in_day_order_first():
+    # the same rows shuffled: code 1 on days 7, 2, 7, 4 -> first 2, last 7, 3 distinct days
+    codes = np.array([1, 1, 0, 1, 1])
+    days = np.array([7, 2, 10, 7, 4])
+    first, last, n_days = distinct_day_spans(codes, days, 2)
+    assert n_days.tolist() == [1, 3]
+    assert first.tolist() == [10, 2]
+    assert last.tolist() == [10, 7]
+
+
+def test_distinct_day_spans_of_no_rows():
+    first, last, n_days = distinct_day_spans(np.array([], dtype=int), np.array([], dtype=int), 3)
+    assert n_days.tolist() == [0, 0, 0]
