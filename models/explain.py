@@ -76,8 +76,9 @@ class Reasons:
 
     def has_family(self, families: list[str]) -> pd.DataFrame:
         """One boolean column per family: True where the family is among the row's reasons."""
-        family = self._lookup(self.name_families)
-        return pd.DataFrame({f: (family == f).any(axis=1) for f in families})
+        slot_family = np.array([*self.name_families, None], dtype=object)
+        codes = pd.Index(families).get_indexer(slot_family)[self.slots]  # -1: no reason or another family
+        return pd.DataFrame({f: (codes == i).any(axis=1) for i, f in enumerate(families)})
 
 
 def risky_side(values: pd.DataFrame, specs: dict[str, FeatureSpec], medians: dict[str, float]) -> np.ndarray:
@@ -102,8 +103,8 @@ def _distinct_formatted(values: np.ndarray, format_spec: str, conversion: str | 
     codes, distinct = pd.factorize(keys, use_na_sentinel=False)
     members = np.empty(len(distinct), dtype=np.intp)
     members[codes] = np.arange(len(values))  # any member stands for its value
-    convert = {None: lambda v: v, "r": repr, "s": str, "a": ascii}[conversion]
-    words = [format(convert(v), format_spec) for v in values[members].tolist()]
+    formatter = ("{" + (f"!{conversion}" if conversion else "") + ":" + format_spec + "}").format
+    words = list(map(formatter, values[members].tolist()))
     return np.array(words, dtype=object)[codes]
 
 
