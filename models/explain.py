@@ -19,6 +19,7 @@ from features.registry import NUMERIC
 REASON_SEPARATOR = "; "
 # The fields FeatureSpec.describe derives from a numeric feature's value, over the row's columns.
 DERIVED_FIELDS = ("change", "direction", "duration", "s", "no")
+_COMBINATION_LIMIT = 1 << 62
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,15 +98,15 @@ def _template_fields(template: str) -> list[str]:
     return [field.split(".")[0].split("[")[0] for _, field, _, _ in string.Formatter().parse(template) if field]
 
 
-def _distinct_formatted(values: np.ndarray, format_spec: str, conversion: str | None) -> np.ndarray:
-    """``format(value, format_spec)`` (after ``!r``/``!s``/``!a``) of each value, computed once per distinct value."""
+def _distinct_formatted(values: np.ndarray, format_spec: str, conversion: str | None) -> tuple[np.ndarray, list[str]]:
+    """``format(value, format_spec)`` (after ``!r``/``!s``/``!a``) computed once per distinct value: each value's
+    code into the list of distinct words."""
     keys = values.view(f"u{values.itemsize}") if values.dtype.kind in "biuf" else values  # -0.0 stays apart
     codes, distinct = pd.factorize(keys, use_na_sentinel=False)
     members = np.empty(len(distinct), dtype=np.intp)
     members[codes] = np.arange(len(values))  # any member stands for its value
     formatter = ("{" + (f"!{conversion}" if conversion else "") + ":" + format_spec + "}").format
-    words = list(map(formatter, values[members].tolist()))
-    return np.array(words, dtype=object)[codes]
+    return codes, list(map(formatter, values[members].tolist()))
 
 
 def _derived(spec: FeatureSpec, field: str, value: np.ndarray) -> np.ndarray:
@@ -164,13 +165,25 @@ def _render(spec: FeatureSpec, values: pd.DataFrame, rows: np.ndarray) -> np.nda
         records = values[needed].iloc[rows].to_dict("records")
         return np.array([spec.describe(record) for record in records], dtype=object)
     columns = {c: values[c].to_numpy()[rows] for c in needed}
-    text = np.full(len(rows), "", dtype=object)
+    parts: list[str | tuple[np.ndarray, list[str]]] = []
+    combination, size = np.zeros(len(rows), dtype=np.int64), 1
     for literal, field, format_spec, conversion in parsed:
         if literal:
-            text = text + literal
+            parts.append(literal)
         if field is not None:
-            text = text + _distinct_formatted(_field_values(spec, field, columns), format_spec, conversion)
-    return text
+            codes, words = _distinct_formatted(_field_values(spec, field, columns), format_spec, conversion)
+            parts.append((codes, words))
+            if size * len(words) >= _COMBINATION_LIMIT:
+                combination = pd.factorize(combination)[0]
+                size = int(combination.max()) + 1
+            combination, size = combination * len(words) + codes, size * len(words)
+    # Each distinct combination of words is joined once, then every row takes its text.
+    which, distinct = pd.factorize(combination)
+    member = np.empty(len(distinct), dtype=np.intp)
+    member[which] = np.arange(len(rows))
+    pieces = [[part] * len(distinct) if isinstance(part, str) else [part[1][c] for c in part[0][member]] for part in parts]
+    texts = ["".join(words) for words in zip(*pieces)] if pieces else [""] * len(distinct)
+    return np.array(texts, dtype=object)[which]
 
 
 def top_reasons(
@@ -186,16 +199,22 @@ def top_reasons(
     score = np.where((contrib > 0) & risky_side(values[names], specs, medians), contrib, -np.inf)
     # One reason per builder: windowed variants and the BG/NBD outputs say the same thing in other words.
     builders = pd.factorize(pd.Series([id(specs[n].builder) for n in names]))[0]
+    same_builder = builders[:, None] == builders[None, :]  # feature x feature
     n_rows = len(values)
     slots = np.full((n_rows, k), -1)
     for slot in range(min(k, len(names))):
         best = np.argmax(score, axis=1)
         valid = np.isfinite(score[np.arange(n_rows), best])
         slots[:, slot] = np.where(valid, best, -1)
-        score[builders[None, :] == builders[best][:, None]] = -np.inf
+        np.copyto(score, -np.inf, where=same_builder[best])
 
     texts = np.full((n_rows, k), "", dtype=object)
-    for j in np.unique(slots[slots >= 0]):
-        rows, at = np.nonzero(slots == j)  # a feature fills at most one slot of a row
-        texts[rows, at] = _render(specs[names[j]], values, rows)
+    flat = slots.ravel()
+    order = np.argsort(flat, kind="stable")  # positions of each feature's slots, row by row
+    bounds = np.searchsorted(flat[order], np.arange(len(names) + 1))
+    for j in range(len(names)):
+        at_positions = order[bounds[j]: bounds[j + 1]]
+        if len(at_positions):  # a feature fills at most one slot of a row
+            rows, at = np.divmod(at_positions, k)
+            texts[rows, at] = _render(specs[names[j]], values, rows)
     return Reasons(slots, texts, tuple(names), tuple(specs[n].family for n in names))
