@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time
+from features.kernels import reduce_codes
 from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
 
 CUSTOMER_ID = "customer_id"
@@ -110,25 +111,17 @@ def reduce_by_customer(
 
     Slots of ids without selected rows hold 0 (sum, count) or NaN (mean, min, max).
     """
-    codes = key.codes if where is None else key.codes[where]
-    if values is not None:
-        values = np.asarray(values, dtype="float64")
-        values = values if where is None else values[where]
-    counts = np.bincount(codes, minlength=key.n)
+    if how not in ("sum", "count", "mean", "min", "max"):
+        raise ValueError(f"unknown reduction {how!r}; use sum, count, mean, min or max")
+    result, counts = reduce_codes(key.codes, values, where, key.n, "sum" if how == "mean" else how)
     if how == "count":
         return counts.astype("float64"), counts
-    if how in ("sum", "mean"):
-        totals = np.bincount(codes, weights=values, minlength=key.n)
-        if how == "sum":
-            return totals, counts
+    if how == "mean":
         with np.errstate(invalid="ignore", divide="ignore"):
-            return totals / counts, counts
+            return result / counts, counts
     if how in ("min", "max"):
-        result = np.full(key.n, np.inf if how == "min" else -np.inf)
-        (np.minimum if how == "min" else np.maximum).at(result, codes, values)
         result[counts == 0] = np.nan
-        return result, counts
-    raise ValueError(f"unknown reduction {how!r}; use sum, count, mean, min or max")
+    return result, counts
 
 
 def customer_series(key: CustomerKey, values: np.ndarray, present: np.ndarray, *, name: str) -> pd.Series:

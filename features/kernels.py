@@ -69,3 +69,41 @@ def distinct_day_gap_std(codes: np.ndarray, days: np.ndarray, n: int) -> tuple[n
     _gap_square_loop(codes, days, mean_gap, squares)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.sqrt(squares / n_gaps), n_gaps
+
+
+REDUCTIONS = {"count": 0, "sum": 1, "min": 2, "max": 3}
+
+
+@njit(nogil=True, cache=True)
+def _reduce_loop(codes, values, where, use_where, how, result, counts):
+    for i in range(codes.shape[0]):
+        if use_where and not where[i]:
+            continue
+        code = codes[i]
+        counts[code] += 1
+        if how == 1:
+            result[code] += values[i]
+        elif how == 2:
+            value = values[i]
+            if value < result[code] or value != value:  # NaN wins, as in np.minimum
+                result[code] = value
+        elif how == 3:
+            value = values[i]
+            if value > result[code] or value != value:
+                result[code] = value
+
+
+def reduce_codes(
+    codes: np.ndarray, values: np.ndarray | None, where: np.ndarray | None, n: int, how: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per code 0..n-1 over the selected rows: the count, sum, min or max of ``values`` (0 for counts and sums
+    of codes without rows, +inf / -inf for their min / max), and the count. One pass, in row order: the sums
+    are ``np.bincount``'s to the bit, min and max ``np.minimum.at``'s / ``np.maximum.at``'s."""
+    if len(codes) and codes.min() < 0:
+        raise ValueError("customer codes must be non-negative")
+    counts = np.zeros(n, dtype=np.int64)
+    result = np.full(n, {"count": 0.0, "sum": 0.0, "min": np.inf, "max": -np.inf}[how])
+    values = np.zeros(0) if values is None else np.asarray(values, dtype=np.float64)
+    selected = np.zeros(0, dtype=np.bool_) if where is None else np.asarray(where, dtype=np.bool_)
+    _reduce_loop(codes, values, selected, where is not None, REDUCTIONS[how], result, counts)
+    return result, counts

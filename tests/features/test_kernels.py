@@ -28,3 +28,21 @@ def test_distinct_day_spans_put_rows_in_day_order_first():
 def test_distinct_day_spans_of_no_rows():
     first, last, n_days = distinct_day_spans(np.array([], dtype=int), np.array([], dtype=int), 3)
     assert n_days.tolist() == [0, 0, 0]
+
+
+def test_reduce_codes_by_hand():
+    from features.kernels import reduce_codes
+
+    # code 0: rows 0 and 3 (values 2, -1); code 1: row 1 (NaN); code 2: none; row 2 (code 0, 5.0) not selected
+    codes = np.array([0, 1, 0, 0])
+    values = np.array([2.0, np.nan, 5.0, -1.0])
+    where = np.array([True, True, False, True])
+    total, counts = reduce_codes(codes, values, where, 3, "sum")
+    assert counts.tolist() == [2, 1, 0]
+    assert total[0] == 1.0 and np.isnan(total[1]) and total[2] == 0.0
+    low, _ = reduce_codes(codes, values, where, 3, "min")
+    assert low[0] == -1.0 and np.isnan(low[1]) and low[2] == np.inf  # NaN wins, as in np.minimum
+    high, _ = reduce_codes(codes, values, None, 3, "max")
+    assert high[0] == 5.0 and np.isnan(high[1]) and high[2] == -np.inf
+    n, counts = reduce_codes(codes, None, None, 3, "count")
+    assert counts.tolist() == [3, 1, 0]
