@@ -86,22 +86,24 @@ def _keys_by_first_column(columns: list[pd.Series]) -> list[CustomerKey] | None:
         return None
     distinct = pc.unique(arrays[0])
     distinct = distinct.take(pc.sort_indices(distinct))
+    # Every column's rows in one (zero-copy) sequence, one slice per thread: each lookup call hashes the
+    # customers' ids again, so few calls are faster than a call per column.
+    everything = pa.chunked_array([chunk for array in arrays for chunk in array.chunks], type=pa.large_string())
     threads = os.cpu_count() or 1
-    pieces = [
-        (column, array.slice(start, step))
-        for column, array in enumerate(arrays)
-        for step in [max(1, -(-len(array) // threads))]
-        for start in range(0, len(array), step)
-    ]
+    step = max(1, -(-len(everything) // threads))
     with ThreadPoolExecutor(threads) as pool:
-        found = list(pool.map(lambda piece: pc.index_in(piece[1], value_set=distinct), pieces))
+        found = list(
+            pool.map(
+                lambda start: pc.index_in(everything.slice(start, step), value_set=distinct),
+                range(0, len(everything), step),
+            )
+        )
     if any(codes.null_count for codes in found):
         return None
+    codes = np.concatenate([part.to_numpy() for part in found]) if found else np.empty(0, dtype=np.int32)
     ids = pd.Index(pd.array(distinct, dtype="str"))
-    parts: list[list[np.ndarray]] = [[] for _ in arrays]
-    for (column, _), codes in zip(pieces, found, strict=True):
-        parts[column].append(codes.to_numpy())  # int32, as a categorical's codes are
-    return [CustomerKey(np.concatenate(p) if p else np.empty(0, dtype=np.int32), ids) for p in parts]
+    bounds = np.cumsum([0] + [len(array) for array in arrays])
+    return [CustomerKey(codes[a:b], ids) for a, b in pairwise(bounds)]  # int32, as a categorical's codes are
 
 
 def reduce_by_customer(
