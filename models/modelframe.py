@@ -7,6 +7,7 @@ Every statistic across customers (peer-group wallets, category price rises, the 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
@@ -116,15 +117,27 @@ def scoring_frame(
     """
     as_of = as_timestamp(as_of)
     tables = prepare_tables(tables)  # no-op when already prepared
-    summary = None
-    if stats is None:  # from these tables: their BG/NBD summary serves both the fit and the features
-        summary = rfm_summary(tables.transactions, as_of)
-        stats = CutoffStats(compute_global_stats(tables, as_of, settings), fit_bgnbd(summary))
-    features = build_feature_table(tables, as_of, settings, churn, global_stats=stats.features)
+    if stats is not None:
+        features = build_feature_table(tables, as_of, settings, churn, global_stats=stats.features)
+        bgnbd = bgnbd_features(tables.transactions, features["customer_id"], as_of, churn.horizon_days, stats.bgnbd)
+        return features.join(bgnbd, on="customer_id")
+    # From these tables: their BG/NBD summary serves both the fit and the features. The fit (numpy and scipy on
+    # whole arrays, mostly outside the GIL) runs in a second thread while the features are built.
+    with ThreadPoolExecutor(1) as pool:
+        fitted = pool.submit(_summary_and_fit, tables.transactions, as_of)
+        features = build_feature_table(
+            tables, as_of, settings, churn, global_stats=compute_global_stats(tables, as_of, settings)
+        )
+        summary, params = fitted.result()
     bgnbd = bgnbd_features(
-        tables.transactions, features["customer_id"], as_of, churn.horizon_days, stats.bgnbd, summary=summary
+        tables.transactions, features["customer_id"], as_of, churn.horizon_days, params, summary=summary
     )
     return features.join(bgnbd, on="customer_id")
+
+
+def _summary_and_fit(transactions: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.DataFrame, BgNbdParams]:
+    summary = rfm_summary(transactions, as_of)
+    return summary, fit_bgnbd(summary)
 
 
 def model_frames(
