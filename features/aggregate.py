@@ -2,7 +2,7 @@
 
 Builders accept ``customer_id`` as ``str`` or as a categorical whose categories are the ids. Categorical
 columns (what :func:`prepare_tables` produces, so what the assembler passes) need no string hashing, so every
-reduction is a ``np.bincount`` or ``ufunc.at`` over their codes; the result is then indexed by a
+reduction is one compiled pass over their codes (:func:`features.kernels.reduce_codes`); the result is indexed by a
 ``CategoricalIndex`` with the same categories. ``str`` columns are factorised first and give a ``str`` index.
 """
 

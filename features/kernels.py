@@ -20,17 +20,22 @@ def _day_span_loop(codes, days, first, last, n_days):
             n_days[code] += 1
 
 
-def distinct_day_spans(codes: np.ndarray, days: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per code 0..n-1: its first and last day and how many distinct days it has (0 for codes without rows).
-
-    One pass over the rows in day order (rows not already in day order are put in it first), instead of sorting
-    every (code, day) pair.
-    """
+def _in_day_order(codes: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and days as int64, rows put in day order (stable) unless they already are, as event tables are."""
     codes = np.asarray(codes, dtype=np.int64)
     days = np.asarray(days, dtype=np.int64)
     if len(days) and np.any(days[1:] < days[:-1]):
         order = np.argsort(days, kind="stable")
         codes, days = codes[order], days[order]
+    return codes, days
+
+
+def distinct_day_spans(codes: np.ndarray, days: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per code 0..n-1: its first and last day and how many distinct days it has (0 for codes without rows).
+
+    One pass over the rows in day order, instead of sorting every (code, day) pair.
+    """
+    codes, days = _in_day_order(codes, days)
     first = np.zeros(n, dtype=np.int64)
     last = np.zeros(n, dtype=np.int64)
     n_days = np.zeros(n, dtype=np.int64)
@@ -56,11 +61,7 @@ def distinct_day_gap_std(codes: np.ndarray, days: np.ndarray, n: int) -> tuple[n
     """Per code 0..n-1: the population standard deviation of the gaps between its consecutive distinct days
     (NaN below two distinct days), and the number of gaps. Sums run over each code's gaps in day order, as a
     per-code ``np.bincount`` over its sorted gaps would."""
-    codes = np.asarray(codes, dtype=np.int64)
-    days = np.asarray(days, dtype=np.int64)
-    if len(days) and np.any(days[1:] < days[:-1]):
-        order = np.argsort(days, kind="stable")
-        codes, days = codes[order], days[order]
+    codes, days = _in_day_order(codes, days)
     first, last, n_days = distinct_day_spans(codes, days, n)
     n_gaps = np.maximum(n_days - 1, 0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -85,11 +86,11 @@ def _reduce_loop(codes, values, where, use_where, how, result, counts):
             result[code] += values[i]
         elif how == 2:
             value = values[i]
-            if value < result[code] or value != value:  # NaN wins, as in np.minimum
+            if value < result[code] or np.isnan(value):  # NaN wins, as in np.minimum
                 result[code] = value
         elif how == 3:
             value = values[i]
-            if value > result[code] or value != value:
+            if value > result[code] or np.isnan(value):
                 result[code] = value
 
 

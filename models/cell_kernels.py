@@ -3,7 +3,7 @@
 Per tree and chunk of rows they replace three numpy passes that each made whole temporary arrays: the rows' mixed
 radix key over the tree's cells, the grouping of equal keys (pandas' hash factorisation), and adding each group's
 TreeSHAP values to its rows. numba compiles them once (cached on disk) and they release the GIL, so chunks in
-parallel threads really run in parallel. The arithmetic is the numpy version's, in the same order: the same bits.
+parallel threads really run in parallel. Values are added tree by tree in LightGBM's order, as before them.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from features.registry import NUMERIC
 REASON_SEPARATOR = "; "
 # The fields FeatureSpec.describe derives from a numeric feature's value, over the row's columns.
 DERIVED_FIELDS = ("change", "direction", "duration", "s", "no")
-_COMBINATION_LIMIT = 1 << 62
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,23 +165,20 @@ def _render(spec: FeatureSpec, values: pd.DataFrame, rows: np.ndarray) -> np.nda
         return np.array([spec.describe(record) for record in records], dtype=object)
     columns = {c: values[c].to_numpy()[rows] for c in needed}
     parts: list[str | tuple[np.ndarray, list[str]]] = []
-    combination, size = np.zeros(len(rows), dtype=np.int64), 1
+    which = np.zeros(len(rows), dtype=np.int64)  # the row's combination of words so far
     for literal, field, format_spec, conversion in parsed:
         if literal:
             parts.append(literal)
         if field is not None:
             codes, words = _distinct_formatted(_field_values(spec, field, columns), format_spec, conversion)
             parts.append((codes, words))
-            if size * len(words) >= _COMBINATION_LIMIT:
-                combination = pd.factorize(combination)[0]
-                size = int(combination.max()) + 1
-            combination, size = combination * len(words) + codes, size * len(words)
+            which = pd.factorize(which * len(words) + codes)[0]  # renumbered: never beyond len(rows) ** 2
     # Each distinct combination of words is joined once, then every row takes its text.
-    which, distinct = pd.factorize(combination)
-    member = np.empty(len(distinct), dtype=np.intp)
+    n_distinct = int(which.max()) + 1 if len(rows) else 0
+    member = np.empty(n_distinct, dtype=np.intp)
     member[which] = np.arange(len(rows))
-    pieces = [[part] * len(distinct) if isinstance(part, str) else [part[1][c] for c in part[0][member]] for part in parts]
-    texts = ["".join(words) for words in zip(*pieces)] if pieces else [""] * len(distinct)
+    pieces = [[part] * n_distinct if isinstance(part, str) else [part[1][c] for c in part[0][member]] for part in parts]
+    texts = ["".join(words) for words in zip(*pieces)] if pieces else [""] * n_distinct
     return np.array(texts, dtype=object)[which]
 
 

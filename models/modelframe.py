@@ -117,18 +117,19 @@ def scoring_frame(
     """
     as_of = as_timestamp(as_of)
     tables = prepare_tables(tables)  # no-op when already prepared
-    if stats is not None:
+    summary = None
+    if stats is None:
+        # From these tables: their BG/NBD summary serves both the fit and the features. The fit (numpy and scipy
+        # on whole arrays, mostly outside the GIL) runs in a second thread while the features are built.
+        with ThreadPoolExecutor(1) as pool:
+            fitted = pool.submit(_summary_and_fit, tables.transactions, as_of)
+            features = build_feature_table(
+                tables, as_of, settings, churn, global_stats=compute_global_stats(tables, as_of, settings)
+            )
+            summary, params = fitted.result()
+    else:
         features = build_feature_table(tables, as_of, settings, churn, global_stats=stats.features)
-        bgnbd = bgnbd_features(tables.transactions, features["customer_id"], as_of, churn.horizon_days, stats.bgnbd)
-        return features.join(bgnbd, on="customer_id")
-    # From these tables: their BG/NBD summary serves both the fit and the features. The fit (numpy and scipy on
-    # whole arrays, mostly outside the GIL) runs in a second thread while the features are built.
-    with ThreadPoolExecutor(1) as pool:
-        fitted = pool.submit(_summary_and_fit, tables.transactions, as_of)
-        features = build_feature_table(
-            tables, as_of, settings, churn, global_stats=compute_global_stats(tables, as_of, settings)
-        )
-        summary, params = fitted.result()
+        params = stats.bgnbd
     bgnbd = bgnbd_features(
         tables.transactions, features["customer_id"], as_of, churn.horizon_days, params, summary=summary
     )

@@ -104,7 +104,7 @@ def recommended_actions(
             per_tier = np.array([playbook.actions[family][t] for t in TIERS], dtype=object)
             chosen = has_family[family].to_numpy(dtype=bool)
             actions[chosen] = per_tier[tier[chosen]]
-    low_risk_tier = np.isin(np.arange(len(TIERS)), [TIERS.index(t) for t in playbook.low_risk_tiers])
+    low_risk_tier = np.array([t in playbook.low_risk_tiers for t in TIERS])
     low_risk = low_risk_tier[tier] & (churn_probability.to_numpy() < playbook.low_risk_probability)
     actions[low_risk] = playbook.low_risk_action
     return actions

@@ -26,7 +26,7 @@ def test_distinct_day_spans_put_rows_in_day_order_first():
 
 
 def test_distinct_day_spans_of_no_rows():
-    first, last, n_days = distinct_day_spans(np.array([], dtype=int), np.array([], dtype=int), 3)
+    _, _, n_days = distinct_day_spans(np.array([], dtype=int), np.array([], dtype=int), 3)
     assert n_days.tolist() == [0, 0, 0]
 
 
@@ -44,5 +44,5 @@ def test_reduce_codes_by_hand():
     assert low[0] == -1.0 and np.isnan(low[1]) and low[2] == np.inf  # NaN wins, as in np.minimum
     high, _ = reduce_codes(codes, values, None, 3, "max")
     assert high[0] == 5.0 and np.isnan(high[1]) and high[2] == -np.inf
-    n, counts = reduce_codes(codes, None, None, 3, "count")
+    _, counts = reduce_codes(codes, None, None, 3, "count")
     assert counts.tolist() == [3, 1, 0]
