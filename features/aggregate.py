@@ -8,8 +8,6 @@ reduction is one compiled pass over their codes (:func:`features.kernels.reduce_
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from typing import NamedTuple
 
@@ -20,6 +18,7 @@ import pyarrow.compute as pc
 
 from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time
 from features.kernels import reduce_codes
+from features.string_lookup import lookup_strings
 from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
 
 CUSTOMER_ID = "customer_id"
@@ -78,32 +77,17 @@ def shared_customer_key(*columns: pd.Series) -> list[CustomerKey]:
 
 def _keys_by_first_column(columns: list[pd.Series]) -> list[CustomerKey] | None:
     """The keys when the first column (a customers table) holds every id of the others: its sorted distinct ids,
-    and every column looked up in them by pyarrow in parallel threads (pandas' factorisation hashes the
-    tens of millions of event ids in one thread). None when some id is missing or null: then the caller
-    factorises everything together."""
-    arrays = [pa.chunked_array(pa.array(c.array)).cast(pa.large_string()) for c in columns]
-    if any(a.null_count for a in arrays):
-        return None
+    and every column looked up in them (:func:`features.string_lookup.lookup_strings`, in parallel threads;
+    pandas' factorisation hashes the tens of millions of event ids in one thread). None when some id is missing
+    or null: then the caller factorises everything together."""
+    arrays = [pa.chunked_array(pa.array(c.array)) for c in columns]
     distinct = pc.unique(arrays[0])
     distinct = distinct.take(pc.sort_indices(distinct))
-    # Every column's rows in one (zero-copy) sequence, one slice per thread: each lookup call hashes the
-    # customers' ids again, so few calls are faster than a call per column.
-    everything = pa.chunked_array([chunk for array in arrays for chunk in array.chunks], type=pa.large_string())
-    threads = os.cpu_count() or 1
-    step = max(1, -(-len(everything) // threads))
-    with ThreadPoolExecutor(threads) as pool:
-        found = list(
-            pool.map(
-                lambda start: pc.index_in(everything.slice(start, step), value_set=distinct),
-                range(0, len(everything), step),
-            )
-        )
-    if any(codes.null_count for codes in found):
+    codes = lookup_strings(arrays, distinct)
+    if codes is None:
         return None
-    codes = np.concatenate([part.to_numpy() for part in found]) if found else np.empty(0, dtype=np.int32)
     ids = pd.Index(pd.array(distinct, dtype="str"))
-    bounds = np.cumsum([0] + [len(array) for array in arrays])
-    return [CustomerKey(codes[a:b], ids) for a, b in pairwise(bounds)]  # int32, as a categorical's codes are
+    return [CustomerKey(c, ids) for c in codes]  # int32, as a categorical's codes are
 
 
 def reduce_by_customer(
