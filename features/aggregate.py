@@ -199,4 +199,7 @@ def prepare_tables(tables: Tables) -> Tables:
         labels = {label: frame[label].astype("category") for label in LABEL_COLUMNS.get(name, ())}
         frame = frame.assign(**{CUSTOMER_ID: pd.Categorical.from_codes(key.codes, dtype=dtype)}, **labels)
         prepared[name] = sort_by_time(frame, EVENT_TIME_COLUMN[name]) if name in EVENT_TIME_COLUMN else frame
+    # The id lookup and the labels' dictionary encoding leave Arrow's allocator holding freed buffers (~130 MB
+    # at 10 M transactions) that the numpy work after this could never reuse: hand them back.
+    pa.default_memory_pool().release_unused()
     return tables.replace(**prepared)

@@ -28,36 +28,34 @@ def customer_bucket(customer_ids, n_buckets: int) -> np.ndarray:
 
 
 def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
-    """Per bucket, the rows of every table that belong to its customers (account_managers whole).
+    """The tables in ``n_buckets`` groups of customers (with all of their rows; account_managers whole): in
+    memory, bucket b holds the b-th of ``n_buckets`` equal runs of the customers' sorted ids.
 
+    (Stored buckets, :func:`pipeline.partition`, use :func:`customer_bucket` instead, which does not depend on
+    which other ids exist; in memory contiguous runs need no hashing, and buckets come out in id order.)
     The tables come back prepared (:func:`features.aggregate.prepare_tables`), with customer_id a categorical
-    whose categories are just the bucket's ids (sorted), so per-bucket work is sized by the bucket.
+    whose categories are just the bucket's ids, so per-bucket work is sized by the bucket.
     """
     if n_buckets < 1:
         raise ValueError(f"n_buckets must be >= 1, got {n_buckets}")
     tables = prepare_tables(tables)
+    if n_buckets == 1:
+        yield tables
+        return
     ids = tables.customers[CUSTOMER_ID].cat.categories
-    bucket_of_id = customer_bucket(ids, n_buckets)
+    first_code = np.linspace(0, len(ids), n_buckets + 1).astype(np.int64)
     codes = {name: getattr(tables, name)[CUSTOMER_ID].cat.codes.to_numpy() for name in EVENT_TABLES}
-    # One stable sort of each table's rows by bucket (a radix sort on 16-bit keys) instead of a pass per bucket;
-    # stable, so each bucket keeps the rows' order (and the event tables their time order).
-    key_type = np.uint16 if n_buckets <= np.iinfo(np.uint16).max else np.int64
-    rows_by_bucket, bounds = {}, {}
-    for name in EVENT_TABLES:
-        row_bucket = bucket_of_id[codes[name]].astype(key_type)
-        order = np.argsort(row_bucket, kind="stable")
-        rows_by_bucket[name] = order.astype(np.int32) if len(order) < np.iinfo(np.int32).max else order
-        bounds[name] = np.searchsorted(row_bucket[order], np.arange(n_buckets + 1), side="left")
     for bucket in range(n_buckets):
-        members = np.flatnonzero(bucket_of_id == bucket)
-        new_code = np.full(len(ids), -1)
-        new_code[members] = np.arange(len(members))
-        dtype = pd.CategoricalDtype(ids.take(members))
+        start, stop = first_code[bucket], first_code[bucket + 1]
+        dtype = pd.CategoricalDtype(ids[start:stop])
         parts = {}
         for name in EVENT_TABLES:
-            rows = rows_by_bucket[name][bounds[name][bucket]: bounds[name][bucket + 1]]
+            # A pass over the codes per bucket holds less than sorting every row by bucket once, and the rows
+            # keep their order (the event tables their time order).
+            rows = np.flatnonzero((codes[name] >= start) & (codes[name] < stop))
+            bucket_codes = (codes[name][rows] - start).astype(codes[name].dtype)
             parts[name] = getattr(tables, name).take(rows).assign(
-                **{CUSTOMER_ID: pd.Categorical.from_codes(new_code[codes[name][rows]], dtype=dtype)}
+                **{CUSTOMER_ID: pd.Categorical.from_codes(bucket_codes, dtype=dtype, validate=False)}
             )
         yield tables.replace(**parts)
 
@@ -67,28 +65,28 @@ def build_feature_table_bucketed(
 ) -> pd.DataFrame:
     """:func:`build_feature_table` bucket by bucket, with global statistics computed once: the same table.
 
-    Each bucket's rows are written straight into their place in the final table (no concatenation and sort,
-    which would hold two more copies of the whole table).
+    Buckets are runs of sorted ids, so each bucket's rows are the next block of the final table: they are
+    written straight into it (no concatenation, which would hold a second copy of the whole table).
     """
     as_of = as_timestamp(as_of)
     tables = prepare_tables(tables)
     stats = compute_global_stats(tables, as_of, settings)
-    customer_ids = pd.Index(
-        active_customers(tables.transactions, as_of, churn.active_window_days).astype("str")
-    )
+    n_rows = len(active_customers(tables.transactions, as_of, churn.active_window_days))
     columns: list[str] = []
+    at = 0
     for bucket in split_by_bucket(tables, n_buckets):
         part = build_feature_table(bucket, as_of, settings, churn, global_stats=stats)
         if not columns:
             columns = list(part.columns)
             numeric_names = [name for name in columns if part[name].dtype == np.float64]
-            numeric = np.empty((len(numeric_names), len(customer_ids)))
+            numeric = np.empty((len(numeric_names), n_rows))
             others = {
-                name: np.empty(len(customer_ids), dtype=part[name].to_numpy().dtype)
+                name: np.empty(n_rows, dtype=part[name].to_numpy().dtype)
                 for name in columns
                 if name not in numeric_names
             }
-        rows = customer_ids.get_indexer(part[CUSTOMER_ID])
+        rows = slice(at, at + len(part))
+        at += len(part)
         for i, name in enumerate(numeric_names):
             numeric[i, rows] = part[name].to_numpy()
         for name, column in others.items():

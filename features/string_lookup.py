@@ -58,6 +58,15 @@ def _fill_table(offsets, data, table, shift):
         table[slot, _PREFIX] = np.int64(_word(data, start, end))
 
 
+@njit(inline="always")
+def _same_tail(data, start, end, key_data, key_start):
+    """Whether the bytes after the first eight of ``data[start:end]`` equal the key's (same length)."""
+    for j in range(8, end - start):
+        if data[start + j] != key_data[key_start + j]:
+            return False
+    return True
+
+
 @njit(nogil=True, cache=True)
 def _find(offsets, data, key_offsets, key_data, table, shift, out):
     mask = table.shape[0] - 1
@@ -72,13 +81,7 @@ def _find(offsets, data, key_offsets, key_data, table, shift, out):
         while table[slot, _CODE] >= 0:
             if table[slot, _HASH] == h and table[slot, _LENGTH] == length and table[slot, _PREFIX] == prefix:
                 candidate = table[slot, _CODE]
-                key_start = key_offsets[candidate]
-                same = True
-                for j in range(8, length):
-                    if data[start + j] != key_data[key_start + j]:
-                        same = False
-                        break
-                if same:
+                if length <= 8 or _same_tail(data, start, end, key_data, key_offsets[candidate]):
                     code = candidate
                     break
             slot = (slot + 1) & mask
