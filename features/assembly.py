@@ -105,17 +105,20 @@ def _call(spec: FeatureSpec, sources: dict, as_of: pd.Timestamp) -> pd.Series:
     return spec.builder(*args, **kwargs)
 
 
-def _align(values: pd.Series, population: pd.CategoricalIndex, default) -> np.ndarray:
-    """The builder's values in population order, the default where a customer has none.
+def _align(values: pd.Series, population: pd.CategoricalIndex, default):
+    """The builder's values in population order, the default where a customer has none (a float array, or a
+    string array for text features).
 
     Builders given categorical ids return a CategoricalIndex over the same ids: placed by code, no hashing.
     Anything else (e.g. an empty result) is aligned by value.
     """
     index = values.index
     if isinstance(index, pd.CategoricalIndex) and index.categories.equals(population.categories):
-        slots = np.full(
-            len(population.categories), default, dtype=object if isinstance(default, str) else "float64"
-        )
+        if isinstance(default, str):
+            position = np.full(len(population.categories), -1)
+            position[index.codes] = np.arange(len(values))
+            return values.array.take(position[population.codes], allow_fill=True).fillna(default)
+        slots = np.full(len(population.categories), default, dtype="float64")
         slots[index.codes] = values.to_numpy()
         return slots[population.codes]
     aligned = values.reindex(pd.Index(population.astype("str")))

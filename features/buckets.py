@@ -65,8 +65,9 @@ def build_feature_table_bucketed(
 ) -> pd.DataFrame:
     """:func:`build_feature_table` bucket by bucket, with global statistics computed once: the same table.
 
-    Buckets are runs of sorted ids, so each bucket's rows are the next block of the final table: they are
-    written straight into it (no concatenation, which would hold a second copy of the whole table).
+    Buckets are runs of sorted ids, so each bucket's rows are the next block of the final table: its float
+    columns are written straight into it (no concatenation, which would hold a second copy of the whole
+    table); the few text columns are joined at the end.
     """
     as_of = as_timestamp(as_of)
     tables = prepare_tables(tables)
@@ -80,21 +81,16 @@ def build_feature_table_bucketed(
             columns = list(part.columns)
             numeric_names = [name for name in columns if part[name].dtype == np.float64]
             numeric = np.empty((len(numeric_names), n_rows))
-            others = {
-                name: np.empty(n_rows, dtype=part[name].to_numpy().dtype)
-                for name in columns
-                if name not in numeric_names
-            }
+            others = {name: [] for name in columns if name not in numeric_names}
         rows = slice(at, at + len(part))
         at += len(part)
         for i, name in enumerate(numeric_names):
             numeric[i, rows] = part[name].to_numpy()
-        for name, column in others.items():
-            column[rows] = part[name].to_numpy()
+        for name, pieces in others.items():
+            pieces.append(part[name])
     # The float columns become one block without a copy (the table is the largest thing built here).
     table = pd.DataFrame(numeric.T, columns=numeric_names, copy=False)
     for position, name in enumerate(columns):
         if name in others:
-            column = others[name]
-            table.insert(position, name, pd.array(column, dtype="str") if column.dtype == object else column)
+            table.insert(position, name, pd.concat(others.pop(name), ignore_index=True).array)
     return table

@@ -37,7 +37,8 @@ def lifecycle_stage(
     growing = (orders_trend >= t.growth_trend) | (spend_trend >= t.growth_trend)
     stage = np.select(
         [churned, tenure_days < t.acquisition_days, declining, growing],
-        ["churned", "acquisition", "decline", "growth"],
-        default="maturity",
+        [LIFECYCLE_STAGES.index(name) for name in ("churned", "acquisition", "decline", "growth")],
+        default=LIFECYCLE_STAGES.index("maturity"),
     )
-    return pd.Series(stage, index=tenure_days.index, name="lifecycle_stage", dtype="str")
+    names = pd.Categorical.from_codes(stage, categories=LIFECYCLE_STAGES).astype("str")
+    return pd.Series(names, index=tenure_days.index, name="lifecycle_stage")

@@ -19,8 +19,11 @@ def _manager_departure_day(customers: pd.DataFrame, account_managers: pd.DataFra
     managers = account_managers.drop_duplicates("account_manager_id", keep="last")
     if managers.empty:
         return np.full(len(customers), np.nan)
-    position = pd.Index(managers["account_manager_id"]).get_indexer(customers["account_manager_id"])
-    return np.where(position >= 0, epoch_days(managers["departed_at"])[position], np.nan)
+    # Few distinct managers: match those, not every customer row (a string index over every row is slow).
+    codes, manager_ids = pd.factorize(customers["account_manager_id"])
+    position = pd.Index(managers["account_manager_id"]).get_indexer(manager_ids)
+    departed = np.where(position >= 0, epoch_days(managers["departed_at"])[position], np.nan)
+    return np.append(departed, np.nan)[codes]  # code -1 (no manager): the NaN at the end
 
 
 def has_account_manager(customers: pd.DataFrame, account_managers: pd.DataFrame) -> pd.Series:
@@ -50,8 +53,5 @@ def segment(customers: pd.DataFrame) -> pd.Series:
     """The customer's segment as text; NA becomes "unknown"."""
     key = customer_key(customers["customer_id"])
     return pd.Series(
-        customers["segment"].astype("str").fillna(UNKNOWN_SEGMENT).to_numpy(),
-        index=key.index(key.codes),
-        name="segment",
-        dtype="str",
+        customers["segment"].astype("str").fillna(UNKNOWN_SEGMENT).array, index=key.index(key.codes), name="segment"
     )

@@ -108,9 +108,8 @@ def share_of_wallet(
     spent, n_rows = _net_spend(transactions, as_of, window_days, by_transaction)
     fallback = float(peer_wallets.get(UNKNOWN_GROUP, overall_wallet))
     wallet = np.full(by_customer.n, fallback)
-    peer = (
-        peer_groups(customers, peer_group_column).map(peer_wallets).to_numpy(dtype="float64", na_value=np.nan)
-    )
+    group_codes, group_names = pd.factorize(peer_groups(customers, peer_group_column))
+    peer = peer_wallets.reindex(pd.Index(group_names, dtype="str")).to_numpy(dtype="float64")[group_codes]
     known = customers["wallet_estimate"].to_numpy(dtype="float64", na_value=np.nan)
     wallet[by_customer.codes] = np.where(known > 0, known, np.where(np.isnan(peer), overall_wallet, peer))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -44,3 +44,14 @@ def test_long_columns_split_across_threads_give_the_same_codes():
     np.testing.assert_array_equal(keys[0].codes, np.searchsorted(ids, customers))
     np.testing.assert_array_equal(keys[1].codes, np.searchsorted(ids, events))
     assert keys[1].ids.dtype == "str"
+
+
+def test_as_categorical_sorts_the_labels_and_keeps_missing_ones_missing():
+    from features.aggregate import as_categorical
+
+    values = pd.Series(["web", "app", None, "store", "app"], dtype="str", index=[4, 3, 2, 1, 0], name="channel")
+    labels = as_categorical(values)
+    assert list(labels.cat.categories) == ["app", "store", "web"]
+    assert labels.cat.codes.tolist() == [2, 0, -1, 1, 0]
+    assert labels.index.tolist() == [4, 3, 2, 1, 0] and labels.name == "channel"
+    pd.testing.assert_series_equal(labels, values.astype("category"))
