@@ -108,3 +108,43 @@ def reduce_codes(
     selected = np.zeros(0, dtype=np.bool_) if where is None else np.asarray(where, dtype=np.bool_)
     _reduce_loop(codes, values, selected, where is not None, REDUCTIONS[how], result, counts)
     return result, counts
+
+
+@njit(nogil=True, cache=True)
+def _previous_loop(first, second, n_first, n_second, previous):
+    # Rows grouped by their second code (a counting sort: stable, so each group stays in row order), then one
+    # pass per group with the last row of each first code; only the entries a group set are cleared after it.
+    starts = np.zeros(n_second + 1, dtype=np.int64)
+    for i in range(second.shape[0]):
+        starts[second[i] + 1] += 1
+    for k in range(n_second):
+        starts[k + 1] += starts[k]
+    fill = starts[:-1].copy()
+    rows = np.empty(second.shape[0], dtype=np.int64)
+    for i in range(second.shape[0]):
+        rows[fill[second[i]]] = i
+        fill[second[i]] += 1
+    last = np.full(n_first, -1, dtype=np.int64)
+    for k in range(n_second):
+        for j in range(starts[k], starts[k + 1]):
+            row = rows[j]
+            previous[row] = last[first[row]]
+            last[first[row]] = row
+        for j in range(starts[k], starts[k + 1]):
+            last[first[rows[j]]] = -1
+
+
+def previous_of_same_pair(first: np.ndarray, second: np.ndarray, n_first: int, n_second: int) -> np.ndarray:
+    """For each row, the last earlier row with the same pair of codes (``first`` in 0..n_first-1, ``second`` in
+    0..n_second-1), or -1: e.g. a customer's previous purchase in the same category, rows in time order.
+
+    Linear in the rows and needs one slot per first code, however many pairs there are (a sort by pair, or a
+    table over every pair, would not).
+    """
+    first = np.asarray(first, dtype=np.int64)
+    second = np.asarray(second, dtype=np.int64)
+    if len(first) and (first.min() < 0 or second.min() < 0):
+        raise ValueError("codes must be non-negative")
+    previous = np.empty(len(first), dtype=np.int64)
+    _previous_loop(first, second, n_first, n_second, previous)
+    return previous

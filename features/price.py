@@ -11,6 +11,7 @@ import pandas as pd
 
 from features.aggregate import customer_key, customer_series, per_customer, reduce_by_customer, trend_ratio
 from features.cutoff import NS_PER_DAY, window_rows
+from features.kernels import previous_of_same_pair
 from features.tables import as_timestamp
 
 
@@ -67,22 +68,22 @@ def price_change_cells(transactions: pd.DataFrame, *, as_of, period_days: int, h
     list_amount = transactions["list_amount"].to_numpy(dtype="float64", na_value=np.nan)
     quantity = transactions["quantity"].to_numpy(dtype="float64", na_value=np.nan)
     usable = (list_amount > 0) & (quantity > 0) & transactions["category"].notna().to_numpy()
-    customers = customer_key(transactions["customer_id"]).codes[usable]
+    key = customer_key(transactions["customer_id"])
+    customers = key.codes[usable]
     category_codes, categories = pd.factorize(transactions["category"][usable])
     stamps = transactions["timestamp"].to_numpy(dtype="datetime64[ns]")[usable].view("i8")
-    if np.all(stamps[1:] >= stamps[:-1]):  # time-sorted (prepared tables): a stable sort keeps time order
-        order = np.argsort(customers.astype("int64") * max(len(categories), 1) + category_codes, kind="stable")
+    if np.any(stamps[1:] < stamps[:-1]):  # prepared tables are in time order already
+        order = np.argsort(stamps, kind="stable")
+        customers, category_codes, stamps = customers[order], category_codes[order], stamps[order]
     else:
-        order = np.lexsort((stamps, category_codes, customers))
-    customers, category_codes, stamps = customers[order], category_codes[order], stamps[order]
+        order = slice(None)
     log_price = np.log(list_amount[usable] / quantity[usable])[order]
-    repeat = (
-        np.flatnonzero((customers[1:] == customers[:-1]) & (category_codes[1:] == category_codes[:-1])) + 1
-    )
+    previous = previous_of_same_pair(customers, category_codes, key.n, len(categories))
+    repeat = np.flatnonzero(previous >= 0)
     n_periods = -(-history_days // period_days)
     periods_back = (as_of.value - 1 - stamps[repeat]) // (period_days * NS_PER_DAY)
     cells = category_codes[repeat].astype("int64") * n_periods + periods_back
-    ticks = np.rint((log_price[repeat] - log_price[repeat - 1]) * PRICE_TICKS_PER_UNIT).astype("int64")
+    ticks = np.rint((log_price[repeat] - log_price[previous[repeat]]) * PRICE_TICKS_PER_UNIT).astype("int64")
     n_cells = len(categories) * n_periods
     change = np.zeros(n_cells, dtype="int64")
     np.add.at(change, cells, ticks)

@@ -46,3 +46,14 @@ def test_reduce_codes_by_hand():
     assert high[0] == 5.0 and np.isnan(high[1]) and high[2] == -np.inf
     _, counts = reduce_codes(codes, None, None, 3, "count")
     assert counts.tolist() == [3, 1, 0]
+
+
+def test_previous_of_same_pair_by_hand():
+    from features.kernels import previous_of_same_pair
+
+    # rows in time order: (customer, category) = (0,1) (1,1) (0,0) (0,1) (1,1) (0,1) (2,0)
+    # row 3 follows row 0, row 4 row 1, row 5 row 3; the others are the first of their pair.
+    first = np.array([0, 1, 0, 0, 1, 0, 2])
+    second = np.array([1, 1, 0, 1, 1, 1, 0])
+    assert previous_of_same_pair(first, second, 3, 2).tolist() == [-1, -1, -1, 0, 1, 3, -1]
+    assert previous_of_same_pair(np.array([], dtype=int), np.array([], dtype=int), 0, 0).tolist() == []
