@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time
 from features.kernels import reduce_codes
-from features.string_lookup import encode_strings, lookup_strings
+from features.string_lookup import lookup_strings
 from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
 
 CUSTOMER_ID = "customer_id"
@@ -169,18 +169,18 @@ LABEL_COLUMNS = {"transactions": ("category",), "complaints": ("category",), "vi
 
 
 def as_categorical(values: pd.Series) -> pd.Series:
-    """``values.astype("category")`` (categories sorted); Arrow strings are encoded by a compiled pass over
-    their buffers (:func:`features.string_lookup.encode_strings`): pandas would turn every value into a Python
-    object first."""
+    """``values.astype("category")`` (categories sorted), for Arrow strings by one dictionary encoding of the
+    Arrow array: pandas would turn every value into a Python object first."""
     if not isinstance(values.dtype, pd.StringDtype) or values.dtype.storage != "pyarrow":
         return values.astype("category")
-    codes, labels = encode_strings(pa.chunked_array(pa.array(values.array)))
-    order = pc.sort_indices(labels).to_numpy()
+    encoded = pa.chunked_array(pa.array(values.array)).combine_chunks().dictionary_encode()
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
     rank = np.empty(len(order) + 1, dtype=np.int64)
     rank[order] = np.arange(len(order))
-    rank[-1] = -1  # nulls: code -1 picks the last slot
-    dtype = pd.CategoricalDtype(pd.Index(pd.array(labels.take(order), dtype=values.dtype)))
-    return pd.Series(pd.Categorical.from_codes(rank[codes], dtype=dtype), index=values.index, name=values.name)
+    rank[-1] = -1  # nulls
+    codes = rank[encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+    dtype = pd.CategoricalDtype(pd.Index(pd.array(encoded.dictionary.take(order), dtype=values.dtype)))
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=values.index, name=values.name)
 
 
 def prepare_tables(tables: Tables) -> Tables:

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numba import njit
 
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
@@ -89,73 +88,6 @@ def _find(offsets, data, key_offsets, key_data, table, shift, out):
         out[i] = code
         missing += code < 0
     return missing
-
-
-@njit(inline="always")
-def _insert(table, shift, h, code, length, prefix):
-    mask = table.shape[0] - 1
-    slot = np.int64(np.uint64(h) >> np.uint64(shift))
-    while table[slot, _CODE] >= 0:
-        slot = (slot + 1) & mask
-    table[slot, _HASH] = h
-    table[slot, _CODE] = code
-    table[slot, _LENGTH] = length
-    table[slot, _PREFIX] = prefix
-
-
-@njit(nogil=True, cache=True)
-def _encode(offsets, data, valid, codes):
-    bits = 6
-    table = np.full((1 << bits, 4), -1, dtype=np.int64)
-    first_rows = np.empty(16, dtype=np.int64)
-    n_distinct = 0
-    for i in range(codes.shape[0]):
-        if valid.shape[0] and not valid[i]:
-            codes[i] = -1
-            continue
-        start, end = offsets[i], offsets[i + 1]
-        length = end - start
-        h = np.int64(_hash(data, start, end))
-        prefix = np.int64(_word(data, start, end))
-        mask = table.shape[0] - 1
-        slot = np.int64(np.uint64(h) >> np.uint64(64 - bits))
-        code = -1
-        while table[slot, _CODE] >= 0:
-            if table[slot, _HASH] == h and table[slot, _LENGTH] == length and table[slot, _PREFIX] == prefix:
-                candidate = table[slot, _CODE]
-                if length <= 8 or _same_tail(data, start, end, data, offsets[first_rows[candidate]]):
-                    code = candidate
-                    break
-            slot = (slot + 1) & mask
-        if code < 0:
-            code = n_distinct
-            if n_distinct == first_rows.shape[0]:
-                first_rows = np.concatenate((first_rows, np.empty(n_distinct, dtype=np.int64)))
-            first_rows[code] = i
-            n_distinct += 1
-            _insert(table, 64 - bits, h, code, length, prefix)
-            if 2 * n_distinct > table.shape[0]:  # keep the table at most half full: twice the slots
-                bits += 1
-                old = table
-                table = np.full((1 << bits, 4), -1, dtype=np.int64)
-                for s in range(old.shape[0]):
-                    if old[s, _CODE] >= 0:
-                        _insert(table, 64 - bits, old[s, _HASH], old[s, _CODE], old[s, _LENGTH], old[s, _PREFIX])
-        codes[i] = code
-    return first_rows[:n_distinct]
-
-
-def encode_strings(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """Dictionary encoding of a string column in one compiled pass: int32 codes (-1 for nulls) into the distinct
-    values, which come back in order of first appearance. For few distinct values (labels such as a category
-    or a channel) the table stays in the processor's cache, which makes this several times faster than Arrow's
-    own encoding."""
-    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    offsets, data = _buffers(array)
-    valid = pc.is_valid(array).to_numpy(zero_copy_only=False) if array.null_count else np.zeros(0, dtype=np.bool_)
-    codes = np.empty(len(array), dtype=np.int32)
-    first_rows = _encode(offsets, data, valid, codes)
-    return codes, array.take(pa.array(first_rows))
 
 
 def _buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -35,22 +35,3 @@ def test_a_value_missing_from_the_keys_or_null_gives_none():
     assert lookup_strings([pa.chunked_array([["a", "abcdefghiX"]])], KEYS) is None
     assert lookup_strings([pa.chunked_array([["a", "c"]])], KEYS) is None
     assert lookup_strings([pa.chunked_array([["a", None]])], KEYS) is None
-
-
-def test_encode_strings_numbers_values_in_order_of_first_appearance():
-    from features.string_lookup import encode_strings
-
-    column = pa.chunked_array([["web", "app", None, "abcdefghij"], ["abcdefghik", "web", "app", "abcdefghij"]])
-    codes, labels = encode_strings(column)
-    assert codes.tolist() == [0, 1, -1, 2, 3, 0, 1, 2]
-    assert labels.to_pylist() == ["web", "app", "abcdefghij", "abcdefghik"]
-
-
-def test_encode_strings_grows_its_table_past_many_distinct_values():
-    from features.string_lookup import encode_strings
-
-    values = [f"label-{(i * 7919) % 5000}" for i in range(20_000)]  # 5,000 distinct, each seen four times
-    codes, labels = encode_strings(pa.chunked_array([values]))
-    assert len(labels) == 5000
-    assert [labels[c].as_py() for c in codes[:7]] == values[:7]
-    assert all(labels[codes[i]].as_py() == values[i] for i in range(0, 20_000, 997))
