@@ -34,9 +34,11 @@ def _word(data, start, end):
 
 
 @njit(inline="always")
-def _hash(data, start, end):
-    h = _FNV_OFFSET ^ np.uint64(end - start)
-    for j in range(start, end, 8):
+def _hash(data, start, end, prefix):
+    """A 64-bit hash of ``data[start:end]`` whose first eight bytes are ``prefix`` (:func:`_word`)."""
+    h = ((_FNV_OFFSET ^ np.uint64(end - start)) ^ prefix) * _FNV_PRIME
+    h ^= h >> np.uint64(32)
+    for j in range(start + 8, end, 8):
         h = (h ^ _word(data, j, end)) * _FNV_PRIME
         h ^= h >> np.uint64(32)
     h *= _FIBONACCI
@@ -48,14 +50,15 @@ def _fill_table(offsets, data, table, shift):
     mask = table.shape[0] - 1
     for i in range(offsets.shape[0] - 1):
         start, end = offsets[i], offsets[i + 1]
-        h = _hash(data, start, end)
+        prefix = _word(data, start, end)
+        h = _hash(data, start, end, prefix)
         slot = np.int64(h >> np.uint64(shift))
         while table[slot, _CODE] >= 0:
             slot = (slot + 1) & mask
         table[slot, _HASH] = np.int64(h)
         table[slot, _CODE] = i
         table[slot, _LENGTH] = end - start
-        table[slot, _PREFIX] = np.int64(_word(data, start, end))
+        table[slot, _PREFIX] = np.int64(prefix)
 
 
 @njit(inline="always")
@@ -74,8 +77,9 @@ def _find(offsets, data, key_offsets, key_data, table, shift, out):
     for i in range(out.shape[0]):
         start, end = offsets[i], offsets[i + 1]
         length = end - start
-        h = np.int64(_hash(data, start, end))
-        prefix = np.int64(_word(data, start, end))
+        unsigned_prefix = _word(data, start, end)
+        h = np.int64(_hash(data, start, end, unsigned_prefix))
+        prefix = np.int64(unsigned_prefix)
         slot = np.int64(np.uint64(h) >> np.uint64(shift))
         code = -1
         while table[slot, _CODE] >= 0:
