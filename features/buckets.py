@@ -14,6 +14,7 @@ import pandas as pd
 from features.aggregate import CUSTOMER_ID, EVENT_TABLES, prepare_tables
 from features.assembly import build_feature_table, compute_global_stats
 from features.cutoff import active_customers
+from features.kernels import rows_in_code_range
 from features.settings import ChurnDefinition, FeatureSettings
 from features.tables import Tables, as_timestamp
 
@@ -52,8 +53,7 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
         for name in EVENT_TABLES:
             # A pass over the codes per bucket holds less than sorting every row by bucket once, and the rows
             # keep their order (the event tables their time order).
-            rows = np.flatnonzero((codes[name] >= start) & (codes[name] < stop))
-            bucket_codes = (codes[name][rows] - start).astype(codes[name].dtype)
+            rows, bucket_codes = rows_in_code_range(codes[name], start, stop)
             parts[name] = getattr(tables, name).take(rows).assign(
                 **{CUSTOMER_ID: pd.Categorical.from_codes(bucket_codes, dtype=dtype, validate=False)}
             )

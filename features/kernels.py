@@ -148,3 +148,33 @@ def previous_of_same_pair(first: np.ndarray, second: np.ndarray, n_first: int, n
     previous = np.empty(len(first), dtype=np.int64)
     _previous_loop(first, second, n_first, n_second, previous)
     return previous
+
+
+@njit(nogil=True, cache=True)
+def _count_in_range(codes, start, stop):
+    n = 0
+    for i in range(codes.shape[0]):
+        if start <= codes[i] < stop:
+            n += 1
+    return n
+
+
+@njit(nogil=True, cache=True)
+def _fill_in_range(codes, start, stop, rows, shifted):
+    n = 0
+    for i in range(codes.shape[0]):
+        code = codes[i]
+        if start <= code < stop:
+            rows[n] = i
+            shifted[n] = code - start
+            n += 1
+
+
+def rows_in_code_range(codes: np.ndarray, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (in order) whose code is in ``[start, stop)``, and their codes minus ``start`` (same dtype):
+    a customer bucket's rows and codes, in two passes without a mask over every row."""
+    n = _count_in_range(codes, start, stop)
+    rows = np.empty(n, dtype=np.int64)
+    shifted = np.empty(n, dtype=codes.dtype)
+    _fill_in_range(codes, start, stop, rows, shifted)
+    return rows, shifted

@@ -57,3 +57,14 @@ def test_previous_of_same_pair_by_hand():
     second = np.array([1, 1, 0, 1, 1, 1, 0])
     assert previous_of_same_pair(first, second, 3, 2).tolist() == [-1, -1, -1, 0, 1, 3, -1]
     assert previous_of_same_pair(np.array([], dtype=int), np.array([], dtype=int), 0, 0).tolist() == []
+
+
+def test_rows_in_code_range_by_hand():
+    from features.kernels import rows_in_code_range
+
+    codes = np.array([5, 2, 3, 7, 3, 4], dtype=np.int32)
+    rows, shifted = rows_in_code_range(codes, 3, 5)  # codes 3 and 4: rows 2, 4, 5
+    assert rows.tolist() == [2, 4, 5]
+    assert shifted.tolist() == [0, 0, 1] and shifted.dtype == np.int32
+    rows, shifted = rows_in_code_range(codes, 8, 9)
+    assert rows.tolist() == [] and shifted.tolist() == []
