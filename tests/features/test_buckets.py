@@ -52,9 +52,11 @@ def test_bucketed_features_equal_unbucketed_features_exactly(seed):
     before = copy.deepcopy(tables)
     whole = build_feature_table(tables, T, SETTINGS, CHURN)
     assert len(whole) > 5
-    for n_buckets in (2, 5):
+    for n_buckets, threads in ((2, 1), (5, 2), (5, 3)):
         pd.testing.assert_frame_equal(
-            build_feature_table_bucketed(tables, T, SETTINGS, CHURN, n_buckets), whole, check_exact=True
+            build_feature_table_bucketed(tables, T, SETTINGS, CHURN, n_buckets, threads=threads),
+            whole,
+            check_exact=True,
         )
     for name, frame in tables.items():
         pd.testing.assert_frame_equal(frame, getattr(before, name), check_exact=True)
