@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from features.aggregate import CUSTOMER_ID, EVENT_TABLES, prepare_tables
+from features.aggregate import CUSTOMER_ID, EVENT_TABLES, prepare_tables, sorted_ids_dtype
 from features.assembly import build_feature_table, compute_global_stats
 from features.cutoff import active_customers
 from features.kernels import rows_in_code_range
@@ -51,7 +51,7 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
     codes = {name: getattr(tables, name)[CUSTOMER_ID].cat.codes.to_numpy() for name in EVENT_TABLES}
     for bucket in range(n_buckets):
         start, stop = first_code[bucket], first_code[bucket + 1]
-        dtype = pd.CategoricalDtype(ids[start:stop])
+        dtype = sorted_ids_dtype(ids[start:stop])
         parts = {}
         for name in EVENT_TABLES:
             # A pass over the codes per bucket holds less than sorting every row by bucket once, and the rows

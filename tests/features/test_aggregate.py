@@ -55,3 +55,13 @@ def test_as_categorical_sorts_the_labels_and_keeps_missing_ones_missing():
     assert labels.cat.codes.tolist() == [2, 0, -1, 1, 0]
     assert labels.index.tolist() == [4, 3, 2, 1, 0] and labels.name == "channel"
     pd.testing.assert_series_equal(labels, values.astype("category"))
+
+
+def test_sorted_ids_dtype_equals_the_checked_constructor():
+    from features.aggregate import sorted_ids_dtype
+
+    ids = pd.Index(["C1", "C2", "C9", "alice"], dtype="str")
+    dtype = sorted_ids_dtype(ids)
+    assert dtype == pd.CategoricalDtype(ids)
+    assert dtype.categories.equals(ids) and not dtype.ordered
+    assert pd.Categorical.from_codes([2, 0], dtype=dtype).tolist() == ["C9", "C1"]
