@@ -65,3 +65,14 @@ def test_sorted_ids_dtype_equals_the_checked_constructor():
     assert dtype == pd.CategoricalDtype(ids)
     assert dtype.categories.equals(ids) and not dtype.ordered
     assert pd.Categorical.from_codes([2, 0], dtype=dtype).tolist() == ["C9", "C1"]
+
+
+@pytest.mark.parametrize(
+    ("ids", "increasing"), [(["a", "b", "c"], True), (["a", "c", "b"], False), ([], True), (["x"], True)]
+)
+def test_increasing_order_is_judged_without_a_hash_table_of_the_ids(ids, increasing):
+    from features.aggregate import _in_increasing_order, sorted_ids_dtype
+
+    categories = sorted_ids_dtype(pd.Index(ids, dtype="str")).categories
+    assert _in_increasing_order(categories) is increasing
+    assert "_engine" not in categories._cache  # what pandas' own check would have built and kept
