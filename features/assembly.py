@@ -7,6 +7,7 @@ customer without the events a feature needs gets the feature's default, so the t
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, fields
 
@@ -90,10 +91,15 @@ def compute_global_stats(tables: Tables, as_of, settings: FeatureSettings) -> Gl
     return combine_global_stats([global_stats_part(tables, as_of, settings)], settings)
 
 
+@functools.cache
+def _parameters(builder) -> tuple[inspect.Parameter, ...]:
+    return tuple(inspect.signature(builder).parameters.values())
+
+
 def _call(spec: FeatureSpec, sources: dict, as_of: pd.Timestamp) -> pd.Series:
     """Run one builder: positional inputs by parameter name, ``as_of`` if it takes it, then its params."""
     args, kwargs = [], dict(spec.params)
-    for parameter in inspect.signature(spec.builder).parameters.values():
+    for parameter in _parameters(spec.builder):
         if parameter.kind is parameter.KEYWORD_ONLY:
             if parameter.name == "as_of":
                 kwargs["as_of"] = as_of

@@ -26,6 +26,13 @@ def lifecycle_stage(
     >= decline_overdue_ratio; growth: orders or spend trend >= growth_trend; maturity: otherwise.
     """
     t = thresholds
+    index = tenure_days.index
+    # Plain arrays in the order of tenure_days' index (NaN compares False, as in pandas); pandas' own Series
+    # arithmetic would re-check the indexes at every one of the dozen operations below.
+    tenure_days, orders_trend, spend_trend, days_since_last_purchase, purchase_overdue_ratio = (
+        (values if values.index.equals(index) else values.reindex(index)).to_numpy(dtype="float64")
+        for values in (tenure_days, orders_trend, spend_trend, days_since_last_purchase, purchase_overdue_ratio)
+    )
     churned = (purchase_overdue_ratio >= t.churned_overdue_ratio) & (
         days_since_last_purchase >= t.churned_min_days
     )
@@ -41,4 +48,4 @@ def lifecycle_stage(
         default=LIFECYCLE_STAGES.index("maturity"),
     )
     names = pd.Categorical.from_codes(stage, categories=LIFECYCLE_STAGES).astype("str")
-    return pd.Series(names, index=tenure_days.index, name="lifecycle_stage")
+    return pd.Series(names, index=index, name="lifecycle_stage")

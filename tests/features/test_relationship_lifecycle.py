@@ -73,3 +73,22 @@ def test_lifecycle_rules_apply_in_order():
     )
     assert stage.tolist() == frame.stage.tolist()
     assert set(frame.stage) == set(lifecycle.LIFECYCLE_STAGES)
+
+
+def test_lifecycle_stage_lines_up_inputs_by_customer_not_by_position():
+    t = LifecycleThresholds(
+        acquisition_days=180,
+        growth_trend=1.25,
+        decline_trend=0.75,
+        decline_overdue_ratio=1.5,
+        churned_overdue_ratio=3.0,
+        churned_min_days=60,
+    )
+    # "a" (400 days a customer) has been silent 500 days, 4 usual gaps: churned; "b" (30 days) bought 10 days ago:
+    # acquisition. Every input but tenure lists "b" first: by position the two would swap.
+    tenure = pd.Series([400.0, 30.0], index=["a", "b"])
+    flat = pd.Series([1.0, 1.0], index=["b", "a"])
+    days = pd.Series([10.0, 500.0], index=["b", "a"])
+    overdue = pd.Series([0.5, 4.0], index=["b", "a"])
+    stage = lifecycle.lifecycle_stage(tenure, flat, flat, days, overdue, thresholds=t)
+    assert stage.to_dict() == {"a": "churned", "b": "acquisition"}
