@@ -46,7 +46,7 @@ class CustomerKey(NamedTuple):
 def customer_key(customer_id: pd.Series) -> CustomerKey:
     """Integer codes of a customer_id column (categorical: its codes; str: sorted factorisation)."""
     if isinstance(customer_id.dtype, pd.CategoricalDtype):
-        return CustomerKey(customer_id.cat.codes.to_numpy(), customer_id.dtype)
+        return CustomerKey(customer_id.array.codes, customer_id.dtype)  # the codes themselves, no Series around them
     codes, ids = pd.factorize(customer_id.astype("str"), sort=True)
     return CustomerKey(codes, pd.Index(ids, dtype="str"))
 
