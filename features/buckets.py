@@ -48,7 +48,7 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
         return
     ids = tables.customers[CUSTOMER_ID].cat.categories
     first_code = np.linspace(0, len(ids), n_buckets + 1).astype(np.int64)
-    codes = {name: getattr(tables, name)[CUSTOMER_ID].cat.codes.to_numpy() for name in EVENT_TABLES}
+    codes = {name: getattr(tables, name)[CUSTOMER_ID].array.codes for name in EVENT_TABLES}
     for bucket in range(n_buckets):
         start, stop = first_code[bucket], first_code[bucket + 1]
         dtype = sorted_ids_dtype(ids[start:stop])

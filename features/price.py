@@ -72,12 +72,10 @@ def price_change_cells(transactions: pd.DataFrame, *, as_of, period_days: int, h
     customers = key.codes[usable]
     category_codes, categories = pd.factorize(transactions["category"][usable])
     stamps = transactions["timestamp"].to_numpy(dtype="datetime64[ns]")[usable].view("i8")
+    log_price = np.log(list_amount[usable] / quantity[usable])
     if np.any(stamps[1:] < stamps[:-1]):  # prepared tables are in time order already
         order = np.argsort(stamps, kind="stable")
-        customers, category_codes, stamps = customers[order], category_codes[order], stamps[order]
-    else:
-        order = slice(None)
-    log_price = np.log(list_amount[usable] / quantity[usable])[order]
+        customers, category_codes, stamps, log_price = (a[order] for a in (customers, category_codes, stamps, log_price))
     previous = previous_of_same_pair(customers, category_codes, key.n, len(categories))
     repeat = np.flatnonzero(previous >= 0)
     n_periods = -(-history_days // period_days)

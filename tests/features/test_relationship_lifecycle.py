@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from features import lifecycle, relationship
-from features.settings import LifecycleThresholds
-from tests.features.conftest import table
+from tests.features.conftest import SETTINGS, table
 
 T = pd.Timestamp("2024-04-01")
 DAY = pd.Timedelta(days=1)
@@ -48,14 +47,7 @@ def test_segment_na_is_unknown():
 
 
 def test_lifecycle_rules_apply_in_order():
-    t = LifecycleThresholds(
-        acquisition_days=30,
-        growth_trend=1.25,
-        decline_trend=0.75,
-        decline_overdue_ratio=1.5,
-        churned_overdue_ratio=3.0,
-        churned_min_days=20,
-    )
+    t = SETTINGS.lifecycle  # acquisition 30 days, growth 1.25, decline 0.75 / 1.5 overdue, churned 3.0 and 20 days
     frame = pd.DataFrame(
         [  # tenure, orders_trend, spend_trend, days_since, overdue -> stage
             (10, 1.0, 1.0, 25, 3.0, "churned"),  # churned beats acquisition
@@ -76,17 +68,10 @@ def test_lifecycle_rules_apply_in_order():
 
 
 def test_lifecycle_stage_lines_up_inputs_by_customer_not_by_position():
-    t = LifecycleThresholds(
-        acquisition_days=180,
-        growth_trend=1.25,
-        decline_trend=0.75,
-        decline_overdue_ratio=1.5,
-        churned_overdue_ratio=3.0,
-        churned_min_days=60,
-    )
-    # "a" (400 days a customer) has been silent 500 days, 4 usual gaps: churned; "b" (30 days) bought 10 days ago:
+    t = SETTINGS.lifecycle
+    # "a" (400 days a customer) has been silent 500 days, 4 usual gaps: churned; "b" (10 days) bought 10 days ago:
     # acquisition. Every input but tenure lists "b" first: by position the two would swap.
-    tenure = pd.Series([400.0, 30.0], index=["a", "b"])
+    tenure = pd.Series([400.0, 10.0], index=["a", "b"])
     flat = pd.Series([1.0, 1.0], index=["b", "a"])
     days = pd.Series([10.0, 500.0], index=["b", "a"])
     overdue = pd.Series([0.5, 4.0], index=["b", "a"])
