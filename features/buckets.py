@@ -16,8 +16,8 @@ import pandas as pd
 
 from features.aggregate import CUSTOMER_ID, EVENT_TABLES, prepare_tables, sorted_ids_dtype
 from features.assembly import build_feature_table, compute_global_stats
-from features.cutoff import active_customers
-from features.kernels import rows_in_code_range
+from features.cutoff import active_customers, events_before
+from features.kernels import rows_by_code_range
 from features.settings import ChurnDefinition, FeatureSettings
 from features.tables import Tables, as_timestamp
 
@@ -49,14 +49,16 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
     ids = tables.customers[CUSTOMER_ID].cat.categories
     first_code = np.linspace(0, len(ids), n_buckets + 1).astype(np.int64)
     codes = {name: getattr(tables, name)[CUSTOMER_ID].array.codes for name in EVENT_TABLES}
+    # One counting sort per table finds every bucket's rows (in their order: the event tables' time order).
+    grouped = {name: rows_by_code_range(codes[name], first_code) for name in EVENT_TABLES}
     for bucket in range(n_buckets):
         start, stop = first_code[bucket], first_code[bucket + 1]
         dtype = sorted_ids_dtype(ids[start:stop])
         parts = {}
         for name in EVENT_TABLES:
-            # A pass over the codes per bucket holds less than sorting every row by bucket once, and the rows
-            # keep their order (the event tables their time order).
-            rows, bucket_codes = rows_in_code_range(codes[name], start, stop)
+            all_rows, offsets = grouped[name]
+            rows = all_rows[offsets[bucket] : offsets[bucket + 1]].astype(np.intp)
+            bucket_codes = codes[name][rows] - codes[name].dtype.type(start)
             parts[name] = getattr(tables, name).take(rows).assign(
                 **{CUSTOMER_ID: pd.Categorical.from_codes(bucket_codes, dtype=dtype, validate=False)}
             )
@@ -111,7 +113,8 @@ def build_feature_table_bucketed(
     number of threads.
     """
     as_of = as_timestamp(as_of)
-    tables = prepare_tables(tables)
+    # Cut once, before splitting: the buckets then carry no events at or after as_of.
+    tables = events_before(prepare_tables(tables), as_of)
     stats = compute_global_stats(tables, as_of, settings)
     final = _FinalTable(len(active_customers(tables.transactions, as_of, churn.active_window_days)))
     threads = threads or os.cpu_count() or 1

@@ -88,8 +88,9 @@ def events_before(tables: Tables, as_of) -> Tables:
 
 
 def customers_before(customers: pd.DataFrame, as_of) -> pd.DataFrame:
-    """Customers who had signed up before ``as_of`` (no signup date: kept)."""
-    return customers[~(customers["signup_date"] >= as_timestamp(as_of)).to_numpy(dtype=bool, na_value=False)]
+    """Customers who had signed up before ``as_of`` (no signup date: kept; all of them: the frame itself)."""
+    signed_up = ~(customers["signup_date"] >= as_timestamp(as_of)).to_numpy(dtype=bool, na_value=False)
+    return customers if signed_up.all() else customers[signed_up]
 
 
 def active_customers(transactions: pd.DataFrame, as_of, active_window_days: int) -> pd.Index:

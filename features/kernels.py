@@ -120,11 +120,11 @@ def _previous_loop(first, second, n_first, n_second, previous):
     for k in range(n_second):
         starts[k + 1] += starts[k]
     fill = starts[:-1].copy()
-    rows = np.empty(second.shape[0], dtype=np.int64)
+    rows = np.empty(second.shape[0], dtype=np.int32)  # int32 slots: half the cache lines of int64
     for i in range(second.shape[0]):
         rows[fill[second[i]]] = i
         fill[second[i]] += 1
-    last = np.full(n_first, -1, dtype=np.int64)
+    last = np.full(n_first, -1, dtype=np.int32)
     for k in range(n_second):
         for j in range(starts[k], starts[k + 1]):
             row = rows[j]
@@ -145,36 +145,57 @@ def previous_of_same_pair(first: np.ndarray, second: np.ndarray, n_first: int, n
     second = np.asarray(second, dtype=np.int64)
     if len(first) and (first.min() < 0 or second.min() < 0):
         raise ValueError("codes must be non-negative")
+    if len(first) >= 2**31:
+        raise ValueError("at most 2**31 - 1 rows")
     previous = np.empty(len(first), dtype=np.int64)
     _previous_loop(first, second, n_first, n_second, previous)
     return previous
 
 
 @njit(nogil=True, cache=True)
-def _count_in_range(codes, start, stop):
-    n = 0
+def _range_loop(codes, bounds, ranges):
+    # Range k with bounds[k] <= code < bounds[k + 1] (n_ranges when out of range): guessed as if the ranges
+    # were equal (buckets nearly are), then moved; no lookup table to miss the caches.
+    n_ranges = bounds.shape[0] - 1
+    scale = n_ranges / max(bounds[n_ranges] - bounds[0], 1)
     for i in range(codes.shape[0]):
-        if start <= codes[i] < stop:
-            n += 1
-    return n
+        code = codes[i]
+        if code < bounds[0] or code >= bounds[n_ranges]:
+            ranges[i] = n_ranges
+            continue
+        k = min(int((code - bounds[0]) * scale), n_ranges - 1)
+        while code < bounds[k]:
+            k -= 1
+        while code >= bounds[k + 1]:
+            k += 1
+        ranges[i] = k
 
 
 @njit(nogil=True, cache=True)
-def _fill_in_range(codes, start, stop, rows, shifted):
-    n = 0
-    for i in range(codes.shape[0]):
-        code = codes[i]
-        if start <= code < stop:
-            rows[n] = i
-            shifted[n] = code - start
-            n += 1
+def _counting_sort_loop(keys, n_keys, rows, offsets):
+    for i in range(keys.shape[0]):
+        offsets[keys[i] + 1] += 1
+    for k in range(n_keys):
+        offsets[k + 1] += offsets[k]
+    fill = offsets[:-1].copy()
+    for i in range(keys.shape[0]):
+        k = keys[i]
+        rows[fill[k]] = i
+        fill[k] += 1
 
 
-def rows_in_code_range(codes: np.ndarray, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-    """The rows (in order) whose code is in ``[start, stop)``, and their codes minus ``start`` (same dtype):
-    a customer bucket's rows and codes, in two passes without a mask over every row."""
-    n = _count_in_range(codes, start, stop)
-    rows = np.empty(n, dtype=np.int64)
-    shifted = np.empty(n, dtype=codes.dtype)
-    _fill_in_range(codes, start, stop, rows, shifted)
-    return rows, shifted
+def rows_by_code_range(codes: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows grouped by the range ``[bounds[k], bounds[k+1])`` their code falls in, each group in row order,
+    and the groups' offsets: range k's rows are ``rows[offsets[k]:offsets[k+1]]``. Customer buckets' rows, by
+    one counting sort (two passes over the codes, however many buckets); codes outside every range are left out.
+    """
+    bounds = np.asarray(bounds, dtype=np.int64)
+    n_ranges = len(bounds) - 1
+    if n_ranges < 1 or np.any(np.diff(bounds) < 0):
+        raise ValueError("bounds must be at least two non-decreasing code limits")
+    ranges = np.empty(len(codes), dtype=np.uint8 if n_ranges < 2**8 else np.int64)
+    _range_loop(np.asarray(codes), bounds, ranges)
+    offsets = np.zeros(n_ranges + 2, dtype=np.int64)
+    rows = np.empty(len(codes), dtype=np.int32 if len(codes) < 2**31 else np.int64)
+    _counting_sort_loop(ranges, n_ranges + 1, rows, offsets)
+    return rows[: offsets[n_ranges]], offsets[: n_ranges + 1]

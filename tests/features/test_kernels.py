@@ -1,6 +1,7 @@
 """Compiled loops against answers worked out by hand."""
 
 import numpy as np
+import pytest
 
 from features.kernels import distinct_day_spans
 
@@ -59,12 +60,19 @@ def test_previous_of_same_pair_by_hand():
     assert previous_of_same_pair(np.array([], dtype=int), np.array([], dtype=int), 0, 0).tolist() == []
 
 
-def test_rows_in_code_range_by_hand():
-    from features.kernels import rows_in_code_range
+def test_rows_by_code_range_by_hand():
+    from features.kernels import rows_by_code_range
 
-    codes = np.array([5, 2, 3, 7, 3, 4], dtype=np.int32)
-    rows, shifted = rows_in_code_range(codes, 3, 5)  # codes 3 and 4: rows 2, 4, 5
-    assert rows.tolist() == [2, 4, 5]
-    assert shifted.tolist() == [0, 0, 1] and shifted.dtype == np.int32
-    rows, shifted = rows_in_code_range(codes, 8, 9)
-    assert rows.tolist() == [] and shifted.tolist() == []
+    codes = np.array([5, 2, 3, 7, 3, 4, 0, 9], dtype=np.int32)
+    # ranges [0, 3), [3, 5), [5, 8): rows 1, 6 | 2, 4, 5 | 0, 3; code 9 is in none of them
+    rows, offsets = rows_by_code_range(codes, np.array([0, 3, 5, 8]))
+    assert offsets.tolist() == [0, 2, 5, 7]
+    assert rows.tolist() == [1, 6, 2, 4, 5, 0, 3]
+    # uneven ranges, an empty one, and codes below the first bound left out
+    rows, offsets = rows_by_code_range(codes, np.array([3, 4, 4, 10]))
+    assert offsets.tolist() == [0, 2, 2, 6]
+    assert rows.tolist() == [2, 4, 0, 3, 5, 7]
+    rows, offsets = rows_by_code_range(np.array([], dtype=np.int32), np.array([0, 1]))
+    assert rows.tolist() == [] and offsets.tolist() == [0, 0]
+    with pytest.raises(ValueError, match="non-decreasing"):
+        rows_by_code_range(codes, np.array([5, 3]))
