@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pandera.errors
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.schemas import EARLIEST_TIMESTAMP, END_OF_TIMESTAMPS, SCORE_RANGE, TABLE_SCHEMAS, not_blank
 from features.tables import COLUMNS, DATETIME_DTYPE, EVENT_TIME_COLUMN, REQUIRED_TABLES
@@ -168,10 +170,20 @@ def _parse_float(values: pd.Series) -> tuple[pd.Series, list[RejectedCells]]:
     else:
         text = _blank_as_missing(values)
         present = text.notna()
-        numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+        numbers = _text_to_float(text)
     bad = present & ~np.isfinite(numbers)
     fix = "use a dot as decimal separator and no thousands separators or currency signs"
     return numbers.mask(bad), [RejectedCells(bad, "not a number", fix)]
+
+
+def _text_to_float(text: pd.Series) -> pd.Series:
+    """Numbers from text, NaN where a cell is not one: Arrow's cast (C++, ~20x pandas' per-cell parse) when it
+    reads every cell, else pandas' coercion, which also gives the NaN cells that are then reported."""
+    try:
+        numbers = pc.cast(pa.array(text.array), pa.float64())
+    except pa.ArrowInvalid:
+        return pd.to_numeric(text, errors="coerce").astype("float64")
+    return pd.Series(numbers.to_numpy(zero_copy_only=False), index=text.index, name=text.name)
 
 
 def _parse_int(values: pd.Series) -> tuple[pd.Series, list[RejectedCells]]:
