@@ -6,9 +6,9 @@ import pandas as pd
 import pandera.errors
 import pytest
 
-from features.schemas import TABLE_SCHEMAS, Transactions
+from features.schemas import TABLE_SCHEMAS
 from features.tables import COLUMNS, empty_table
-from pipeline.validate import RawTable, check_tables, validate_data_dir
+from pipeline.validate import RawTable, _text_to_float, check_tables, validate_data_dir
 
 CUSTOMERS = (
     "customer_id,signup_date,segment,account_manager_id,wallet_estimate\nC1,2020-01-15,retail,M1,1000\n"
@@ -268,6 +268,16 @@ def test_empty_and_whitespace_only_ids(tmp_path):
     }
 
 
+def test_whitespace_only_ids_are_named_alike_in_every_table(tmp_path):
+    customers = CUSTOMERS + "  ,2020-01-01,retail,M1,\nC5,2020-01-01,retail, ,\n"  # lines 5 and 6
+    problems = problems_of(tmp_path, customers__csv=customers)
+
+    assert {(p.column, p.rows, p.what, p.fix) for p in problems if p.severity == "error"} == {
+        ("customer_id", (5,), "only spaces", "fill in customer_id on every row"),
+        ("account_manager_id", (6,), "only spaces", "fill in account_manager_id on every row"),
+    }
+
+
 def test_unparseable_required_value_is_reported_once_not_also_as_empty(tmp_path):
     tx = "customer_id,timestamp,amount\nC1,2024-03-01,x\nC1,2024-03-01,\n"
     problems = problems_of(tmp_path, transactions__csv=tx)
@@ -415,16 +425,15 @@ def test_parquet_with_integer_ids_and_typed_columns_is_read_like_csv(tmp_path):
 
 
 def test_models_describe_the_contract_columns_and_conformed_dtypes():
-    for name, model in TABLE_SCHEMAS.items():
-        schema = model.to_schema()
+    for name, schema in TABLE_SCHEMAS.items():
         assert list(schema.columns) == list(COLUMNS[name])
         assert [c.required for c in schema.columns.values()] == [
             required for _, required in COLUMNS[name].values()
         ]
-        model.validate(empty_table(name))  # the conformed dtypes of features.tables pass
+        schema.validate(empty_table(name))  # the conformed dtypes of features.tables pass
 
     with pytest.raises(pandera.errors.SchemaError, match="amount"):
-        Transactions.validate(empty_table("transactions").astype({"amount": "str"}))
+        TABLE_SCHEMAS["transactions"].validate(empty_table("transactions").astype({"amount": "str"}))
 
 
 def test_timestamp_coercion_yields_the_nanosecond_policy():
@@ -436,7 +445,22 @@ def test_timestamp_coercion_yields_the_nanosecond_policy():
         }
     ).astype({"customer_id": "str"})
 
-    validated = Transactions.validate(frame)
+    validated = TABLE_SCHEMAS["transactions"].validate(frame)
 
     assert validated["timestamp"].dtype == "datetime64[ns]"
     assert frame["timestamp"].dtype == "datetime64[us]"  # the input is left alone
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (["1.5", "+2", "-3e2", ".5", "5.", None], [1.5, 2.0, -300.0, 0.5, 5.0, None]),  # all numbers: Arrow's cast
+        (["1.5", "1,5", "x", None, "7"], [1.5, None, None, None, 7.0]),  # some not: per-cell coercion
+    ],
+)
+def test_text_to_float_reads_numbers_and_leaves_the_rest_missing(cells, expected):
+    text = pd.Series(cells, dtype="str", index=[10, 11, 12, 13, 14, 15][: len(cells)])
+    numbers = _text_to_float(text)
+
+    assert numbers.dtype == "float64" and numbers.index.equals(text.index)
+    assert [None if pd.isna(v) else v for v in numbers] == expected
