@@ -8,6 +8,7 @@ t_x (time of the last purchase) and T (time observed), both counted from the cus
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -64,19 +65,37 @@ def rfm_summary(transactions: pd.DataFrame, as_of, *, time_unit_days: float = 7.
     )
 
 
-def _columns(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return tuple(summary[c].to_numpy(dtype=float) for c in SUMMARY_COLUMNS)
+class _Repeats(NamedTuple):
+    """Repeat purchases x per customer, and their few distinct values: the special functions of x (most of a
+    likelihood evaluation) are computed once per distinct value, giving the very same numbers."""
+
+    x: np.ndarray
+    distinct: np.ndarray
+    which: np.ndarray
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> _Repeats:
+        return cls(x, *np.unique(x, return_inverse=True))
+
+    def map(self, function) -> np.ndarray:
+        """``function(x)`` for every customer, evaluated on the distinct values."""
+        return function(self.distinct)[self.which]
 
 
-def _branches(params: BgNbdParams, x, t_x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _columns(summary: pd.DataFrame) -> tuple[_Repeats, np.ndarray, np.ndarray]:
+    x, t_x, T = (summary[c].to_numpy(dtype=float) for c in SUMMARY_COLUMNS)
+    return _Repeats.of(x), t_x, T
+
+
+def _branches(params: BgNbdParams, repeats: _Repeats, t_x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log-likelihood = shared + logaddexp(alive, dropped): still alive at T, or dropped out right after t_x."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    shared = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b)
+    x = repeats.x
+    shared = repeats.map(lambda x: gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b))
     alive = -(r + x) * np.log(alpha + T)
     # B(a + 1, b + x - 1) / B(a, b + x) = a / (b + x - 1); nobody drops out before a repeat purchase (x = 0).
-    dropped = np.where(
-        x > 0, np.log(a) - np.log(b + np.maximum(x, 1) - 1) - (r + x) * np.log(alpha + t_x), -np.inf
-    )
+    dropout_odds = repeats.map(lambda x: np.log(a) - np.log(b + np.maximum(x, 1) - 1))
+    dropped = np.where(x > 0, dropout_odds - (r + x) * np.log(alpha + t_x), -np.inf)
     return shared, alive, dropped
 
 
@@ -86,22 +105,24 @@ def log_likelihood(params: BgNbdParams, summary: pd.DataFrame) -> np.ndarray:
     return shared + np.logaddexp(alive, dropped)
 
 
-def _objective(log_theta: np.ndarray, x, t_x, T, penalizer: float) -> tuple[float, np.ndarray]:
+def _objective(log_theta: np.ndarray, repeats: _Repeats, t_x, T, penalizer: float) -> tuple[float, np.ndarray]:
     """Mean negative log-likelihood plus penalizer * sum(theta^2), and its gradient in log-parameters."""
     theta = np.exp(log_theta)
     r, alpha, a, b = theta
-    shared, alive, dropped = _branches(BgNbdParams(*theta), x, t_x, T)
+    x = repeats.x
+    shared, alive, dropped = _branches(BgNbdParams(*theta), repeats, t_x, T)
     both = np.logaddexp(alive, dropped)
     w = np.exp(dropped - both)  # posterior probability of having dropped out
     log_rate_exposure = (1 - w) * np.log(alpha + T) + w * np.log(alpha + t_x)
     rate_exposure = (1 - w) / (alpha + T) + w / (alpha + t_x)
-    beta_shift = digamma(a + b) - digamma(a + b + x)
+    beta_shift = repeats.map(lambda x: digamma(a + b) - digamma(a + b + x))
     grad = np.stack(
         [
-            digamma(r + x) - digamma(r) + np.log(alpha) - log_rate_exposure,
+            repeats.map(lambda x: digamma(r + x) - digamma(r) + np.log(alpha)) - log_rate_exposure,
             r / alpha - (r + x) * rate_exposure,
             beta_shift + w / a,
-            beta_shift + digamma(b + x) - digamma(b) - w / (b + np.maximum(x, 1) - 1),
+            beta_shift + repeats.map(lambda x: digamma(b + x)) - digamma(b)
+            - w / repeats.map(lambda x: b + np.maximum(x, 1) - 1),
         ]
     ).mean(axis=1)
     value = -np.mean(shared + both) + penalizer * np.sum(theta**2)
@@ -128,13 +149,13 @@ def fit_bgnbd(
     ``max_customers`` customers (a stable hash sample, :func:`fit_sample`): each likelihood evaluation costs a pass
     over the rows, and a fit takes about a hundred.
     """
-    x, t_x, T = _columns(fit_sample(summary, max_customers))
-    if x.size == 0:
+    repeats, t_x, T = _columns(fit_sample(summary, max_customers))
+    if repeats.x.size == 0:
         raise ValueError("cannot fit BG/NBD: no customer has a purchase before the as-of date")
     result = minimize(
         _objective,
         np.zeros(4),
-        args=(x, t_x, T, penalizer),
+        args=(repeats, t_x, T, penalizer),
         jac=True,
         method="L-BFGS-B",
         bounds=[(-LOG_PARAM_BOUND, LOG_PARAM_BOUND)] * 4,
@@ -145,8 +166,8 @@ def fit_bgnbd(
     return BgNbdParams(*(float(v) for v in np.exp(result.x)))
 
 
-def _p_alive(params: BgNbdParams, x, t_x, T) -> np.ndarray:
-    _, alive, dropped = _branches(params, x, t_x, T)
+def _p_alive(params: BgNbdParams, repeats: _Repeats, t_x, T) -> np.ndarray:
+    _, alive, dropped = _branches(params, repeats, t_x, T)
     return expit(alive - dropped)
 
 
@@ -192,16 +213,16 @@ def expected_purchases(params: BgNbdParams, summary: pd.DataFrame, horizon: floa
     for the Beta posterior: exact up to ~1e-7 for horizon / (alpha + T) up to ~30, for any a, b > 0.
     """
     r, alpha = params.r, params.alpha
-    x, t_x, T = _columns(summary)
-    frequencies, which = np.unique(x, return_inverse=True)
-    nodes, weights = _beta_gauss_rule(params.a, params.b + frequencies, GAUSS_NODES)
+    repeats, t_x, T = _columns(summary)
+    x, which = repeats.x, repeats.which
+    nodes, weights = _beta_gauss_rule(params.a, params.b + repeats.distinct, GAUSS_NODES)
     # Rounding can put a node a hair below 0; the integrand tends to (r + x) * s there anyway.
     p = np.clip(nodes[which], 1e-300, 1.0)
     s = (horizon / (alpha + T))[:, None]
     per_node = -np.expm1(-(r + x)[:, None] * np.log1p(p * s)) / p
     given_alive = (weights[which] * per_node).sum(axis=1)
     return pd.Series(
-        _p_alive(params, x, t_x, T) * given_alive, index=summary.index, name="expected_purchases"
+        _p_alive(params, repeats, t_x, T) * given_alive, index=summary.index, name="expected_purchases"
     )
 
 
@@ -213,9 +234,9 @@ def p_no_purchase(params: BgNbdParams, summary: pd.DataFrame, horizon: float) ->
     over that posterior, is exact.
     """
     r, alpha = params.r, params.alpha
-    x, t_x, T = _columns(summary)
-    alive = _p_alive(params, x, t_x, T)
-    silent_if_alive = np.exp(-(r + x) * np.log1p(horizon / (alpha + T)))
+    repeats, t_x, T = _columns(summary)
+    alive = _p_alive(params, repeats, t_x, T)
+    silent_if_alive = np.exp(-(r + repeats.x) * np.log1p(horizon / (alpha + T)))
     return pd.Series(1 - alive + alive * silent_if_alive, index=summary.index, name="p_no_purchase")
 
 
