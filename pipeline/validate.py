@@ -198,10 +198,13 @@ def _parse_bool(values: pd.Series) -> tuple[pd.Series, list[RejectedCells]]:
     if pd.api.types.is_bool_dtype(values):
         return values.astype("boolean"), []
     text = _blank_as_missing(values).str.lower()
-    flags = text.map(BOOLEAN_WORDS)
-    bad = text.notna() & flags.isna()
+    # isin against the six words (Series.map would make a Python object of every cell).
+    true = text.isin([word for word, flag in BOOLEAN_WORDS.items() if flag]).to_numpy(dtype=bool)
+    false = text.isin([word for word, flag in BOOLEAN_WORDS.items() if not flag]).to_numpy(dtype=bool)
+    flags = pd.Series(pd.arrays.BooleanArray(true, ~(true | false)), index=text.index, name=text.name)
+    bad = text.notna() & ~(true | false)
     fix = "use true/false (1/0 and yes/no are accepted too), or leave it empty"
-    return flags.mask(bad).astype("boolean"), [RejectedCells(bad, "not true or false", fix)]
+    return flags, [RejectedCells(bad, "not true or false", fix)]
 
 
 def _parse_datetime(values: pd.Series) -> tuple[pd.Series, list[RejectedCells]]:
