@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +11,8 @@ import pytest
 from features.tables import make_tables
 from pipeline.errors import ChurnError, InputDataError
 from pipeline.io import (
+    _read_csv_strings_by_arrow,
+    _read_csv_strings_by_pandas,
     load_data_dir,
     read_frame,
     read_table_file,
@@ -231,6 +235,51 @@ def test_read_table_file_reads_csv_as_strings_indexed_by_line(tmp_path):
     assert raw["customer_id"].tolist() == ["NA", "007", "C2"]  # "NA" may be a real id
     assert raw["channel"].tolist() == ["web", " ", "null"]
     assert all(raw.dtypes == "str")
+
+
+WELL_FORMED_CSV = (
+    "\ufeffcustomer_id,channel,note\r\n"  # a byte-order mark, Windows line ends
+    'NA,web,"a, quoted comma"\r\n'
+    "\r\n"  # a blank line: a row of NA in both (kept for the line numbers, dropped later)
+    'null,,"two\nlines"\r\n'  # a quoted line break
+    "007, ,  spaces kept  \r\n"
+    'C2,"",ünïcode\r\n'  # a quoted empty field is missing too
+)
+
+
+@pytest.mark.parametrize("name", ["visits.csv", "visits.csv.gz"])
+def test_arrow_reads_a_well_formed_csv_exactly_as_pandas(tmp_path, name):
+    path = tmp_path / name
+    data = WELL_FORMED_CSV.encode()
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+
+    by_arrow = _read_csv_strings_by_arrow(path)
+
+    assert by_arrow is not None
+    pd.testing.assert_frame_equal(by_arrow, _read_csv_strings_by_pandas(path), check_exact=True)
+    assert by_arrow.iloc[1].isna().all()
+    by_arrow = by_arrow.drop(index=1)
+    assert by_arrow["customer_id"].tolist() == ["NA", "null", "007", "C2"]
+    assert by_arrow["note"].tolist() == ["a, quoted comma", "two\nlines", "  spaces kept  ", "ünïcode"]
+    assert by_arrow["channel"].isna().tolist() == [False, True, False, True]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"customer_id,channel\nC1\n",  # too few fields
+        b"customer_id,channel\nC1,web,extra\n",  # too many
+        b"customer_id,channel\nC\xe91,web\n",  # Latin-1, not UTF-8
+        b"customer_id,customer_id\nC1,C2\n",  # a repeated column name
+        b"customer_id,\nC1,web\n",  # a column without a name
+        b"customer_id,channel\n",  # no rows
+    ],
+)
+def test_csv_that_arrow_would_read_differently_is_left_to_pandas(tmp_path, data):
+    path = tmp_path / "visits.csv"
+    path.write_bytes(data)
+
+    assert _read_csv_strings_by_arrow(path) is None
 
 
 def test_read_table_file_numbers_parquet_rows_from_one(tmp_path):
