@@ -131,6 +131,17 @@ def test_training_twice_gives_identical_backtest_metrics_and_predictions(second_
     np.testing.assert_array_equal(p_two, p_one)
 
 
+def test_each_evaluation_cutoff_is_a_step_of_the_per_cutoff_metrics(trained, cfg):
+    _, client = connect(cfg)
+    table = trained.result.backtest.metrics.sort_values("eval_cutoff")
+    for candidate, rows in table.groupby("candidate"):
+        for metric in ("roc_auc", "ece"):
+            history = client.get_metric_history(trained.result.outcome.run_id, f"cutoff.{candidate}.{metric}")
+            assert sorted((point.step, point.value) for point in history) == list(
+                enumerate(rows[metric].astype(float))
+            )
+
+
 # ------------------------------------------------------------------------------------------- point in time
 
 
