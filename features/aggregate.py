@@ -184,7 +184,8 @@ def as_categorical(values: pd.Series) -> pd.Series:
         return values.astype("category")
     encoded = pa.chunked_array(pa.array(values.array)).combine_chunks().dictionary_encode()
     order = pc.sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(len(order) + 1, dtype=np.int64)
+    # Codes in the smallest integer type that holds them (what pandas keeps anyway): no int64 per row in between.
+    rank = np.empty(len(order) + 1, dtype=np.min_scalar_type(-len(order) - 1))
     rank[order] = np.arange(len(order))
     rank[-1] = -1  # nulls
     codes = rank[encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)]

@@ -10,6 +10,7 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -49,20 +50,25 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
     ids = tables.customers[CUSTOMER_ID].cat.categories
     first_code = np.linspace(0, len(ids), n_buckets + 1).astype(np.int64)
     codes = {name: getattr(tables, name)[CUSTOMER_ID].array.codes for name in EVENT_TABLES}
-    # One counting sort per table finds every bucket's rows (in their order: the event tables' time order).
-    grouped = {name: rows_by_code_range(codes[name], first_code) for name in EVENT_TABLES}
+    # One counting sort per table finds every bucket's rows (in their order: the event tables' time order); each
+    # bucket's rows are a separate array, freed once the bucket is cut, so they shrink while the output grows.
+    rows_of = {name: _rows_per_bucket(codes[name], first_code) for name in EVENT_TABLES}
     for bucket in range(n_buckets):
         start, stop = first_code[bucket], first_code[bucket + 1]
         dtype = sorted_ids_dtype(ids[start:stop])
         parts = {}
         for name in EVENT_TABLES:
-            all_rows, offsets = grouped[name]
-            rows = all_rows[offsets[bucket] : offsets[bucket + 1]].astype(np.intp)
+            rows = rows_of[name].popleft().astype(np.intp)
             bucket_codes = codes[name][rows] - codes[name].dtype.type(start)
             parts[name] = getattr(tables, name).take(rows).assign(
                 **{CUSTOMER_ID: pd.Categorical.from_codes(bucket_codes, dtype=dtype, validate=False)}
             )
         yield tables.replace(**parts)
+
+
+def _rows_per_bucket(codes: np.ndarray, first_code: np.ndarray) -> deque[np.ndarray]:
+    rows, offsets = rows_by_code_range(codes, first_code)
+    return deque(rows[a:b].copy() for a, b in pairwise(offsets))
 
 
 class _FinalTable:
