@@ -232,14 +232,14 @@ def _read_csv_strings_by_arrow(path: Path) -> pd.DataFrame | None:
     it would not read the file exactly as :func:`_read_csv_strings_by_pandas` does (ragged rows, blank lines, bytes
     that are not UTF-8, a missing, blank or repeated column name, no rows): pandas then reads it, and names the
     problem if there is one."""
+    compressed = path.name.lower().endswith(".gz")
     try:
-        opener = gzip.open if path.name.lower().endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        with (gzip.open if compressed else open)(path, "rt", encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), None)
         if not header or len(set(header)) < len(header) or not all(header):
             return None
         table = pyarrow.csv.read_csv(
-            path,  # .gz is decompressed by extension
+            pyarrow.input_stream(str(path), compression="gzip" if compressed else None),
             read_options=pyarrow.csv.ReadOptions(column_names=header, skip_rows=1),
             parse_options=pyarrow.csv.ParseOptions(ignore_empty_lines=False, newlines_in_values=True),
             convert_options=pyarrow.csv.ConvertOptions(
