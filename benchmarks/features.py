@@ -10,8 +10,8 @@ and visit counts). Prints wall times, their ratio and peak resident memory of ea
 (Run it as a module: as a script, its own name would shadow the ``features`` package.)
 
 Each engine first runs once on a tiny world (the one-time start-up of a process, e.g. numba loading its compiled
-loops, is printed apart), then on the big one. Peak memory is the process's VmHWM, reset through /proc/self/clear_refs after the data is generated, so it is
-the data plus what the step itself needs (Linux only).
+loops, is printed apart), then on the big one. Peak memory is the process's VmHWM, reset through
+/proc/self/clear_refs after the data is generated, so it is the data plus what the step itself needs (Linux only).
 """
 
 from __future__ import annotations

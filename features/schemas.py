@@ -41,8 +41,8 @@ def _timestamp(*, required: bool = True, nullable: bool = False) -> pa.Column:
     )
 
 
-def _optional(dtype, *checks: pa.Check, unique: bool = False) -> pa.Column:
-    return pa.Column(dtype, checks=list(checks), required=False, nullable=True, unique=unique)
+def _optional(dtype, *checks: pa.Check) -> pa.Column:
+    return pa.Column(dtype, checks=list(checks), required=False, nullable=True)
 
 
 def _table(name: str, columns: dict[str, pa.Column], checks: list[pa.Check] | None = None) -> pa.DataFrameSchema:

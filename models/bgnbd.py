@@ -94,8 +94,8 @@ def _branches(params: BgNbdParams, repeats: _Repeats, t_x, T) -> tuple[np.ndarra
     shared = repeats.map(lambda x: gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b))
     alive = -(r + x) * np.log(alpha + T)
     # B(a + 1, b + x - 1) / B(a, b + x) = a / (b + x - 1); nobody drops out before a repeat purchase (x = 0).
-    dropout_odds = repeats.map(lambda x: np.log(a) - np.log(b + np.maximum(x, 1) - 1))
-    dropped = np.where(x > 0, dropout_odds - (r + x) * np.log(alpha + t_x), -np.inf)
+    log_dropout_odds = repeats.map(lambda x: np.log(a) - np.log(b + np.maximum(x, 1) - 1))
+    dropped = np.where(x > 0, log_dropout_odds - (r + x) * np.log(alpha + t_x), -np.inf)
     return shared, alive, dropped
 
 

@@ -252,8 +252,8 @@ def _read_csv_strings_by_arrow(path: Path) -> pd.DataFrame | None:
         return None
     if table.num_rows == 0:
         return None
-    text = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
-    return table.to_pandas(types_mapper={pyarrow.string(): text}.get)
+    str_dtype = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
+    return table.to_pandas(types_mapper={pyarrow.string(): str_dtype}.get)
 
 
 def _read_csv_strings_by_pandas(path: Path) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from pipeline.errors import Problem
 
 # Tables without which there is nothing to score: a header with no rows is an error, elsewhere only a warning.
 POPULATION_TABLES = REQUIRED_TABLES + ("customers",)
-BOOLEAN_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
 # (table, column) whose ids must exist in (table, column); unknown ones are a warning, the rows are kept.
 REFERENCES = (
     ("transactions", "customer_id", "customers", "customer_id"),
@@ -199,10 +199,10 @@ def _parse_bool(values: pd.Series) -> tuple[pd.Series, list[RejectedCells]]:
         return values.astype("boolean"), []
     text = _blank_as_missing(values).str.lower()
     # isin against the six words (Series.map would make a Python object of every cell).
-    true = text.isin([word for word, flag in BOOLEAN_WORDS.items() if flag]).to_numpy(dtype=bool)
-    false = text.isin([word for word, flag in BOOLEAN_WORDS.items() if not flag]).to_numpy(dtype=bool)
-    flags = pd.Series(pd.arrays.BooleanArray(true, ~(true | false)), index=text.index, name=text.name)
-    bad = text.notna() & ~(true | false)
+    true = text.isin(TRUE_WORDS).to_numpy(dtype=bool)
+    known = true | text.isin(FALSE_WORDS).to_numpy(dtype=bool)
+    flags = pd.Series(pd.arrays.BooleanArray(true, ~known), index=text.index, name=text.name)
+    bad = text.notna() & ~known
     fix = "use true/false (1/0 and yes/no are accepted too), or leave it empty"
     return flags, [RejectedCells(bad, "not true or false", fix)]
 
