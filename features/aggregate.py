@@ -90,8 +90,11 @@ def _keys_by_first_column(columns: list[pd.Series]) -> list[CustomerKey] | None:
     pandas' factorisation hashes the tens of millions of event ids in one thread). None when some id is missing
     or null: then the caller factorises everything together."""
     arrays = [pa.chunked_array(pa.array(c.array)) for c in columns]
-    distinct = pc.unique(arrays[0])
-    distinct = distinct.take(pc.sort_indices(distinct))
+    if _strictly_increasing(arrays[0]):  # customers listed by id, as exports by primary key are: already the ids
+        distinct = arrays[0].combine_chunks()
+    else:
+        distinct = pc.unique(arrays[0])
+        distinct = distinct.take(pc.sort_indices(distinct))
     codes = lookup_strings(arrays, distinct)
     if codes is None:
         return None
@@ -198,6 +201,13 @@ def _in_increasing_order(ids: pd.Index) -> bool:
     as a Python object to answer."""
     values = pa.chunked_array(pa.array(ids.array))
     return len(values) < 2 or pc.all(pc.less_equal(values[:-1], values[1:])).as_py()
+
+
+def _strictly_increasing(values: pa.ChunkedArray) -> bool:
+    """Whether every string is greater than the one before (so they are distinct and sorted), none null."""
+    if values.null_count:
+        return False
+    return len(values) < 2 or pc.all(pc.less(values[:-1], values[1:])).as_py()
 
 
 def prepare_tables(tables: Tables) -> Tables:

@@ -70,27 +70,43 @@ def _same_tail(data, start, end, key_data, key_start):
     return True
 
 
+_BATCH = 64
+
+
 @njit(nogil=True, cache=True)
 def _find(offsets, data, key_offsets, key_data, table, shift, out):
+    # Rows go in batches: first every hash and home slot of the batch, then the probes. The probes of a batch
+    # then hold no dependency on each other, so the processor has several table reads in flight at once instead
+    # of waiting for each cache miss in turn.
     mask = table.shape[0] - 1
     missing = 0
-    for i in range(out.shape[0]):
-        start, end = offsets[i], offsets[i + 1]
-        length = end - start
-        unsigned_prefix = _word(data, start, end)
-        h = np.int64(_hash(data, start, end, unsigned_prefix))
-        prefix = np.int64(unsigned_prefix)
-        slot = np.int64(np.uint64(h) >> np.uint64(shift))
-        code = -1
-        while table[slot, _CODE] >= 0:
-            if table[slot, _HASH] == h and table[slot, _LENGTH] == length and table[slot, _PREFIX] == prefix:
-                candidate = table[slot, _CODE]
-                if length <= 8 or _same_tail(data, start, end, key_data, key_offsets[candidate]):
-                    code = candidate
-                    break
-            slot = (slot + 1) & mask
-        out[i] = code
-        missing += code < 0
+    hashes = np.empty(_BATCH, dtype=np.int64)
+    prefixes = np.empty(_BATCH, dtype=np.int64)
+    slots = np.empty(_BATCH, dtype=np.int64)
+    for batch in range(0, out.shape[0], _BATCH):
+        size = min(_BATCH, out.shape[0] - batch)
+        for b in range(size):
+            start, end = offsets[batch + b], offsets[batch + b + 1]
+            unsigned_prefix = _word(data, start, end)
+            h = _hash(data, start, end, unsigned_prefix)
+            hashes[b] = np.int64(h)
+            prefixes[b] = np.int64(unsigned_prefix)
+            slots[b] = np.int64(h >> np.uint64(shift))
+        for b in range(size):
+            i = batch + b
+            start, end = offsets[i], offsets[i + 1]
+            length = end - start
+            h, prefix, slot = hashes[b], prefixes[b], slots[b]
+            code = -1
+            while table[slot, _CODE] >= 0:
+                if table[slot, _HASH] == h and table[slot, _LENGTH] == length and table[slot, _PREFIX] == prefix:
+                    candidate = table[slot, _CODE]
+                    if length <= 8 or _same_tail(data, start, end, key_data, key_offsets[candidate]):
+                        code = candidate
+                        break
+                slot = (slot + 1) & mask
+            out[i] = code
+            missing += code < 0
     return missing
 
 

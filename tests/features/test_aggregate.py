@@ -24,6 +24,9 @@ def _expected(columns):
         [[], ["b", "a", "b"]],
         # duplicated customer ids and non-ASCII ids sort by code point
         [["é2", "e2", "é2", "z"], ["z", "é2", "e2"]],
+        # customers listed in id order (taken as the ids themselves), and in id order but with a repeat
+        [["a1", "a2", "b", "é"], ["é", "a1", "b", "b"]],
+        [["a1", "a2", "a2", "b"], ["b", "a1"]],
     ],
 )
 def test_shared_key_codes_index_the_sorted_distinct_ids(columns):
