@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -50,17 +51,23 @@ def global_stats_part(tables: Tables, as_of, settings: FeatureSettings) -> Globa
     # cut, and copies far fewer rows than events_before would.
     lookback = max(settings.wallet_window_days, settings.price_history_days)
     transactions = window_rows(tables.transactions, "timestamp", end=as_of, days=lookback)
-    peer_spend = peer_group_spend(
-        transactions,
-        customers_before(tables.customers, as_of),
-        as_of=as_of,
-        window_days=settings.wallet_window_days,
-        peer_group_column=settings.peer_group_column,
-    )
-    cells = price_change_cells(
-        transactions, as_of=as_of, period_days=settings.price_period_days, history_days=settings.price_history_days
-    )
-    return GlobalStatsPart(as_of, peer_spend, cells)
+    # The price cells' compiled loop releases the GIL: it runs beside the peer spend's pandas work.
+    with ThreadPoolExecutor(1) as pool:
+        cells = pool.submit(
+            price_change_cells,
+            transactions,
+            as_of=as_of,
+            period_days=settings.price_period_days,
+            history_days=settings.price_history_days,
+        )
+        peer_spend = peer_group_spend(
+            transactions,
+            customers_before(tables.customers, as_of),
+            as_of=as_of,
+            window_days=settings.wallet_window_days,
+            peer_group_column=settings.peer_group_column,
+        )
+        return GlobalStatsPart(as_of, peer_spend, cells.result())
 
 
 def combine_global_stats(parts: list[GlobalStatsPart], settings: FeatureSettings) -> GlobalStats:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.aggregate import customer_key, customer_series, reduce_by_customer, shared_customer_key
 from features.cutoff import window_positions
@@ -48,9 +49,9 @@ def peer_group_spend(
     group = np.full(by_customer.n, group_codes[-1])  # customers missing from the customers table: "unknown"
     group[by_customer.codes] = group_codes[:-1]
     spenders = spent > 0
-    return pd.DataFrame(
-        {"peer_group": pd.array(np.asarray(names, dtype=object)[group[spenders]], dtype="str"), "spend": spent[spenders]}
-    )
+    # Each spender's group name taken from the few names by Arrow (no Python string object per spender).
+    peer_group = pa.array(pd.Index(names).astype("str").array).take(group[spenders])
+    return pd.DataFrame({"peer_group": pd.array(peer_group, dtype="str"), "spend": spent[spenders]})
 
 
 def peer_group_wallets_from_spend(
@@ -60,10 +61,11 @@ def peer_group_wallets_from_spend(
 
     Quantiles depend only on the values, not on their order, so any split of the customers gives the same result.
     """
-    by_group = spend["spend"].groupby(spend["peer_group"].to_numpy(dtype=object))
+    codes, names = pd.factorize(spend["peer_group"])  # grouped by integer codes, not by Python strings
+    by_group = spend["spend"].groupby(codes)
     wallets = by_group.quantile(quantile)[by_group.size() >= min_group_size]
     overall = float(spend["spend"].quantile(quantile)) if len(spend) else float("nan")
-    index = pd.Index(wallets.index, dtype="str", name=peer_group_column)
+    index = pd.Index(pd.Index(names).astype("str").take(wallets.index), dtype="str", name=peer_group_column)
     return pd.Series(wallets.to_numpy(dtype="float64"), index=index, name="wallet").sort_index(), overall
 
 
