@@ -138,6 +138,45 @@ def _align(values: pd.Series, population: pd.CategoricalIndex, default):
     return aligned.fillna(default).to_numpy()
 
 
+def _read_by_later_features(specs: list[FeatureSpec]) -> frozenset[str]:
+    """Names of the features that some other feature takes as input."""
+    return frozenset(
+        spec.inputs.get(parameter.name, parameter.name)
+        for spec in specs
+        for parameter in _parameters(spec.builder)
+        if parameter.kind is not parameter.KEYWORD_ONLY
+    )
+
+
+def feature_columns(
+    tables: Tables,
+    as_of,
+    settings: FeatureSettings,
+    churn: ChurnDefinition,
+    *,
+    global_stats: GlobalStats | None = None,
+) -> tuple[pd.CategoricalIndex | pd.Index, dict[str, np.ndarray | pd.api.extensions.ExtensionArray]]:
+    """The active customers at ``as_of`` (sorted) and every feature's values in their order: what
+    :func:`build_feature_table` puts in a frame (float arrays; text features as string arrays)."""
+    as_of = as_timestamp(as_of)
+    tables = prepare_tables(tables)
+    stats = global_stats if global_stats is not None else compute_global_stats(tables, as_of, settings)
+    if stats.as_of != as_of:
+        raise ValueError(f"global_stats are for {stats.as_of.date()}, not for as_of {as_of.date()}")
+    cut = events_before(tables, as_of)
+    population = active_customers(cut.transactions, as_of, churn.active_window_days)
+    sources = dict(cut.items()) | {f.name: getattr(stats, f.name) for f in fields(stats)}
+    specs = feature_specs(settings)
+    read_later = _read_by_later_features(specs)
+    columns = {}
+    for spec in specs:
+        column = _align(_call(spec, sources, as_of), population, spec.default)
+        columns[spec.name] = pd.array(column, dtype="str") if spec.kind == CATEGORICAL else column
+        if spec.name in read_later:
+            sources[spec.name] = pd.Series(columns[spec.name], index=population, name=spec.name, copy=False)
+    return population, columns
+
+
 def build_feature_table(
     tables: Tables,
     as_of,
@@ -156,17 +195,5 @@ def build_feature_table(
         global_stats: cross-customer statistics at as_of; computed from ``tables`` when not given (pass them
             when ``tables`` is one bucket of customers).
     """
-    as_of = as_timestamp(as_of)
-    tables = prepare_tables(tables)
-    stats = global_stats if global_stats is not None else compute_global_stats(tables, as_of, settings)
-    if stats.as_of != as_of:
-        raise ValueError(f"global_stats are for {stats.as_of.date()}, not for as_of {as_of.date()}")
-    cut = events_before(tables, as_of)
-    population = active_customers(cut.transactions, as_of, churn.active_window_days)
-    sources = dict(cut.items()) | {f.name: getattr(stats, f.name) for f in fields(stats)}
-    columns = {}
-    for spec in feature_specs(settings):
-        column = _align(_call(spec, sources, as_of), population, spec.default)
-        columns[spec.name] = pd.array(column, dtype="str" if spec.kind == CATEGORICAL else "float64")
-        sources[spec.name] = pd.Series(columns[spec.name], index=population, name=spec.name)
+    population, columns = feature_columns(tables, as_of, settings, churn, global_stats=global_stats)
     return pd.DataFrame({CUSTOMER_ID: pd.array(population.astype("str"), dtype="str"), **columns})

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.aggregate import CUSTOMER_ID, EVENT_TABLES, prepare_tables, sorted_ids_dtype
-from features.assembly import build_feature_table, compute_global_stats
+from features.assembly import compute_global_stats, feature_columns
 from features.cutoff import active_customers, events_before
 from features.kernels import rows_by_code_range
 from features.settings import ChurnDefinition, FeatureSettings
@@ -73,32 +73,38 @@ def _rows_per_bucket(codes: np.ndarray, first_code: np.ndarray) -> deque[np.ndar
 
 class _FinalTable:
     """The final table filled block by block: each bucket's float columns are written straight into one float
-    block (no concatenation, which would hold a second copy of the whole table); the few text columns are
-    joined at the end."""
+    block (no concatenation, which would hold a second copy of the whole table); the ids and the few text
+    columns are joined at the end."""
 
     def __init__(self, n_rows: int):
         self.n_rows, self.at = n_rows, 0
         self.columns: list[str] = []
+        self.ids: list[pd.Index] = []
 
-    def add(self, part: pd.DataFrame) -> None:
-        """The next bucket's rows (buckets come in id order, so they follow the rows before them)."""
+    def add(self, population: pd.Index, columns: dict) -> None:
+        """The next bucket's customers and feature columns (buckets come in id order, so they follow the rows
+        before them)."""
         if not self.columns:
-            self.columns = list(part.columns)
-            self.numeric_names = [name for name in self.columns if part[name].dtype == np.float64]
+            self.columns = list(columns)
+            self.numeric_names = [name for name in self.columns if isinstance(columns[name], np.ndarray)]
             self.numeric = np.empty((len(self.numeric_names), self.n_rows))
             self.others = {name: [] for name in self.columns if name not in self.numeric_names}
-        rows = slice(self.at, self.at + len(part))
-        self.at += len(part)
+        rows = slice(self.at, self.at + len(population))
+        self.at += len(population)
+        self.ids.append(population.astype("str"))
         for i, name in enumerate(self.numeric_names):
-            self.numeric[i, rows] = part[name].to_numpy()
+            self.numeric[i, rows] = columns[name]
         for name, pieces in self.others.items():
-            pieces.append(part[name])
+            pieces.append(columns[name])
 
     def table(self) -> pd.DataFrame:
         table = pd.DataFrame(self.numeric.T, columns=self.numeric_names, copy=False)  # one block, no copy
         for position, name in enumerate(self.columns):
             if name in self.others:
-                table.insert(position, name, pd.concat(self.others.pop(name), ignore_index=True).array)
+                pieces = [pd.Series(piece, copy=False) for piece in self.others.pop(name)]
+                table.insert(position, name, pd.concat(pieces, ignore_index=True).array)
+        ids = self.ids[0].append(self.ids[1:]) if self.ids else pd.Index([], dtype="str")
+        table.insert(0, CUSTOMER_ID, pd.array(ids, dtype="str"))
         return table
 
 
@@ -127,9 +133,9 @@ def build_feature_table_bucketed(
     with ThreadPoolExecutor(threads) as pool:
         building: deque = deque()
         for bucket in split_by_bucket(tables, n_buckets):
-            building.append(pool.submit(build_feature_table, bucket, as_of, settings, churn, global_stats=stats))
+            building.append(pool.submit(feature_columns, bucket, as_of, settings, churn, global_stats=stats))
             if len(building) >= threads:
-                final.add(building.popleft().result())
+                final.add(*building.popleft().result())
         while building:
-            final.add(building.popleft().result())
+            final.add(*building.popleft().result())
     return final.table()
