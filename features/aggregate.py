@@ -39,7 +39,10 @@ class CustomerKey(NamedTuple):
 
     def index(self, codes: np.ndarray) -> pd.Index:
         if isinstance(self.ids, pd.CategoricalDtype):
-            return pd.CategoricalIndex(pd.Categorical.from_codes(codes, dtype=self.ids), name=CUSTOMER_ID)
+            # Codes here are slots of the ids (below n by construction): no validation pass.
+            return pd.CategoricalIndex(
+                pd.Categorical.from_codes(codes, dtype=self.ids, validate=False), name=CUSTOMER_ID
+            )
         return pd.Index(self.ids.take(codes), dtype="str", name=CUSTOMER_ID)
 
 

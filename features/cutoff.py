@@ -72,18 +72,22 @@ def events_before(tables: Tables, as_of) -> Tables:
     complaints = window_rows(tables.complaints, "opened_at", end=as_of)
     unresolved_yet = (complaints["resolved_at"] >= as_of).to_numpy(dtype=bool, na_value=False)
     unrated_yet = ~(complaints["resolved_at"] < as_of).to_numpy(dtype=bool, na_value=False)
+    if unresolved_yet.any() or (unrated_yet & complaints["satisfaction"].notna().to_numpy()).any():
+        complaints = complaints.assign(
+            resolved_at=complaints["resolved_at"].mask(unresolved_yet),
+            satisfaction=complaints["satisfaction"].mask(unrated_yet),
+        )
     managers = tables.account_managers
+    departed_yet = (managers["departed_at"] >= as_of).to_numpy(dtype=bool, na_value=False)
+    if departed_yet.any():
+        managers = managers.assign(departed_at=managers["departed_at"].mask(departed_yet))
+    # Tables cut before (as customer buckets are) come back as they are: nothing above needed changing.
     return Tables(
         transactions=window_rows(tables.transactions, "timestamp", end=as_of),
         customers=customers_before(tables.customers, as_of),
-        complaints=complaints.assign(
-            resolved_at=complaints["resolved_at"].mask(unresolved_yet),
-            satisfaction=complaints["satisfaction"].mask(unrated_yet),
-        ),
+        complaints=complaints,
         visits=window_rows(tables.visits, "timestamp", end=as_of),
-        account_managers=managers.assign(
-            departed_at=managers["departed_at"].mask(managers["departed_at"] >= as_of)
-        ),
+        account_managers=managers,
     )
 
 
@@ -100,4 +104,7 @@ def active_customers(transactions: pd.DataFrame, as_of, active_window_days: int)
     """
     recent = window_rows(transactions, "timestamp", end=as_of, days=active_window_days)
     buyers = recent["customer_id"][(recent["amount"] > 0).to_numpy()]
+    if isinstance(buyers.dtype, pd.CategoricalDtype):  # distinct codes, sorted: no hashing
+        codes = np.unique(buyers.array.codes)
+        return pd.CategoricalIndex(pd.Categorical.from_codes(codes, dtype=buyers.dtype), name="customer_id")
     return pd.Index(buyers.unique(), name="customer_id").sort_values()
