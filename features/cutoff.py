@@ -104,7 +104,10 @@ def active_customers(transactions: pd.DataFrame, as_of, active_window_days: int)
     """
     recent = window_rows(transactions, "timestamp", end=as_of, days=active_window_days)
     buyers = recent["customer_id"][(recent["amount"] > 0).to_numpy()]
-    if isinstance(buyers.dtype, pd.CategoricalDtype):  # distinct codes, sorted: no hashing
-        codes = np.unique(buyers.array.codes)
+    if isinstance(buyers.dtype, pd.CategoricalDtype):  # distinct codes in code order: a flag per id, no sort
+        bought = np.zeros(len(buyers.dtype.categories), dtype=bool)
+        codes = buyers.array.codes
+        bought[codes[codes >= 0]] = True
+        codes = np.flatnonzero(bought)
         return pd.CategoricalIndex(pd.Categorical.from_codes(codes, dtype=buyers.dtype), name="customer_id")
     return pd.Index(buyers.unique(), name="customer_id").sort_values()
