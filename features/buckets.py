@@ -17,10 +17,10 @@ import pandas as pd
 
 from features.aggregate import CUSTOMER_ID, EVENT_TABLES, prepare_tables, sorted_ids_dtype
 from features.assembly import compute_global_stats, feature_columns
-from features.cutoff import active_customers, events_before
+from features.cutoff import SORTED_INDEX_PREFIX, active_customers, events_before
 from features.kernels import rows_by_code_range
 from features.settings import ChurnDefinition, FeatureSettings
-from features.tables import Tables, as_timestamp
+from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
 
 
 def customer_bucket(customer_ids, n_buckets: int) -> np.ndarray:
@@ -60,10 +60,20 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
         for name in EVENT_TABLES:
             rows = rows_of[name].popleft().astype(np.intp)
             bucket_codes = codes[name][rows] - codes[name].dtype.type(start)
-            parts[name] = getattr(tables, name).take(rows).assign(
+            parts[name] = _take_rows(getattr(tables, name), rows).assign(
                 **{CUSTOMER_ID: pd.Categorical.from_codes(bucket_codes, dtype=dtype, validate=False)}
             )
         yield tables.replace(**parts)
+
+
+def _take_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``frame.take(rows)`` (rows in increasing order). The time index of an event table is its time column:
+    it is set from the taken column instead of being gathered a second time."""
+    column = frame.index.name.removeprefix(SORTED_INDEX_PREFIX) if frame.index.name else None
+    if column not in EVENT_TIME_COLUMN.values() or frame.index.name != SORTED_INDEX_PREFIX + column:
+        return frame.take(rows)
+    taken = frame.reset_index(drop=True).take(rows)
+    return taken.set_index(pd.DatetimeIndex(taken[column], name=frame.index.name), drop=False)
 
 
 def _rows_per_bucket(codes: np.ndarray, first_code: np.ndarray) -> deque[np.ndarray]:
