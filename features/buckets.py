@@ -49,7 +49,10 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
         return
     ids = tables.customers[CUSTOMER_ID].cat.categories
     first_code = np.linspace(0, len(ids), n_buckets + 1).astype(np.int64)
-    codes = {name: getattr(tables, name)[CUSTOMER_ID].array.codes for name in EVENT_TABLES}
+    frames = {name: getattr(tables, name) for name in EVENT_TABLES}
+    managers = tables.account_managers
+    del tables  # the prepared columns are held by `frames` only, so they go once the last bucket is cut
+    codes = {name: frame[CUSTOMER_ID].array.codes for name, frame in frames.items()}
     # One counting sort per table finds every bucket's rows (in their order: the event tables' time order); each
     # bucket's rows are a separate array, freed once the bucket is cut, so they shrink while the output grows.
     rows_of = {name: _rows_per_bucket(codes[name], first_code) for name in EVENT_TABLES}
@@ -60,10 +63,13 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
         for name in EVENT_TABLES:
             rows = rows_of[name].popleft().astype(np.intp)
             bucket_codes = codes[name][rows] - codes[name].dtype.type(start)
-            parts[name] = _take_rows(getattr(tables, name), rows).assign(
+            parts[name] = _take_rows(frames[name], rows).assign(
                 **{CUSTOMER_ID: pd.Categorical.from_codes(bucket_codes, dtype=dtype, validate=False)}
             )
-        yield tables.replace(**parts)
+        if bucket == n_buckets - 1:  # the last bucket is cut: the last buckets build without the whole tables
+            frames.clear()
+            codes.clear()
+        yield Tables(**parts, account_managers=managers)
 
 
 def _take_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
@@ -140,10 +146,13 @@ def build_feature_table_bucketed(
     stats = compute_global_stats(tables, as_of, settings)
     final = _FinalTable(len(active_customers(tables.transactions, as_of, churn.active_window_days)))
     threads = threads or os.cpu_count() or 1
+    buckets = split_by_bucket(tables, n_buckets)
+    del tables  # the split holds the prepared columns until the last bucket is cut, not until the table is done
     with ThreadPoolExecutor(threads) as pool:
         building: deque = deque()
-        for bucket in split_by_bucket(tables, n_buckets):
+        for bucket in buckets:
             building.append(pool.submit(feature_columns, bucket, as_of, settings, churn, global_stats=stats))
+            del bucket  # held by its job only, so freed as soon as it is built
             if len(building) >= threads:
                 final.add(*building.popleft().result())
         while building:
