@@ -145,6 +145,22 @@ def per_customer(
     return customer_series(key, result, counts > 0, name=name)
 
 
+def label_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of a label column (-1 for NA) and the labels they index: a categorical's own codes and
+    categories (no hashing), else a factorisation."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.array.codes, values.cat.categories
+    codes, labels = pd.factorize(values)
+    return codes, pd.Index(labels)
+
+
+def text_filled(values: pd.Series, fill: str) -> pd.Series:
+    """``values.astype("str").fillna(fill)``, filled by Arrow (no Python object per value)."""
+    text = pa.chunked_array(pa.array(values.astype("str").array))
+    filled = pc.fill_null(text, pa.scalar(fill, type=text.type))
+    return pd.Series(pd.array(filled, dtype="str"), index=values.index, name=values.name)
+
+
 def trend_ratio(recent: np.ndarray, previous: np.ndarray, cap: float) -> np.ndarray:
     """``recent / previous`` (1.0 = flat), capped at ``cap``; 1.0 if both are 0, ``cap`` if only previous is.
     """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.settings import LifecycleThresholds
 
@@ -47,5 +48,5 @@ def lifecycle_stage(
         [LIFECYCLE_STAGES.index(name) for name in ("churned", "acquisition", "decline", "growth")],
         default=LIFECYCLE_STAGES.index("maturity"),
     )
-    names = pd.Categorical.from_codes(stage, categories=LIFECYCLE_STAGES).astype("str")
-    return pd.Series(names, index=index, name="lifecycle_stage")
+    names = pa.array(LIFECYCLE_STAGES, type=pa.large_string()).take(stage)  # no Python string per customer
+    return pd.Series(pd.array(names, dtype="str"), index=index, name="lifecycle_stage")

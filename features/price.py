@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.aggregate import customer_key, customer_series, per_customer, reduce_by_customer, trend_ratio
+from features.aggregate import (
+    customer_key,
+    customer_series,
+    label_codes,
+    per_customer,
+    reduce_by_customer,
+    trend_ratio,
+)
 from features.cutoff import NS_PER_DAY, window_rows
 from features.kernels import previous_of_same_pair
 from features.tables import as_timestamp
@@ -159,8 +166,8 @@ def category_price_rises(
 
 def _rise_dates(transactions: pd.DataFrame, price_rises: pd.Series) -> np.ndarray:
     """Per transaction, the latest rise date of its category as int64 ns (NaT value where none)."""
-    # factorize + take: Series.map on a long string column is an order of magnitude slower.
-    codes, categories = pd.factorize(transactions["category"])
+    # label codes + take: Series.map on a long string column is an order of magnitude slower.
+    codes, categories = label_codes(transactions["category"])
     by_category = price_rises.reindex(pd.Index(categories, dtype="str")).to_numpy(dtype="datetime64[ns]")
     return np.append(by_category, np.datetime64("NaT", "ns"))[codes].view("i8")
 
@@ -174,7 +181,10 @@ def price_rise_exposure_share(
     recent, purchases = _window_purchases(transactions, as_of, window_days)
     key = customer_key(recent["customer_id"])
     amount = recent["amount"].to_numpy()
-    exposed = recent["category"].isin(price_rises.index).to_numpy(dtype=bool)
+    codes, categories = label_codes(recent["category"])
+    rising = np.zeros(len(categories) + 1, dtype=bool)  # the last slot: NA (code -1), never repriced
+    rising[:-1] = pd.Index(categories).astype("str").isin(price_rises.index)
+    exposed = rising[codes]
     gross, n_purchases = reduce_by_customer(key, amount, how="sum", where=purchases)
     exposed_amount, _ = reduce_by_customer(key, amount, how="sum", where=purchases & exposed)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -8,22 +8,28 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from features.aggregate import as_of_day, customer_key, customer_series, epoch_days
+from features.aggregate import as_of_day, customer_key, customer_series, epoch_days, text_filled
 
 UNKNOWN_SEGMENT = "unknown"
 
 
 def _manager_departure_day(customers: pd.DataFrame, account_managers: pd.DataFrame) -> np.ndarray:
     """Per customer row, the day its account manager departed (NaN: no manager, or none left before as_of)."""
-    managers = account_managers.drop_duplicates("account_manager_id", keep="last")
-    if managers.empty:
+    if account_managers.empty:
         return np.full(len(customers), np.nan)
-    # Few distinct managers: match those, not every customer row (a string index over every row is slow).
-    codes, manager_ids = pd.factorize(customers["account_manager_id"])
-    position = pd.Index(managers["account_manager_id"]).get_indexer(manager_ids)
-    departed = np.where(position >= 0, epoch_days(managers["departed_at"])[position], np.nan)
-    return np.append(departed, np.nan)[codes]  # code -1 (no manager): the NaN at the end
+    # A repeated manager id takes its last row: looked up in the rows reversed, where that row comes first.
+    # Arrow's hash lookup of every customer row in the few managers (no Python string per row).
+    managers = account_managers.iloc[::-1]
+    position = pc.index_in(_large_strings(customers["account_manager_id"]), _large_strings(managers["account_manager_id"]))
+    departed = np.append(epoch_days(managers["departed_at"]), np.nan)  # position -1 (no manager): the NaN
+    return departed[position.fill_null(-1).to_numpy(zero_copy_only=False)]
+
+
+def _large_strings(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype("str").array).cast(pa.large_string())
 
 
 def has_account_manager(customers: pd.DataFrame, account_managers: pd.DataFrame) -> pd.Series:
@@ -53,5 +59,5 @@ def segment(customers: pd.DataFrame) -> pd.Series:
     """The customer's segment as text; NA becomes "unknown"."""
     key = customer_key(customers["customer_id"])
     return pd.Series(
-        customers["segment"].astype("str").fillna(UNKNOWN_SEGMENT).array, index=key.index(key.codes), name="segment"
+        text_filled(customers["segment"], UNKNOWN_SEGMENT).array, index=key.index(key.codes), name="segment"
     )

@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.aggregate import customer_key, customer_series, reduce_by_customer, shared_customer_key
+from features.aggregate import (
+    customer_key,
+    customer_series,
+    reduce_by_customer,
+    shared_customer_key,
+    text_filled,
+)
 from features.cutoff import window_positions
 
 UNKNOWN_GROUP = "unknown"
@@ -24,7 +30,7 @@ def peer_groups(customers: pd.DataFrame, peer_group_column: str) -> pd.Series:
             f"peer_group_column {peer_group_column!r} is not a column of the customers table; "
             "set features.peer_group_column to one of: " + ", ".join(map(str, customers.columns))
         )
-    return customers[peer_group_column].astype("str").fillna(UNKNOWN_GROUP)
+    return text_filled(customers[peer_group_column], UNKNOWN_GROUP)
 
 
 def _net_spend(transactions: pd.DataFrame, as_of, window_days: int, key) -> tuple[np.ndarray, np.ndarray]:
