@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time
-from features.kernels import reduce_codes
+from features.kernels import day_numbers, reduce_codes
 from features.string_lookup import lookup_strings
 from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
 
@@ -171,10 +171,7 @@ def trend_ratio(recent: np.ndarray, previous: np.ndarray, cap: float) -> np.ndar
 
 def epoch_days(times: pd.Series) -> np.ndarray:
     """Calendar day number (days since 1970-01-01, UTC) of each timestamp, as float; NaT gives NaN."""
-    stamps = times.to_numpy(dtype="datetime64[ns]")
-    days = (stamps.view("i8") // NS_PER_DAY).astype("float64")
-    days[np.isnat(stamps)] = np.nan
-    return days
+    return day_numbers(times.to_numpy(dtype="datetime64[ns]").view("i8"))
 
 
 def as_of_day(as_of) -> int:

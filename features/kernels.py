@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from features.cutoff import NS_PER_DAY
+
 
 @njit(nogil=True, cache=True)
 def _day_span_loop(codes, days, first, last, n_days):
@@ -70,6 +72,25 @@ def distinct_day_gap_std(codes: np.ndarray, days: np.ndarray, n: int) -> tuple[n
     _gap_square_loop(codes, days, mean_gap, squares)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.sqrt(squares / n_gaps), n_gaps
+
+
+_NOT_A_TIME = np.iinfo(np.int64).min  # NaT's int64 value
+
+
+@njit(nogil=True, cache=True)
+def _day_number_loop(stamps, days):
+    # The divisor is a compile-time constant: a multiplication, not a division, per row.
+    for i in range(stamps.shape[0]):
+        stamp = stamps[i]
+        days[i] = np.nan if stamp == _NOT_A_TIME else stamp // NS_PER_DAY
+
+
+def day_numbers(stamps: np.ndarray) -> np.ndarray:
+    """Calendar day number (floor of days since 1970-01-01) of int64 nanosecond stamps, as float; NaT's value
+    gives NaN. One pass, where numpy takes three (the division, the conversion and the NaT mask)."""
+    days = np.empty(len(stamps))
+    _day_number_loop(np.asarray(stamps, dtype=np.int64), days)
+    return days
 
 
 REDUCTIONS = {"count": 0, "sum": 1, "min": 2, "max": 3}

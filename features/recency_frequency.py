@@ -59,7 +59,7 @@ def _purchase_days(transactions: pd.DataFrame, as_of, window_days: int) -> tuple
     recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
     key = customer_key(recent["customer_id"])
     selected = _purchases(recent)
-    return key, key.codes[selected], epoch_days(recent["timestamp"][selected]).astype("int64")
+    return key, key.codes[selected], epoch_days(recent["timestamp"])[selected].astype("int64")
 
 
 def purchase_gap_mean_days(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:

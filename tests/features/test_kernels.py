@@ -76,3 +76,15 @@ def test_rows_by_code_range_by_hand():
     assert rows.tolist() == [] and offsets.tolist() == [0, 0]
     with pytest.raises(ValueError, match="non-decreasing"):
         rows_by_code_range(codes, np.array([5, 3]))
+
+
+def test_day_numbers_floor_each_stamp_and_leave_nat_missing():
+    from features.kernels import day_numbers
+
+    day = 86_400 * 10**9
+    nat = np.iinfo(np.int64).min
+    stamps = np.array([0, 1, day - 1, day, -1, -day, -day - 1, nat, 19_675 * day + 5], dtype=np.int64)
+    days = day_numbers(stamps)
+    # floor division: the nanosecond before midnight of 1970-01-01 is day -1, not 0
+    np.testing.assert_array_equal(days, [0, 0, 0, 1, -1, -1, -2, np.nan, 19_675])
+    assert days.dtype == np.float64
