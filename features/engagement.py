@@ -73,7 +73,7 @@ def _days_to_next_purchase(visits: pd.DataFrame, transactions: pd.DataFrame, as_
     start = as_timestamp(as_of) - pd.Timedelta(days=window_days)
     visits = window_rows(visits, "timestamp", end=as_of, days=window_days)
     transactions = window_rows(transactions, "timestamp", end=as_of, days=window_days)
-    bought = (transactions["amount"] > 0).to_numpy(dtype=bool)
+    bought = transactions["amount"].to_numpy() > 0
     by_visit, by_transaction = shared_customer_key(visits["customer_id"], transactions["customer_id"])
     visit_keys = np.sort(
         (by_visit.codes.astype("int64") << _TIME_BITS) | seconds_since(visits["timestamp"], start)

@@ -98,10 +98,13 @@ REDUCTIONS = {"count": 0, "sum": 1, "min": 2, "max": 3}
 
 @njit(nogil=True, cache=True)
 def _reduce_loop(codes, values, where, use_where, how, result, counts):
+    # Returns the first selected row whose code is outside 0..n-1 (the caller raises), or -1.
     for i in range(codes.shape[0]):
         if use_where and not where[i]:
             continue
         code = codes[i]
+        if code < 0 or code >= counts.shape[0]:
+            return i
         counts[code] += 1
         if how == 1:
             result[code] += values[i]
@@ -113,6 +116,7 @@ def _reduce_loop(codes, values, where, use_where, how, result, counts):
             value = values[i]
             if value > result[code] or np.isnan(value):
                 result[code] = value
+    return -1
 
 
 def reduce_codes(
@@ -121,13 +125,13 @@ def reduce_codes(
     """Per code 0..n-1 over the selected rows: the count, sum, min or max of ``values`` (0 for counts and sums
     of codes without rows, +inf / -inf for their min / max), and the count. One pass, in row order: the sums
     are ``np.bincount``'s to the bit, min and max ``np.minimum.at``'s / ``np.maximum.at``'s."""
-    if len(codes) and codes.min() < 0:
-        raise ValueError("customer codes must be non-negative")
     counts = np.zeros(n, dtype=np.int64)
     result = np.full(n, {"count": 0.0, "sum": 0.0, "min": np.inf, "max": -np.inf}[how])
     values = np.zeros(0) if values is None else np.asarray(values, dtype=np.float64)
     selected = np.zeros(0, dtype=np.bool_) if where is None else np.asarray(where, dtype=np.bool_)
-    _reduce_loop(codes, values, selected, where is not None, REDUCTIONS[how], result, counts)
+    bad = _reduce_loop(codes, values, selected, where is not None, REDUCTIONS[how], result, counts)
+    if bad >= 0:
+        raise ValueError(f"customer codes must be in 0..{n - 1}; row {bad} has {codes[bad]}")
     return result, counts
 
 

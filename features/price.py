@@ -25,7 +25,7 @@ from features.tables import as_timestamp
 def _window_purchases(transactions: pd.DataFrame, as_of, window_days: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The transactions of the last ``window_days`` and which of them are purchases."""
     recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
-    return recent, (recent["amount"] > 0).to_numpy(dtype=bool)
+    return recent, recent["amount"].to_numpy() > 0
 
 
 def promo_share(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:

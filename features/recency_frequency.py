@@ -25,7 +25,7 @@ from features.tables import as_timestamp
 
 
 def _purchases(transactions: pd.DataFrame) -> np.ndarray:
-    return (transactions["amount"] > 0).to_numpy(dtype=bool)
+    return transactions["amount"].to_numpy() > 0
 
 
 def days_since_last_purchase(transactions: pd.DataFrame, *, as_of) -> pd.Series:

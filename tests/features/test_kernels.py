@@ -88,3 +88,14 @@ def test_day_numbers_floor_each_stamp_and_leave_nat_missing():
     # floor division: the nanosecond before midnight of 1970-01-01 is day -1, not 0
     np.testing.assert_array_equal(days, [0, 0, 0, 1, -1, -1, -2, np.nan, 19_675])
     assert days.dtype == np.float64
+
+
+@pytest.mark.parametrize("bad_code", [-1, 3])
+def test_reduce_codes_refuses_a_code_outside_the_slots(bad_code):
+    from features.kernels import reduce_codes
+
+    with pytest.raises(ValueError, match=f"row 1 has {bad_code}"):
+        reduce_codes(np.array([0, bad_code, 2]), np.ones(3), None, 3, "sum")
+    # an unselected row's code is never used, so it is not refused
+    result, counts = reduce_codes(np.array([0, bad_code, 2]), np.ones(3), np.array([True, False, True]), 3, "sum")
+    assert result.tolist() == [1.0, 0.0, 1.0] and counts.tolist() == [1, 0, 1]
