@@ -5,7 +5,7 @@ visits at --scale 1), builds the feature table with the bucketed path, then runs
 comparable core subset (recency, purchase counts and spend by window, promo share, discount depth, complaint
 and visit counts). Prints wall times, their ratio and peak resident memory of each step.
 
-    .venv/bin/python -m benchmarks.features [--scale 1.0] [--buckets 24]   # from the repository root
+    .venv/bin/python -m benchmarks.features [--scale 1.0] [--buckets 16]   # from the repository root
 
 (Run it as a module: as a script, its own name would shadow the ``features`` package.)
 
@@ -229,7 +229,7 @@ def timed(step, *args):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--buckets", type=int, default=24)
+    parser.add_argument("--buckets", type=int, default=16)
     args = parser.parse_args()
     sizes = [int(n * args.scale) for n in (1_000_000, 10_000_000, 300_000, 5_000_000)]
     start = time.perf_counter()

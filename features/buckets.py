@@ -20,7 +20,7 @@ from features.assembly import compute_global_stats, feature_columns
 from features.cutoff import SORTED_INDEX_PREFIX, active_customers, events_before
 from features.kernels import rows_by_code_range
 from features.settings import ChurnDefinition, FeatureSettings
-from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
+from features.tables import Tables, as_timestamp
 
 
 def customer_bucket(customer_ids, n_buckets: int) -> np.ndarray:
@@ -75,11 +75,11 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
 def _take_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     """``frame.take(rows)`` (rows in increasing order). The time index of an event table is its time column:
     it is set from the taken column instead of being gathered a second time."""
-    column = frame.index.name.removeprefix(SORTED_INDEX_PREFIX) if frame.index.name else None
-    if column not in EVENT_TIME_COLUMN.values() or frame.index.name != SORTED_INDEX_PREFIX + column:
+    name = frame.index.name
+    if not (isinstance(name, str) and name.startswith(SORTED_INDEX_PREFIX)):
         return frame.take(rows)
     taken = frame.reset_index(drop=True).take(rows)
-    return taken.set_index(pd.DatetimeIndex(taken[column], name=frame.index.name), drop=False)
+    return taken.set_index(pd.DatetimeIndex(taken[name.removeprefix(SORTED_INDEX_PREFIX)], name=name), drop=False)
 
 
 def _rows_per_bucket(codes: np.ndarray, first_code: np.ndarray) -> deque[np.ndarray]:
@@ -119,7 +119,7 @@ class _FinalTable:
             if name in self.others:
                 pieces = [pd.Series(piece, copy=False) for piece in self.others.pop(name)]
                 table.insert(position, name, pd.concat(pieces, ignore_index=True).array)
-        ids = self.ids[0].append(self.ids[1:]) if self.ids else pd.Index([], dtype="str")
+        ids = self.ids[0].append(self.ids[1:])
         table.insert(0, CUSTOMER_ID, pd.array(ids, dtype="str"))
         return table
 

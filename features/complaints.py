@@ -11,6 +11,7 @@ import pandas as pd
 
 from features.aggregate import as_of_day, epoch_days, per_customer
 from features.cutoff import NS_PER_DAY, window_rows
+from features.memo import per_frame
 
 # The contract's categories, fixed so the feature list is the same for every dataset; others count as "other".
 COMPLAINT_CATEGORIES = ("product_quality", "service", "price", "delivery", "billing", "other")
@@ -59,6 +60,7 @@ def oldest_open_complaint_age_days(complaints: pd.DataFrame, *, as_of) -> pd.Ser
     return as_of_day(as_of) - oldest
 
 
+@per_frame
 def _resolution_days(complaints: pd.DataFrame, as_of, window_days: int) -> tuple[pd.Series, np.ndarray]:
     """Of complaints opened in the last ``window_days``: customer ids, and days from opening to resolution
     (floored at 0; NaN while still open)."""

@@ -20,6 +20,7 @@ from features.aggregate import (
     with_customer_codes,
 )
 from features.cutoff import window_rows
+from features.memo import per_frame
 from features.tables import as_timestamp
 
 # Fixed so the feature list is the same for every dataset; other channels (e.g. sales_visit) count as other.
@@ -63,6 +64,7 @@ def visit_trend(visits: pd.DataFrame, *, as_of, window_days: int, cap: float) ->
     )
 
 
+@per_frame
 def _days_to_next_purchase(visits: pd.DataFrame, transactions: pd.DataFrame, as_of, window_days: int):
     """For each visit of the last ``window_days``: days to the next purchase at or after it (or inf).
 

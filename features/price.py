@@ -19,9 +19,11 @@ from features.aggregate import (
 )
 from features.cutoff import NS_PER_DAY, window_rows
 from features.kernels import previous_of_same_pair
+from features.memo import per_frame
 from features.tables import as_timestamp
 
 
+@per_frame
 def _window_purchases(transactions: pd.DataFrame, as_of, window_days: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The transactions of the last ``window_days`` and which of them are purchases."""
     recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)

@@ -21,6 +21,7 @@ from features.aggregate import (
 )
 from features.cutoff import window_rows
 from features.kernels import distinct_day_gap_std, distinct_day_spans
+from features.memo import per_frame
 from features.tables import as_timestamp
 
 
@@ -54,6 +55,7 @@ def spend(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     return per_customer(recent["customer_id"], recent["amount"].to_numpy(), how="sum", name=f"spend_{window_days}d")
 
 
+@per_frame
 def _purchase_days(transactions: pd.DataFrame, as_of, window_days: int) -> tuple:
     """The window's customer key, and the customer code and calendar day of each purchase in it (time order)."""
     recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
@@ -115,6 +117,7 @@ def returns_share(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.
     return customer_series(key, share, n_purchases + n_returns > 0, name=f"returns_share_{window_days}d")
 
 
+@per_frame
 def _trend_windows(transactions: pd.DataFrame, as_of, window_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The rows of the last ``window_days`` and of the window before it, with one customer code space."""
     transactions = with_customer_codes(transactions)

@@ -12,10 +12,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.aggregate import as_of_day, customer_key, customer_series, epoch_days, text_filled
+from features.memo import per_frame
 
 UNKNOWN_SEGMENT = "unknown"
 
 
+@per_frame
 def _manager_departure_day(customers: pd.DataFrame, account_managers: pd.DataFrame) -> np.ndarray:
     """Per customer row, the day its account manager departed (NaN: no manager, or none left before as_of)."""
     if account_managers.empty:
@@ -29,6 +31,7 @@ def _manager_departure_day(customers: pd.DataFrame, account_managers: pd.DataFra
 
 
 def _large_strings(values: pd.Series) -> pa.Array:
+    """A text column as Arrow large strings (the type both sides of a lookup must share)."""
     return pa.array(values.astype("str").array).cast(pa.large_string())
 
 

@@ -36,6 +36,24 @@ def test_account_manager_flags_and_departure_age():
     assert relationship.days_since_manager_departed(CUSTOMERS, no_managers, as_of=T, cap_days=365).empty
 
 
+def test_a_manager_listed_twice_takes_its_last_row():
+    # m1 first listed as employed, then as departed 10 days back; m2 the other way round: the last row counts.
+    managers = table(
+        "account_managers",
+        account_manager_id=["m1", "m2", "m1", "m2"],
+        departed_at=[pd.NaT, T - 30 * DAY, T - 10 * DAY, pd.NaT],
+    )
+    departed = relationship.days_since_manager_departed(CUSTOMERS, managers, as_of=T, cap_days=365)
+    assert departed.to_dict() == {"a": 10.0, "e": 10.0}
+    assert relationship.has_account_manager(CUSTOMERS, managers).to_dict() == {
+        "a": 0.0,
+        "b": 1.0,
+        "c": 1.0,
+        "d": 0.0,
+        "e": 0.0,
+    }
+
+
 def test_segment_na_is_unknown():
     assert relationship.segment(CUSTOMERS).to_dict() == {
         "a": "x",
