@@ -136,45 +136,79 @@ def reduce_codes(
 
 
 @njit(nogil=True, cache=True)
-def _previous_loop(first, second, n_first, n_second, previous):
-    # Rows grouped by their second code (a counting sort: stable, so each group stays in row order), then one
-    # pass per group with the last row of each first code; only the entries a group set are cleared after it.
+def _repeat_change_loop(first, second, stamps, values, n_first, n_second, end, period, n_periods, scale, counts, sums):
+    # Usable rows (second code >= 0, finite value) grouped by their second code (a counting sort: stable, so
+    # each group stays in row order), then one pass per group with the last value of each first code; only the
+    # entries a group set are cleared after it.
     starts = np.zeros(n_second + 1, dtype=np.int64)
     for i in range(second.shape[0]):
-        starts[second[i] + 1] += 1
+        if second[i] >= 0 and np.isfinite(values[i]):
+            starts[second[i] + 1] += 1
     for k in range(n_second):
         starts[k + 1] += starts[k]
     fill = starts[:-1].copy()
-    rows = np.empty(second.shape[0], dtype=np.int32)  # int32 slots: half the cache lines of int64
+    rows = np.empty(starts[n_second], dtype=np.int32)  # int32 slots: half the cache lines of int64
     for i in range(second.shape[0]):
-        rows[fill[second[i]]] = i
-        fill[second[i]] += 1
-    last = np.full(n_first, -1, dtype=np.int32)
+        if second[i] >= 0 and np.isfinite(values[i]):
+            rows[fill[second[i]]] = i
+            fill[second[i]] += 1
+    last = np.full(n_first, np.nan)  # the last value itself: no second random read (usable values are finite)
+    lower, upper, back = end, end, 0  # the current period back, [lower, upper): a division only on leaving it
     for k in range(n_second):
         for j in range(starts[k], starts[k + 1]):
             row = rows[j]
-            previous[row] = last[first[row]]
-            last[first[row]] = row
+            previous = last[first[row]]
+            if not np.isnan(previous):
+                if stamps[row] < lower or stamps[row] >= upper:
+                    back = (end - 1 - stamps[row]) // period
+                    upper = end - back * period
+                    lower = upper - period
+                cell = k * n_periods + back
+                counts[cell] += 1
+                sums[cell] += np.int64(np.rint((values[row] - previous) * scale))
+            last[first[row]] = values[row]
         for j in range(starts[k], starts[k + 1]):
-            last[first[rows[j]]] = -1
+            last[first[rows[j]]] = np.nan
 
 
-def previous_of_same_pair(first: np.ndarray, second: np.ndarray, n_first: int, n_second: int) -> np.ndarray:
-    """For each row, the last earlier row with the same pair of codes (``first`` in 0..n_first-1, ``second`` in
-    0..n_second-1), or -1: e.g. a customer's previous purchase in the same category, rows in time order.
+def repeat_change_sums(
+    first: np.ndarray,
+    second: np.ndarray,
+    stamps: np.ndarray,
+    values: np.ndarray,
+    n_first: int,
+    n_second: int,
+    *,
+    end: int,
+    period: int,
+    n_periods: int,
+    scale: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Changes of ``values`` between a row and the last earlier row with the same pair of codes, summed per
+    (second code, period back from ``end``): e.g. a customer's (``first``) unit log price against their previous
+    purchase in the same category (``second``), per category and week.
 
-    Linear in the rows and needs one slot per first code, however many pairs there are (a sort by pair, or a
-    table over every pair, would not).
+    Rows in time order (``stamps``, int64, all before ``end``). Rows with a negative second code or a value
+    that is not finite take no part. Each change counts ``rint(change * scale)`` as an integer, so sums are
+    exact in any order. Returns per cell ``second * n_periods + (end - 1 - stamp) // period`` the number of
+    changes and their sum. Linear in the rows with one slot per first code, however many pairs there are.
     """
-    first = np.asarray(first, dtype=np.int64)
-    second = np.asarray(second, dtype=np.int64)
-    if len(first) and (first.min() < 0 or second.min() < 0):
-        raise ValueError("codes must be non-negative")
+    first, second, stamps = np.asarray(first), np.asarray(second), np.asarray(stamps, dtype=np.int64)
+    if len(first) and (first.min() < 0 or first.max() >= n_first):
+        raise ValueError(f"first codes must be in 0..{n_first - 1}")
+    if len(second) and second.max() >= n_second:
+        raise ValueError(f"second codes must be below {n_second}")
+    if len(stamps) and (stamps.min() < end - n_periods * period or stamps.max() >= end):
+        raise ValueError("every stamp must lie in the n_periods periods before end")
     if len(first) >= 2**31:
         raise ValueError("at most 2**31 - 1 rows")
-    previous = np.empty(len(first), dtype=np.int64)
-    _previous_loop(first, second, n_first, n_second, previous)
-    return previous
+    counts = np.zeros(n_second * n_periods, dtype=np.int64)
+    sums = np.zeros(n_second * n_periods, dtype=np.int64)
+    _repeat_change_loop(
+        first, second, stamps, np.asarray(values, dtype=np.float64), n_first, n_second, end, period, n_periods,
+        scale, counts, sums,
+    )
+    return counts, sums
 
 
 @njit(nogil=True, cache=True)

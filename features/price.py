@@ -18,7 +18,7 @@ from features.aggregate import (
     trend_ratio,
 )
 from features.cutoff import NS_PER_DAY, window_rows
-from features.kernels import previous_of_same_pair
+from features.kernels import repeat_change_sums
 from features.memo import per_frame
 from features.tables import as_timestamp
 
@@ -76,31 +76,34 @@ def price_change_cells(transactions: pd.DataFrame, *, as_of, period_days: int, h
     transactions = window_rows(transactions, "timestamp", end=as_of, days=history_days)
     list_amount = transactions["list_amount"].to_numpy(dtype="float64", na_value=np.nan)
     quantity = transactions["quantity"].to_numpy(dtype="float64", na_value=np.nan)
-    usable = (list_amount > 0) & (quantity > 0) & transactions["category"].notna().to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):  # no list amount or quantity > 0: not finite, unused
+        log_price = np.log(list_amount / quantity)
     key = customer_key(transactions["customer_id"])
-    customers = key.codes[usable]
-    category_codes, categories = pd.factorize(transactions["category"][usable])
-    stamps = transactions["timestamp"].to_numpy(dtype="datetime64[ns]")[usable].view("i8")
-    log_price = np.log(list_amount[usable] / quantity[usable])
+    category_codes, categories = label_codes(transactions["category"])
+    stamps = transactions["timestamp"].to_numpy(dtype="datetime64[ns]").view("i8")
+    customers = key.codes
     if np.any(stamps[1:] < stamps[:-1]):  # prepared tables are in time order already
         order = np.argsort(stamps, kind="stable")
         customers, category_codes, stamps, log_price = (a[order] for a in (customers, category_codes, stamps, log_price))
-    previous = previous_of_same_pair(customers, category_codes, key.n, len(categories))
-    repeat = np.flatnonzero(previous >= 0)
     n_periods = -(-history_days // period_days)
-    periods_back = (as_of.value - 1 - stamps[repeat]) // (period_days * NS_PER_DAY)
-    cells = category_codes[repeat].astype("int64") * n_periods + periods_back
-    ticks = np.rint((log_price[repeat] - log_price[previous[repeat]]) * PRICE_TICKS_PER_UNIT).astype("int64")
-    n_cells = len(categories) * n_periods
-    change = np.zeros(n_cells, dtype="int64")
-    np.add.at(change, cells, ticks)
-    n_ratios = np.bincount(cells, minlength=n_cells)
+    n_ratios, change = repeat_change_sums(
+        customers,
+        category_codes,
+        stamps,
+        log_price,
+        key.n,
+        len(categories),
+        end=as_of.value,
+        period=period_days * NS_PER_DAY,
+        n_periods=n_periods,
+        scale=PRICE_TICKS_PER_UNIT,
+    )
     seen = np.flatnonzero(n_ratios)
     return pd.DataFrame(
         {
             "category": pd.array(pd.Index(categories).astype("str").take(seen // n_periods), dtype="str"),
             "periods_back": seen % n_periods,
-            "n_ratios": n_ratios[seen].astype("int64"),
+            "n_ratios": n_ratios[seen],
             "change_ticks": change[seen],
         }
     )

@@ -49,15 +49,27 @@ def test_reduce_codes_by_hand():
     assert counts.tolist() == [3, 1, 0]
 
 
-def test_previous_of_same_pair_by_hand():
-    from features.kernels import previous_of_same_pair
+def test_repeat_change_sums_by_hand():
+    from features.kernels import repeat_change_sums
 
-    # rows in time order: (customer, category) = (0,1) (1,1) (0,0) (0,1) (1,1) (0,1) (2,0)
-    # row 3 follows row 0, row 4 row 1, row 5 row 3; the others are the first of their pair.
-    first = np.array([0, 1, 0, 0, 1, 0, 2])
-    second = np.array([1, 1, 0, 1, 1, 1, 0])
-    assert previous_of_same_pair(first, second, 3, 2).tolist() == [-1, -1, -1, 0, 1, 3, -1]
-    assert previous_of_same_pair(np.array([], dtype=int), np.array([], dtype=int), 0, 0).tolist() == []
+    # rows in time order: (first, second, stamp, value). Row 3 follows row 0 (change +0.5, stamp 3: period
+    # (10 - 1 - 3) // 5 = 1), row 4 row 1 (+0.5, period 1), row 5 has no finite value and takes no part, so
+    # row 6 follows row 3 (-0.25, period 0); row 7 has no second code; the others are the first of their pair.
+    first = np.array([0, 1, 0, 0, 1, 0, 0, 2, 2])
+    second = np.array([1, 1, 0, 1, 1, 1, 1, -1, 0])
+    stamps = np.array([0, 1, 2, 3, 4, 5, 6, 7, 7])
+    values = np.array([1.0, 2.0, 5.0, 1.5, 2.5, np.nan, 1.25, 3.0, 4.0])
+    counts, sums = repeat_change_sums(first, second, stamps, values, 3, 2, end=10, period=5, n_periods=2, scale=4.0)
+    # cell = second * 2 + period back; changes in ticks of 1/4
+    assert counts.tolist() == [0, 0, 1, 2]
+    assert sums.tolist() == [0, 0, -1, 4]
+    empty = np.array([], dtype=int)
+    counts, sums = repeat_change_sums(empty, empty, empty, np.array([]), 0, 2, end=10, period=5, n_periods=2, scale=1.0)
+    assert counts.tolist() == sums.tolist() == [0, 0, 0, 0]
+    with pytest.raises(ValueError, match="periods before end"):
+        repeat_change_sums(first, second, stamps + 3, values, 3, 2, end=10, period=5, n_periods=2, scale=4.0)
+    with pytest.raises(ValueError, match="first codes"):
+        repeat_change_sums(first, second, stamps, values, 2, 2, end=10, period=5, n_periods=2, scale=4.0)
 
 
 def test_rows_by_code_range_by_hand():
