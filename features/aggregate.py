@@ -18,8 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time
+from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time, window_rows
 from features.kernels import day_numbers, reduce_codes
+from features.memo import per_frame
 from features.string_lookup import lookup_strings
 from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
 
@@ -152,6 +153,23 @@ def label_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
         return values.array.codes, values.cat.categories
     codes, labels = pd.factorize(values)
     return codes, pd.Index(labels)
+
+
+@per_frame
+def label_counts(
+    frame: pd.DataFrame, time_column: str, as_of, window_days: int, label_column: str, labels: tuple[str, ...]
+) -> tuple[CustomerKey, np.ndarray]:
+    """Rows of the last ``window_days`` per customer and label, one pass for every label: a (customer slot,
+    label) count matrix whose columns follow ``labels``; the last label counts every other value and NA."""
+    recent = window_rows(frame, time_column, end=as_of, days=window_days)
+    key = customer_key(recent[CUSTOMER_ID])
+    codes, present = label_codes(recent[label_column])
+    column_of = np.full(len(present) + 1, len(labels) - 1, dtype=np.int64)  # the last slot: NA (code -1)
+    named = pd.Index(present).astype("str").get_indexer(list(labels[:-1]))
+    column_of[named[named >= 0]] = np.flatnonzero(named >= 0)
+    cells = key.codes.astype(np.int64) * len(labels) + column_of[codes]
+    counts = np.bincount(cells, minlength=key.n * len(labels)).reshape(key.n, len(labels))
+    return key, counts
 
 
 def text_filled(values: pd.Series, fill: str) -> pd.Series:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.aggregate import as_of_day, epoch_days, per_customer
+from features.aggregate import as_of_day, customer_series, epoch_days, label_counts, per_customer
 from features.cutoff import NS_PER_DAY, window_rows
 from features.memo import per_frame
 
@@ -27,14 +27,9 @@ def complaint_count_by_category(
     complaints: pd.DataFrame, *, as_of, window_days: int, category: str
 ) -> pd.Series:
     """Complaints of one contract category opened in the last ``window_days`` (unknown or NA = other)."""
-    recent = window_rows(complaints, "opened_at", end=as_of, days=window_days)
-    if category == "other":
-        of_category = ~recent["category"].isin(COMPLAINT_CATEGORIES[:-1]).to_numpy(dtype=bool)
-    else:
-        of_category = (recent["category"] == category).to_numpy(dtype=bool, na_value=False)
-    return per_customer(
-        recent["customer_id"], how="count", where=of_category, name=f"complaints_{category}_{window_days}d"
-    )
+    key, counts = label_counts(complaints, "opened_at", as_of, window_days, "category", COMPLAINT_CATEGORIES)
+    of_category = counts[:, COMPLAINT_CATEGORIES.index(category)]
+    return customer_series(key, of_category, of_category > 0, name=f"complaints_{category}_{window_days}d")
 
 
 def _open(complaints: pd.DataFrame) -> np.ndarray:

@@ -12,6 +12,7 @@ import pandas as pd
 from features.aggregate import (
     customer_key,
     customer_series,
+    label_counts,
     per_customer,
     reduce_by_customer,
     seconds_since,
@@ -37,14 +38,9 @@ def visit_count(visits: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
 
 def visit_count_by_channel(visits: pd.DataFrame, *, as_of, window_days: int, channel: str) -> pd.Series:
     """Visits through one channel in the last ``window_days`` (unknown or NA channel = other)."""
-    recent = window_rows(visits, "timestamp", end=as_of, days=window_days)
-    if channel == "other":
-        of_channel = ~recent["channel"].isin(VISIT_CHANNELS[:-1]).to_numpy(dtype=bool)
-    else:
-        of_channel = (recent["channel"] == channel).to_numpy(dtype=bool, na_value=False)
-    return per_customer(
-        recent["customer_id"], how="count", where=of_channel, name=f"visits_{channel}_{window_days}d"
-    )
+    key, counts = label_counts(visits, "timestamp", as_of, window_days, "channel", VISIT_CHANNELS)
+    of_channel = counts[:, VISIT_CHANNELS.index(channel)]
+    return customer_series(key, of_channel, of_channel > 0, name=f"visits_{channel}_{window_days}d")
 
 
 def visit_trend(visits: pd.DataFrame, *, as_of, window_days: int, cap: float) -> pd.Series:

@@ -79,3 +79,25 @@ def test_increasing_order_is_judged_without_a_hash_table_of_the_ids(ids, increas
     categories = sorted_ids_dtype(pd.Index(ids, dtype="str")).categories
     assert _in_increasing_order(categories) is increasing
     assert "_engine" not in categories._cache  # what pandas' own check would have built and kept
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_label_counts_count_each_customers_rows_by_label_with_other_and_na_last(categorical):
+    from features.aggregate import label_counts
+
+    as_of = pd.Timestamp("2024-03-01")
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["b", "a", "b", "a", "b", "a"],
+            "timestamp": pd.to_datetime(
+                ["2024-02-01", "2024-02-10", "2024-02-20", "2024-02-25", "2024-02-28", "2024-03-01"]
+            ),
+            "channel": ["web", "store", None, "sales_visit", "web", "store"],
+        }
+    )
+    if categorical:
+        frame["channel"] = frame["channel"].astype("category")
+    # 20-day window [2024-02-10, 2024-03-01): rows 1-4; row 0 is too early, row 5 is at as_of
+    key, counts = label_counts(frame, "timestamp", as_of, 20, "channel", ("store", "web", "other"))
+    by_customer = dict(zip(key.index(np.arange(key.n)), counts.tolist()))
+    assert by_customer == {"a": [1, 0, 1], "b": [0, 1, 1]}  # a: store, sales_visit; b: NA, web
