@@ -31,14 +31,8 @@ def _purchases(transactions: pd.DataFrame) -> np.ndarray:
 
 def days_since_last_purchase(transactions: pd.DataFrame, *, as_of) -> pd.Series:
     """Whole calendar days from the last purchase day to the as-of day."""
-    last = per_customer(
-        transactions["customer_id"],
-        epoch_days(transactions["timestamp"]),
-        how="max",
-        where=_purchases(transactions),
-        name="days_since_last_purchase",
-    )
-    return as_of_day(as_of) - last
+    key, _, last, n_days = _purchase_day_spans(transactions, as_of)
+    return customer_series(key, as_of_day(as_of) - last, n_days > 0, name="days_since_last_purchase")
 
 
 def purchase_count(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
@@ -62,6 +56,14 @@ def _purchase_days(transactions: pd.DataFrame, as_of, window_days: int) -> tuple
     key = customer_key(recent["customer_id"])
     selected = _purchases(recent)
     return key, key.codes[selected], epoch_days(recent["timestamp"])[selected].astype("int64")
+
+
+@per_frame
+def _purchase_day_spans(transactions: pd.DataFrame, as_of) -> tuple:
+    """The customer key of the transactions before as_of, and per customer slot the first and last purchase day
+    and the number of purchase days (first and last 0 where none)."""
+    key, codes, days = _purchase_days(transactions, as_of, None)
+    return (key, *distinct_day_spans(codes, days, key.n))
 
 
 def purchase_gap_mean_days(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
@@ -93,9 +95,13 @@ def purchase_overdue_ratio(
 def tenure_days(customers: pd.DataFrame, transactions: pd.DataFrame, *, as_of) -> pd.Series:
     """Whole days from the start of the relationship to as_of: the signup date, else the first purchase."""
     by_customer, by_transaction = shared_customer_key(customers["customer_id"], transactions["customer_id"])
-    first_purchase, _ = reduce_by_customer(
-        by_transaction, epoch_days(transactions["timestamp"]), how="min", where=_purchases(transactions)
-    )
+    key, first, _, n_days = _purchase_day_spans(transactions, as_of)
+    if key.ids is by_transaction.ids:  # prepared tables: the shared spans are in the customers' code space
+        first_purchase = np.where(n_days > 0, first, np.nan)
+    else:
+        first_purchase, _ = reduce_by_customer(
+            by_transaction, epoch_days(transactions["timestamp"]), how="min", where=_purchases(transactions)
+        )
     signup = np.full(by_customer.n, np.nan)
     signup[by_customer.codes] = epoch_days(customers["signup_date"])
     start = np.where(np.isnan(signup), first_purchase, signup)
