@@ -17,6 +17,7 @@ import pandas as pd
 
 from features.aggregate import CUSTOMER_ID, prepare_tables
 from features.cutoff import active_customers, customers_before, events_before, window_rows
+from features.kernels import place_by_code
 from features.price import combine_price_cells, price_change_cells, price_rises_from_cells
 from features.registry import CATEGORICAL, FeatureSpec, feature_specs
 from features.settings import ChurnDefinition, FeatureSettings
@@ -118,22 +119,29 @@ def _call(spec: FeatureSpec, sources: dict, as_of: pd.Timestamp) -> pd.Series:
     return spec.builder(*args, **kwargs)
 
 
-def _align(values: pd.Series, population: pd.CategoricalIndex, default):
+def _rows_of_slots(population: pd.Index) -> np.ndarray | None:
+    """For a categorical population, each customer slot's row in it (its length: not in the population)."""
+    if not isinstance(population, pd.CategoricalIndex):
+        return None
+    row_of = np.full(len(population.categories), len(population), dtype=np.int64)
+    row_of[population.codes] = np.arange(len(population))
+    return row_of
+
+
+def _align(values: pd.Series, population: pd.Index, row_of: np.ndarray | None, default):
     """The builder's values in population order, the default where a customer has none (a float array, or a
-    string array for text features).
+    string array for text features). ``row_of``: :func:`_rows_of_slots` of the population.
 
     Builders given categorical ids return a CategoricalIndex over the same ids: placed by code, no hashing.
     Anything else (e.g. an empty result) is aligned by value.
     """
     index = values.index
-    if isinstance(index, pd.CategoricalIndex) and index.categories.equals(population.categories):
+    if row_of is not None and isinstance(index, pd.CategoricalIndex) and index.categories.equals(population.categories):
         if isinstance(default, str):
             position = np.full(len(population.categories), -1)
             position[index.codes] = np.arange(len(values))
             return values.array.take(position[population.codes], allow_fill=True).fillna(default)
-        slots = np.full(len(population.categories), default, dtype="float64")
-        slots[index.codes] = values.to_numpy()
-        return slots[population.codes]
+        return place_by_code(index.codes, values.to_numpy(dtype="float64"), row_of, len(population), default)
     aligned = values.reindex(pd.Index(population.astype("str")))
     return aligned.fillna(default).to_numpy()
 
@@ -168,9 +176,10 @@ def feature_columns(
     sources = dict(cut.items()) | {f.name: getattr(stats, f.name) for f in fields(stats)}
     specs = feature_specs(settings)
     read_later = _read_by_later_features(specs)
+    row_of = _rows_of_slots(population)
     columns = {}
     for spec in specs:
-        column = _align(_call(spec, sources, as_of), population, spec.default)
+        column = _align(_call(spec, sources, as_of), population, row_of, spec.default)
         columns[spec.name] = pd.array(column, dtype="str") if spec.kind == CATEGORICAL else column
         if spec.name in read_later:
             sources[spec.name] = pd.Series(columns[spec.name], index=population, name=spec.name, copy=False)

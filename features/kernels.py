@@ -258,3 +258,28 @@ def rows_by_code_range(codes: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarra
     rows = np.empty(len(codes), dtype=np.int32 if len(codes) < 2**31 else np.int64)
     _counting_sort_loop(ranges, n_ranges + 1, rows, offsets)
     return rows[: offsets[n_ranges]], offsets[: n_ranges + 1]
+
+
+@njit(nogil=True, cache=True)
+def _place_loop(codes, values, row_of, out):
+    n_slots, spare = row_of.shape[0], out.shape[0] - 1
+    for i in range(codes.shape[0]):
+        code = codes[i]
+        if code < 0 or code >= n_slots or row_of[code] < 0 or row_of[code] > spare:
+            return i
+        out[row_of[code]] = values[i]  # no branch on placement: an unplaced value goes to the spare last row
+    return -1
+
+
+def place_by_code(
+    codes: np.ndarray, values: np.ndarray, row_of: np.ndarray, n_rows: int, default: float
+) -> np.ndarray:
+    """``n_rows`` of ``default`` with each ``values[i]`` written at row ``row_of[codes[i]]`` (``n_rows``: left
+    out): values keyed by customer slot put in the order of a population, without a table over every slot."""
+    if len(codes) != len(values):
+        raise ValueError(f"{len(codes)} codes for {len(values)} values")
+    out = np.full(n_rows + 1, default, dtype=np.float64)
+    bad = _place_loop(codes, np.asarray(values, dtype=np.float64), row_of, out)
+    if bad >= 0:
+        raise ValueError(f"value {bad}: code {codes[bad]} is not a slot of row_of, or its row is not in 0..{n_rows}")
+    return out[:n_rows]

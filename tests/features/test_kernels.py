@@ -111,3 +111,18 @@ def test_reduce_codes_refuses_a_code_outside_the_slots(bad_code):
     # an unselected row's code is never used, so it is not refused
     result, counts = reduce_codes(np.array([0, bad_code, 2]), np.ones(3), np.array([True, False, True]), 3, "sum")
     assert result.tolist() == [1.0, 0.0, 1.0] and counts.tolist() == [1, 0, 1]
+
+
+def test_place_by_code_puts_values_at_their_slots_row_and_leaves_the_rest_default():
+    from features.kernels import place_by_code
+
+    # slots 0..4; the population is slots 3, 0, 4 in that order (rows 0, 1, 2); slots 1 and 2 are outside (row 3)
+    row_of = np.array([1, 3, 3, 0, 2])
+    codes = np.array([0, 1, 3], dtype=np.int32)
+    values = np.array([10.0, 11.0, 13.0])
+    assert place_by_code(codes, values, row_of, 3, -1.0).tolist() == [13.0, 10.0, -1.0]
+    assert place_by_code(codes[:0], values[:0], row_of, 3, 0.5).tolist() == [0.5, 0.5, 0.5]
+    with pytest.raises(ValueError, match="code 5"):
+        place_by_code(np.array([0, 5]), values[:2], row_of, 3, 0.0)
+    with pytest.raises(ValueError, match="code 1"):
+        place_by_code(np.array([1]), values[:1], row_of, 2, 0.0)  # row 3 is past the spare row of 2 rows
