@@ -20,7 +20,7 @@ from features.aggregate import (
     with_customer_codes,
 )
 from features.cutoff import window_rows
-from features.kernels import distinct_day_gap_std, distinct_day_spans
+from features.kernels import distinct_day_gap_std, distinct_day_spans, selected_day_numbers
 from features.memo import per_frame
 from features.tables import as_timestamp
 
@@ -54,8 +54,8 @@ def _purchase_days(transactions: pd.DataFrame, as_of, window_days: int) -> tuple
     """The window's customer key, and the customer code and calendar day of each purchase in it (time order)."""
     recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
     key = customer_key(recent["customer_id"])
-    selected = _purchases(recent)
-    return key, key.codes[selected], epoch_days(recent["timestamp"])[selected].astype("int64")
+    stamps = recent["timestamp"].to_numpy(dtype="datetime64[ns]").view("i8")
+    return key, *selected_day_numbers(key.codes, stamps, _purchases(recent))
 
 
 @per_frame

@@ -126,3 +126,16 @@ def test_place_by_code_puts_values_at_their_slots_row_and_leaves_the_rest_defaul
         place_by_code(np.array([0, 5]), values[:2], row_of, 3, 0.0)
     with pytest.raises(ValueError, match="code 1"):
         place_by_code(np.array([1]), values[:1], row_of, 2, 0.0)  # row 3 is past the spare row of 2 rows
+
+
+def test_selected_day_numbers_keep_the_selected_rows_codes_and_floor_days():
+    from features.kernels import selected_day_numbers
+
+    day = 86_400 * 10**9
+    stamps = np.array([3 * day + 5, -1, 7 * day, np.iinfo(np.int64).min])  # -1 ns is day -1; the last is NaT
+    codes = np.array([4, 2, 9, 1], dtype=np.int32)
+    got_codes, days = selected_day_numbers(codes, stamps, np.array([True, True, False, False]))
+    assert got_codes.tolist() == [4, 2] and got_codes.dtype == np.int32
+    assert days.tolist() == [3, -1] and days.dtype == np.int64
+    with pytest.raises(ValueError, match="row 3"):
+        selected_day_numbers(codes, stamps, np.array([False, False, False, True]))
