@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from features.aggregate import CUSTOMER_ID, prepare_tables
-from features.cutoff import active_customers, customers_before, events_before, window_rows
+from features.cutoff import (
+    active_customers,
+    customers_before,
+    events_before,
+    sorted_events_before,
+    window_rows,
+)
 from features.kernels import place_by_code
 from features.price import combine_price_cells, price_change_cells, price_rises_from_cells
 from features.registry import CATEGORICAL, FeatureSpec, feature_specs
@@ -167,7 +173,7 @@ def feature_columns(
     """The active customers at ``as_of`` (sorted) and every feature's values in their order: what
     :func:`build_feature_table` puts in a frame (float arrays; text features as string arrays)."""
     as_of = as_timestamp(as_of)
-    tables = prepare_tables(tables)
+    tables = prepare_tables(sorted_events_before(tables, as_of))
     stats = global_stats if global_stats is not None else compute_global_stats(tables, as_of, settings)
     if stats.as_of != as_of:
         raise ValueError(f"global_stats are for {stats.as_of.date()}, not for as_of {as_of.date()}")

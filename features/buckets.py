@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.aggregate import CUSTOMER_ID, EVENT_TABLES, prepare_tables, sorted_ids_dtype
 from features.assembly import compute_global_stats, feature_columns
-from features.cutoff import SORTED_INDEX_PREFIX, active_customers, events_before
+from features.cutoff import SORTED_INDEX_PREFIX, active_customers, events_before, sorted_events_before
 from features.kernels import rows_by_code_range
 from features.settings import ChurnDefinition, FeatureSettings
 from features.tables import Tables, as_timestamp
@@ -145,7 +145,7 @@ def build_feature_table_bucketed(
     """
     as_of = as_timestamp(as_of)
     # Cut once, before splitting: the buckets then carry no events at or after as_of.
-    tables = events_before(prepare_tables(tables), as_of)
+    tables = events_before(prepare_tables(sorted_events_before(tables, as_of)), as_of)
     stats = compute_global_stats(tables, as_of, settings)
     final = _FinalTable(len(active_customers(tables.transactions, as_of, churn.active_window_days)))
     threads = threads or os.cpu_count() or 1

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.memo import per_frame
-from features.tables import Tables, as_timestamp
+from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
 
 NS_PER_DAY = 86_400 * 10**9
 # A prepared event table (features.aggregate.prepare_tables) is sorted by its event time and indexed by it under
@@ -97,6 +97,20 @@ def events_before(tables: Tables, as_of) -> Tables:
         visits=window_rows(tables.visits, "timestamp", end=as_of),
         account_managers=managers,
     )
+
+
+def sorted_events_before(tables: Tables, as_of) -> Tables:
+    """The event tables that are already in time order without their rows at or after ``as_of``: a slice, no
+    copy; tables in any other order stay whole. Cutting before the ids are looked up spares the lookup the rows
+    after as_of; :func:`events_before` still applies the whole cut (resolutions, departures, signups) after."""
+    as_of = as_timestamp(as_of)
+    cut = {}
+    for name, column in EVENT_TIME_COLUMN.items():
+        frame = getattr(tables, name)
+        times = frame[column]
+        if times.is_monotonic_increasing:  # never with NaT
+            cut[name] = frame.iloc[: int(times.searchsorted(as_of, side="left"))]
+    return tables.replace(**cut)
 
 
 def customers_before(customers: pd.DataFrame, as_of) -> pd.DataFrame:
