@@ -124,6 +124,26 @@ def selected_day_numbers(
     return out_codes, out_days
 
 
+@njit(nogil=True, cache=True)
+def _trend_loop(recent, previous, cap, out):
+    for i in range(recent.shape[0]):
+        before, now = previous[i], recent[i]
+        trend = now / before if before > 0 else (cap if now > 0 else 1.0)
+        out[i] = cap if trend > cap else trend  # noqa: FURB136 (a NaN stays NaN, as in np.minimum)
+
+
+def capped_trend(recent: np.ndarray, previous: np.ndarray, cap: float) -> np.ndarray:
+    """``recent / previous`` (1.0 = flat), capped at ``cap``; 1.0 if neither is positive, ``cap`` if only recent
+    is. One compiled pass: numpy's ``where`` with a scalar branch goes through its slow general iterator."""
+    recent = np.asarray(recent, dtype=np.float64)
+    previous = np.asarray(previous, dtype=np.float64)
+    if recent.shape != previous.shape:
+        raise ValueError(f"recent has shape {recent.shape}, previous {previous.shape}")
+    out = np.empty(recent.shape)
+    _trend_loop(recent.ravel(), previous.ravel(), float(cap), out.ravel())
+    return out
+
+
 REDUCTIONS = {"count": 0, "sum": 1, "min": 2, "max": 3}
 
 

@@ -97,7 +97,8 @@ def tenure_days(customers: pd.DataFrame, transactions: pd.DataFrame, *, as_of) -
     by_customer, by_transaction = shared_customer_key(customers["customer_id"], transactions["customer_id"])
     key, first, _, n_days = _purchase_day_spans(transactions, as_of)
     if key.ids is by_transaction.ids:  # prepared tables: the shared spans are in the customers' code space
-        first_purchase = np.where(n_days > 0, first, np.nan)
+        first_purchase = first.astype("float64")
+        first_purchase[n_days == 0] = np.nan
     else:
         first_purchase, _ = reduce_by_customer(
             by_transaction, epoch_days(transactions["timestamp"]), how="min", where=_purchases(transactions)
@@ -119,7 +120,8 @@ def returns_share(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.
     gross, n_purchases = reduce_by_customer(key, amount, how="sum", where=amount > 0)
     returned, n_returns = reduce_by_customer(key, -amount, how="sum", where=amount < 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(gross > 0, np.minimum(returned / gross, 1.0), 1.0)
+        share = np.minimum(returned / gross, 1.0)
+    share[~(gross > 0)] = 1.0  # (a mask, not np.where: its scalar branch takes numpy's slow general path)
     return customer_series(key, share, n_purchases + n_returns > 0, name=f"returns_share_{window_days}d")
 
 

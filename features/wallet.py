@@ -119,9 +119,11 @@ def share_of_wallet(
     group_codes, group_names = pd.factorize(peer_groups(customers, peer_group_column))
     peer = peer_wallets.reindex(pd.Index(group_names, dtype="str")).to_numpy(dtype="float64")[group_codes]
     known = customers["wallet_estimate"].to_numpy(dtype="float64", na_value=np.nan)
-    wallet[by_customer.codes] = np.where(known > 0, known, np.where(np.isnan(peer), overall_wallet, peer))
+    peer[np.isnan(peer)] = overall_wallet  # masks, not np.where with a scalar: numpy's slow general path
+    wallet[by_customer.codes] = np.where(known > 0, known, peer)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(wallet > 0, np.minimum(np.maximum(spent, 0.0) / wallet, 1.0), 0.0)
+        share = np.minimum(np.maximum(spent, 0.0) / wallet, 1.0)
+    share[~(wallet > 0)] = 0.0
     return customer_series(by_transaction, share, n_rows > 0, name=f"share_of_wallet_{window_days}d")
 
 
@@ -144,5 +146,6 @@ def spend_vs_peak_ratio(
     spends = np.maximum(np.vstack(spends), 0.0)
     peak = spends.max(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(peak > 0, spends[0] / peak, 1.0)
+        ratio = spends[0] / peak
+    ratio[~(peak > 0)] = 1.0
     return customer_series(key, ratio, np.sum(counts, axis=0) > 0, name="spend_vs_peak_ratio")
