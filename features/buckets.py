@@ -61,7 +61,8 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
         dtype = sorted_ids_dtype(ids[start:stop])
         parts = {}
         for name in EVENT_TABLES:
-            rows = rows_of[name].popleft().astype(np.intp)
+            rows = rows_of[name].popleft()
+            rows = rows if isinstance(rows, slice) else rows.astype(np.intp)
             bucket_codes = codes[name][rows] - codes[name].dtype.type(start)
             ids_taken = pd.Categorical.from_codes(bucket_codes, dtype=dtype, validate=False)
             parts[name] = _take_rows(frames[name], rows, taken={CUSTOMER_ID: ids_taken})
@@ -71,21 +72,29 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
         yield Tables(**parts, account_managers=managers)
 
 
-def _take_rows(frame: pd.DataFrame, rows: np.ndarray, taken: dict) -> pd.DataFrame:
-    """``frame.take(rows)`` (rows in increasing order), with the columns already ``taken`` as given: column by
+def _take_rows(frame: pd.DataFrame, rows: np.ndarray | slice, taken: dict) -> pd.DataFrame:
+    """``frame.take(rows)`` (rows in increasing order; a slice: views), with the columns already ``taken`` as given: column by
     column on the arrays underneath (a frame's take goes through pandas' block machinery and index checks,
     ~1.5x as long), no block consolidation. The time index of an event table is its time column: set from the
     taken column instead of being gathered a second time."""
-    taken = {name: taken[name] if name in taken else frame[name].array.take(rows) for name in frame.columns}
+    if isinstance(rows, slice):
+        taken = {name: taken[name] if name in taken else frame[name].array[rows] for name in frame.columns}
+    else:
+        taken = {name: taken[name] if name in taken else frame[name].array.take(rows) for name in frame.columns}
     name = frame.index.name
     if isinstance(name, str) and name.startswith(SORTED_INDEX_PREFIX):
         index = pd.DatetimeIndex(taken[name.removeprefix(SORTED_INDEX_PREFIX)], name=name)
     else:
-        index = frame.index.take(rows)
+        index = frame.index[rows] if isinstance(rows, slice) else frame.index.take(rows)
     return pd.DataFrame(taken, index=index, copy=False)
 
 
-def _rows_per_bucket(codes: np.ndarray, first_code: np.ndarray) -> deque[np.ndarray]:
+def _rows_per_bucket(codes: np.ndarray, first_code: np.ndarray) -> deque[np.ndarray | slice]:
+    """Each bucket's rows: a slice when the codes never decrease (a customers table listed by id: the bucket's
+    rows are a view, nothing copied), else a separate array of row numbers."""
+    if not np.any(codes[1:] < codes[:-1]):
+        bounds = np.searchsorted(codes, first_code)
+        return deque(slice(int(a), int(b)) for a, b in pairwise(bounds))
     rows, offsets = rows_by_code_range(codes, first_code)
     return deque(rows[a:b].copy() for a, b in pairwise(offsets))
 

@@ -27,8 +27,13 @@ def test_bucket_of_an_id_is_pinned_and_independent_of_the_container():
     assert customer_bucket(pd.Categorical(ids), 16).tolist() == [12, 9, 4, 2]
 
 
-def test_split_puts_every_row_in_the_bucket_of_its_customer():
+@pytest.mark.parametrize("customers_order", ["by id", "shuffled"])
+def test_split_puts_every_row_in_the_bucket_of_its_customer(customers_order):
     tables = make_tables(random_world(3, n_customers=20))
+    customers = tables.customers.sort_values("customer_id", ignore_index=True)
+    if customers_order == "shuffled":  # bucket rows found by a sort, not as runs of the listed customers
+        customers = customers.sample(frac=1.0, random_state=0, ignore_index=True)
+    tables = tables.replace(customers=customers)
     buckets = list(split_by_bucket(tables, 4))
     assert len(buckets) == 4
     # bucket b holds the b-th run of 5 of the 20 sorted ids, with every row of theirs
