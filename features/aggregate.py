@@ -96,12 +96,16 @@ def _keys_by_first_column(columns: list[pd.Series]) -> list[CustomerKey] | None:
     arrays = [pa.chunked_array(pa.array(c.array)) for c in columns]
     if _strictly_increasing(arrays[0]):  # customers listed by id, as exports by primary key are: already the ids
         distinct = arrays[0].combine_chunks()
+        codes = lookup_strings(arrays[1:], distinct)  # the first column's codes are its row numbers
+        if codes is None:
+            return None
+        codes = [np.arange(len(distinct), dtype=np.int32), *codes]
     else:
         distinct = pc.unique(arrays[0])
         distinct = distinct.take(pc.sort_indices(distinct))
-    codes = lookup_strings(arrays, distinct)
-    if codes is None:
-        return None
+        codes = lookup_strings(arrays, distinct)
+        if codes is None:
+            return None
     ids = pd.Index(pd.array(distinct, dtype="str"))
     return [CustomerKey(c, ids) for c in codes]  # int32, as a categorical's codes are
 
