@@ -101,12 +101,14 @@ def events_before(tables: Tables, as_of) -> Tables:
 
 def sorted_events_before(tables: Tables, as_of) -> Tables:
     """The event tables that are already in time order without their rows at or after ``as_of``: a slice, no
-    copy; tables in any other order stay whole. Cutting before the ids are looked up spares the lookup the rows
+    copy; tables in any other order, and prepared ones (:func:`sort_by_time`), stay whole. Cutting before the ids are looked up spares the lookup the rows
     after as_of; :func:`events_before` still applies the whole cut (resolutions, departures, signups) after."""
     as_of = as_timestamp(as_of)
     cut = {}
     for name, column in EVENT_TIME_COLUMN.items():
         frame = getattr(tables, name)
+        if frame.index.name == SORTED_INDEX_PREFIX + column:  # prepared: events_before cuts it by a slice anyway
+            continue
         times = frame[column]
         if times.is_monotonic_increasing:  # never with NaT
             cut[name] = frame.iloc[: int(times.searchsorted(as_of, side="left"))]
