@@ -148,7 +148,7 @@ def build_feature_table_bucketed(
     """:func:`build_feature_table` bucket by bucket, with global statistics computed once: the same table.
 
     ``threads`` buckets (default: one per core) are built at a time while the next one is split off; the
-    compiled loops and Arrow release the GIL, so two threads build about 1.45x as fast as one. Buckets are runs
+    compiled loops and Arrow release the GIL, so two threads build 1.15-1.45x as fast as one. Buckets are runs
     of sorted ids and each one's rows have their fixed place in the table, so the result does not depend on the
     number of threads.
     """
