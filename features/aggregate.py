@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time, window_rows
 from features.kernels import capped_trend, day_numbers, reduce_codes
 from features.memo import per_frame
-from features.string_lookup import lookup_strings
+from features.string_lookup import encode_few_labels, lookup_strings
 from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
 
 CUSTOMER_ID = "customer_id"
@@ -217,18 +217,26 @@ LABEL_COLUMNS = {"transactions": ("category",), "complaints": ("category",), "vi
 
 
 def as_categorical(values: pd.Series) -> pd.Series:
-    """``values.astype("category")`` (categories sorted), for Arrow strings by one dictionary encoding of the
-    Arrow array: pandas would turn every value into a Python object first."""
+    """``values.astype("category")`` (categories sorted), for Arrow strings by one compiled pass over the Arrow
+    buffers when there are few distinct values (else by Arrow's dictionary encoding): pandas would turn every
+    value into a Python object first."""
     if not isinstance(values.dtype, pd.StringDtype) or values.dtype.storage != "pyarrow":
         return values.astype("category")
-    encoded = pa.chunked_array(pa.array(values.array)).combine_chunks().dictionary_encode()
-    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    strings = pa.chunked_array(pa.array(values.array)).combine_chunks()
+    few = encode_few_labels(strings)
+    if few is not None:  # codes in order of first appearance, -1 for nulls
+        first_codes, first_rows = few
+        labels = strings.take(pa.array(first_rows))
+    else:
+        encoded = strings.dictionary_encode()
+        first_codes, labels = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False), encoded.dictionary
+    order = pc.sort_indices(labels).to_numpy()
     # Codes in the smallest integer type that holds them (what pandas keeps anyway): no int64 per row in between.
     rank = np.empty(len(order) + 1, dtype=np.min_scalar_type(-len(order) - 1))
     rank[order] = np.arange(len(order))
     rank[-1] = -1  # nulls
-    codes = rank[encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
-    dtype = pd.CategoricalDtype(pd.Index(pd.array(encoded.dictionary.take(order), dtype=values.dtype)))
+    codes = rank[first_codes]
+    dtype = pd.CategoricalDtype(pd.Index(pd.array(labels.take(order), dtype=values.dtype)))
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=values.index, name=values.name)
 
 

@@ -20,24 +20,35 @@ from numba import njit
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_ALL_BITS = np.uint64(0xFFFFFFFFFFFFFFFF)
 # Slot layout: hash, code (-1: empty), length, first eight bytes (little-endian, zero-padded).
 _HASH, _CODE, _LENGTH, _PREFIX = 0, 1, 2, 3
 
 
 @njit(inline="always")
+def _eight_bytes(data, start):
+    # Spelled out, so the compiler reads the eight bytes in one load.
+    return (
+        np.uint64(data[start])
+        | (np.uint64(data[start + 1]) << np.uint64(8))
+        | (np.uint64(data[start + 2]) << np.uint64(16))
+        | (np.uint64(data[start + 3]) << np.uint64(24))
+        | (np.uint64(data[start + 4]) << np.uint64(32))
+        | (np.uint64(data[start + 5]) << np.uint64(40))
+        | (np.uint64(data[start + 6]) << np.uint64(48))
+        | (np.uint64(data[start + 7]) << np.uint64(56))
+    )
+
+
+@njit(inline="always")
 def _word(data, start, end):
     """Up to eight bytes ``data[start:end]`` as one little-endian integer (missing bytes zero)."""
-    if end - start >= 8:  # spelled out, so the compiler reads the eight bytes in one load
-        return (
-            np.uint64(data[start])
-            | (np.uint64(data[start + 1]) << np.uint64(8))
-            | (np.uint64(data[start + 2]) << np.uint64(16))
-            | (np.uint64(data[start + 3]) << np.uint64(24))
-            | (np.uint64(data[start + 4]) << np.uint64(32))
-            | (np.uint64(data[start + 5]) << np.uint64(40))
-            | (np.uint64(data[start + 6]) << np.uint64(48))
-            | (np.uint64(data[start + 7]) << np.uint64(56))
-        )
+    length = end - start
+    if length >= 8:
+        return _eight_bytes(data, start)
+    if start + 8 <= data.shape[0]:  # one load, the bytes past end masked off (no loop whose length varies)
+        keep = np.uint64(0) if length <= 0 else _ALL_BITS >> np.uint64(64 - 8 * length)
+        return _eight_bytes(data, start) & keep
     word = np.uint64(0)
     for j in range(start, min(end, start + 8)):
         word |= np.uint64(data[j]) << np.uint64(8 * (j - start))
@@ -158,3 +169,58 @@ def lookup_strings(columns: list[pa.ChunkedArray], keys: pa.Array) -> list[np.nd
             pool.map(lambda job: _find(job[0], job[1], key_offsets, key_data, table, 64 - bits, job[2]), jobs)
         )
     return None if sum(missing) else outputs
+
+
+_MAX_LABELS = 256  # more distinct values than this: not a label column, left to Arrow's dictionary encoding
+_LABEL_SLOTS = 1024  # a power of two, four times the labels: the table stays in the first-level cache
+
+
+@njit(nogil=True, cache=True)
+def _encode_loop(offsets, data, valid, use_valid, codes, table, first_row):
+    # Slots: prefix, length, code (-1: empty). Returns the number of distinct values, or -1 past _MAX_LABELS.
+    mask = table.shape[0] - 1
+    n_distinct = 0
+    for i in range(codes.shape[0]):
+        if use_valid and not valid[i]:
+            codes[i] = -1
+            continue
+        start, end = offsets[i], offsets[i + 1]
+        length = end - start
+        prefix = _word(data, start, end)
+        slot = np.int64(((prefix ^ np.uint64(length)) * _FIBONACCI) >> np.uint64(54))
+        while True:
+            code = table[slot, 2]
+            if code < 0:
+                if n_distinct == first_row.shape[0]:
+                    return -1
+                table[slot, 0] = np.int64(prefix)
+                table[slot, 1] = length
+                table[slot, 2] = n_distinct
+                first_row[n_distinct] = i
+                codes[i] = n_distinct
+                n_distinct += 1
+                break
+            if table[slot, 0] == np.int64(prefix) and table[slot, 1] == length and (
+                length <= 8 or _same_tail(data, start, end, data, offsets[first_row[code]])
+            ):
+                codes[i] = code
+                break
+            slot = (slot + 1) & mask
+    return n_distinct
+
+
+def encode_few_labels(array: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """A string column of few distinct values (at most 256) as int32 codes (-1 for null) in order of first
+    appearance, and the row where each distinct value first appears. One compiled pass with a table that stays
+    in cache (Arrow's dictionary encoding hashes each value in full). None when there are more distinct values."""
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    offsets, data = _buffers(array)
+    valid = np.zeros(0, dtype=np.bool_)
+    if array.null_count:
+        valid = array.is_valid().to_numpy(zero_copy_only=False)
+    codes = np.empty(len(array), dtype=np.int32)
+    table = np.full((_LABEL_SLOTS, 3), -1, dtype=np.int64)
+    first_row = np.empty(_MAX_LABELS, dtype=np.int64)
+    n_distinct = _encode_loop(offsets, data, valid, array.null_count > 0, codes, table, first_row)
+    return None if n_distinct < 0 else (codes, first_row[:n_distinct])

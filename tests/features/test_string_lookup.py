@@ -35,3 +35,23 @@ def test_a_value_missing_from_the_keys_or_null_gives_none():
     assert lookup_strings([pa.chunked_array([["a", "abcdefghiX"]])], KEYS) is None
     assert lookup_strings([pa.chunked_array([["a", "c"]])], KEYS) is None
     assert lookup_strings([pa.chunked_array([["a", None]])], KEYS) is None
+
+
+def test_long_ids_told_apart_past_their_second_eight_bytes():
+    keys = pa.array(["customer-0000000001", "customer-0000000002", "customer-00000000"], type=pa.large_string())
+    column = pa.chunked_array([["customer-0000000002", "customer-00000000", "customer-0000000001"]])
+    assert lookup_strings([column], keys)[0].tolist() == [1, 2, 0]
+    assert lookup_strings([pa.chunked_array([["customer-0000000003"]])], keys) is None
+
+
+def test_few_labels_coded_in_order_of_first_appearance_with_nulls_minus_one():
+    from features.string_lookup import encode_few_labels
+
+    # "electronics1"/"electronics2" share length and first eight bytes; "" and "a" meet the short paths
+    values = pa.array(["toys", None, "electronics1", "toys", "", "electronics2", "a", "electronics1"])
+    codes, first_rows = encode_few_labels(values)
+    assert codes.tolist() == [0, -1, 1, 0, 2, 3, 4, 1]
+    assert first_rows.tolist() == [0, 2, 4, 5, 6]
+    many = pa.array([f"label{i}" for i in range(257)])
+    assert encode_few_labels(many) is None
+    assert encode_few_labels(pa.chunked_array([many[:256], many[:10]]))[0].tolist() == list(range(256)) + list(range(10))
