@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time, window_rows
-from features.kernels import capped_trend, day_numbers, reduce_codes
+from features.kernels import day_numbers, reduce_codes
 from features.memo import per_frame
 from features.string_lookup import encode_few_labels, lookup_strings
 from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
@@ -181,12 +181,6 @@ def text_filled(values: pd.Series, fill: str) -> pd.Series:
     text = pa.chunked_array(pa.array(values.astype("str").array))
     filled = pc.fill_null(text, pa.scalar(fill, type=text.type))
     return pd.Series(pd.array(filled, dtype="str"), index=values.index, name=values.name)
-
-
-def trend_ratio(recent: np.ndarray, previous: np.ndarray, cap: float) -> np.ndarray:
-    """``recent / previous`` (1.0 = flat), capped at ``cap``; 1.0 if both are 0, ``cap`` if only previous is.
-    """
-    return capped_trend(recent, previous, cap)
 
 
 def epoch_days(times: pd.Series) -> np.ndarray:

@@ -73,19 +73,18 @@ def split_by_bucket(tables: Tables, n_buckets: int) -> Iterator[Tables]:
 
 
 def _take_rows(frame: pd.DataFrame, rows: np.ndarray | slice, taken: dict) -> pd.DataFrame:
-    """``frame.take(rows)`` (rows in increasing order; a slice: views), with the columns already ``taken`` as given: column by
-    column on the arrays underneath (a frame's take goes through pandas' block machinery and index checks,
-    ~1.5x as long), no block consolidation. The time index of an event table is its time column: set from the
-    taken column instead of being gathered a second time."""
+    """``frame.take(rows)`` (rows in increasing order; a slice: a view), with the columns already ``taken`` as
+    given. Rows are gathered column by column on the arrays underneath (a frame's take goes through pandas' block
+    machinery and index checks, ~1.5x as long), no block consolidation; the time index of an event table is its
+    time column, set from the taken column instead of being gathered a second time."""
     if isinstance(rows, slice):
-        taken = {name: taken[name] if name in taken else frame[name].array[rows] for name in frame.columns}
-    else:
-        taken = {name: taken[name] if name in taken else frame[name].array.take(rows) for name in frame.columns}
+        return frame.iloc[rows].assign(**taken)
+    taken = {name: taken[name] if name in taken else frame[name].array.take(rows) for name in frame.columns}
     name = frame.index.name
     if isinstance(name, str) and name.startswith(SORTED_INDEX_PREFIX):
         index = pd.DatetimeIndex(taken[name.removeprefix(SORTED_INDEX_PREFIX)], name=name)
     else:
-        index = frame.index[rows] if isinstance(rows, slice) else frame.index.take(rows)
+        index = frame.index.take(rows)
     return pd.DataFrame(taken, index=index, copy=False)
 
 

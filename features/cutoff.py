@@ -101,8 +101,9 @@ def events_before(tables: Tables, as_of) -> Tables:
 
 def sorted_events_before(tables: Tables, as_of) -> Tables:
     """The event tables that are already in time order without their rows at or after ``as_of``: a slice, no
-    copy; tables in any other order, and prepared ones (:func:`sort_by_time`), stay whole. Cutting before the ids are looked up spares the lookup the rows
-    after as_of; :func:`events_before` still applies the whole cut (resolutions, departures, signups) after."""
+    copy; tables in any other order, and prepared ones (:func:`sort_by_time`), stay whole. Cutting before the
+    ids are looked up spares the lookup the rows after as_of; :func:`events_before` still applies the whole cut
+    (resolutions, departures, signups) after."""
     as_of = as_timestamp(as_of)
     cut = {}
     for name, column in EVENT_TIME_COLUMN.items():

@@ -17,10 +17,10 @@ from features.aggregate import (
     reduce_by_customer,
     seconds_since,
     shared_customer_key,
-    trend_ratio,
     with_customer_codes,
 )
 from features.cutoff import window_rows
+from features.kernels import trend_ratio
 from features.memo import per_frame
 from features.tables import as_timestamp
 

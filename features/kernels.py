@@ -132,7 +132,7 @@ def _trend_loop(recent, previous, cap, out):
         out[i] = cap if trend > cap else trend  # noqa: FURB136 (a NaN stays NaN, as in np.minimum)
 
 
-def capped_trend(recent: np.ndarray, previous: np.ndarray, cap: float) -> np.ndarray:
+def trend_ratio(recent: np.ndarray, previous: np.ndarray, cap: float) -> np.ndarray:
     """``recent / previous`` (1.0 = flat), capped at ``cap``; 1.0 if neither is positive, ``cap`` if only recent
     is. One compiled pass: numpy's ``where`` with a scalar branch goes through its slow general iterator."""
     recent = np.asarray(recent, dtype=np.float64)

@@ -15,10 +15,9 @@ from features.aggregate import (
     label_codes,
     per_customer,
     reduce_by_customer,
-    trend_ratio,
 )
 from features.cutoff import NS_PER_DAY, window_rows
-from features.kernels import repeat_change_sums
+from features.kernels import repeat_change_sums, trend_ratio
 from features.memo import per_frame
 from features.tables import as_timestamp
 

@@ -16,11 +16,10 @@ from features.aggregate import (
     per_customer,
     reduce_by_customer,
     shared_customer_key,
-    trend_ratio,
     with_customer_codes,
 )
 from features.cutoff import window_rows
-from features.kernels import distinct_day_gap_std, distinct_day_spans, selected_day_numbers
+from features.kernels import distinct_day_gap_std, distinct_day_spans, selected_day_numbers, trend_ratio
 from features.memo import per_frame
 from features.tables import as_timestamp
 

@@ -141,15 +141,15 @@ def test_selected_day_numbers_keep_the_selected_rows_codes_and_floor_days():
         selected_day_numbers(codes, stamps, np.array([False, False, False, True]))
 
 
-def test_capped_trend_by_hand():
-    from features.kernels import capped_trend
+def test_trend_ratio_by_hand():
+    from features.kernels import trend_ratio
 
     recent = np.array([6.0, 0.0, 5.0, 0.0, 50.0, np.nan, 3.0])
     previous = np.array([3.0, 0.0, 0.0, -2.0, 2.0, 1.0, -1.0])
     # 6/3; neither positive: flat; only recent: the cap; previous not positive and recent 0: flat; 25 capped to 10;
     # NaN stays NaN; previous negative with recent positive: the cap
-    got = capped_trend(recent, previous, 10.0)
+    got = trend_ratio(recent, previous, 10.0)
     assert got[~np.isnan(got)].tolist() == [2.0, 1.0, 10.0, 1.0, 10.0, 10.0]
     assert np.isnan(got[5])
     with pytest.raises(ValueError, match="shape"):
-        capped_trend(recent, previous[:3], 10.0)
+        trend_ratio(recent, previous[:3], 10.0)
