@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+# No window or horizon reaches further than this: longer ones are typos (and overflow date arithmetic).
+MAX_DAYS = 3650
+
 
 def _require_positive(settings, *names: str) -> None:
     for name in names:
         if not getattr(settings, name) > 0:
             raise ValueError(f"{name} must be > 0, got {getattr(settings, name)!r}")
+
+
+def _require_days(settings, *names: str) -> None:
+    """Each named setting is a whole number of days from 1 to MAX_DAYS."""
+    for name in names:
+        value = getattr(settings, name)
+        if not 0 < value <= MAX_DAYS:
+            raise ValueError(f"{name} must be from 1 to {MAX_DAYS} days (10 years), got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -19,7 +30,7 @@ class ChurnDefinition:
     horizon_days: int = 90
 
     def __post_init__(self):
-        _require_positive(self, "active_window_days", "horizon_days")
+        _require_days(self, "active_window_days", "horizon_days")
 
 
 @dataclass(frozen=True)
@@ -86,8 +97,8 @@ class FeatureSettings:
         for f in fields(self):
             value = getattr(self, f.name)
             days = value if isinstance(value, tuple) else (value,)
-            if f.name.endswith("_days") and (not days or any(d <= 0 for d in days)):
-                raise ValueError(f"{f.name} must be one or more whole days > 0, got {value!r}")
+            if f.name.endswith("_days") and (not days or any(not 0 < d <= MAX_DAYS for d in days)):
+                raise ValueError(f"{f.name} must be one or more whole days from 1 to {MAX_DAYS}, got {value!r}")
         if not 0 < self.wallet_quantile <= 1:
             raise ValueError(f"wallet_quantile must be in (0, 1], got {self.wallet_quantile}")
         if min(self.trend_cap, self.price_min_observations, self.wallet_min_peer_group_size) < 1:

@@ -7,13 +7,14 @@ so there is one definition of each setting.
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from features.settings import ChurnDefinition, FeatureSettings
+from features.settings import MAX_DAYS, ChurnDefinition, FeatureSettings
 from models.modelframe import model_specs
 from models.winback import Playbook
 from pipeline.errors import ConfigError
@@ -28,7 +29,7 @@ class _Section(BaseModel):
 
 class TrainingSettings(_Section):
     n_cutoffs: int = Field(ge=2)
-    cutoff_step_days: int = Field(gt=0)
+    cutoff_step_days: int = Field(gt=0, le=MAX_DAYS)
     eval_cutoffs: int = Field(ge=1)
     early_stopping_customer_share: float = Field(gt=0, lt=1)
     calibration: Literal["auto", "isotonic", "sigmoid"]
@@ -69,8 +70,8 @@ class EvaluationSettings(_Section):
 
 class ScoringSettings(_Section):
     top_reasons: int = Field(ge=1, le=10)
-    value_window_days: int = Field(gt=0)
-    value_horizon_days: int = Field(gt=0)
+    value_window_days: int = Field(gt=0, le=MAX_DAYS)
+    value_horizon_days: int = Field(gt=0, le=MAX_DAYS)
     value_tier_cuts: tuple[float, float]
     control_share: float = Field(ge=0, lt=1)
     target_size: int | None = Field(default=None, ge=0)
@@ -180,18 +181,39 @@ def _merge(base: dict, overrides: dict) -> dict:
     return merged
 
 
+def _flag(key: str) -> str:
+    """The command-line option that set a dotted config key: churn.horizon_days -> option --horizon-days."""
+    name = {"engine.kind": "engine"}.get(key, key.rsplit(".", 1)[-1])
+    return "command-line option --" + name.replace("_", "-")
+
+
 def _describe(error: ValidationError, source: str, overrides: dict) -> str:
     lines = []
     for item in error.errors():
         path = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-after"))
-        origin = "command-line option" if path in overrides else source
         message = item["msg"]
+        # A section's own check names its key first ("horizon_days must be > 0"): point the path at that key.
+        named = re.match(r"Value error, ([a-z_]+) must ", message)
+        if named:
+            path, message = f"{path}.{named[1]}", message[len("Value error, "):]
+        origin = _flag(path) if path in overrides else source
         if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             message = "unknown key (check its spelling against configs/default.yaml)"
         elif item["type"] == "missing":
             message = "missing key (configs/default.yaml shows it with its default)"
         lines.append(f"{origin}: {path}: {message}")
     return "\n".join(lines)
+
+
+def _true_false_for_numbers(value: Any, default: Any, path: str) -> list[str]:
+    """Key paths where ``value`` holds true/false but the default is a number: YAML's true is not 1 day."""
+    if isinstance(default, dict) and isinstance(value, dict):
+        return [bad for key in value if key in default
+                for bad in _true_false_for_numbers(value[key], default[key], f"{path}{key}.")]
+    if isinstance(default, list) and isinstance(value, list) and default:
+        return [path.rstrip(".")] if any(isinstance(v, bool) for v in value) and not isinstance(default[0], bool) else []
+    is_number = isinstance(default, int | float) and not isinstance(default, bool)
+    return [path.rstrip(".")] if is_number and isinstance(value, bool) else []
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
@@ -205,6 +227,13 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     if path.resolve() != DEFAULT_CONFIG.resolve():
         raw = _deep_merge(raw, _read_yaml(path))
     merged = _merge(raw, overrides)
+    booleans = _true_false_for_numbers(merged, _read_yaml(DEFAULT_CONFIG), "")
+    if booleans:
+        lines = [
+            f"{_flag(key) if key in overrides else path}: {key}: true/false where a number is expected"
+            for key in booleans
+        ]
+        raise ConfigError("Invalid configuration:\n" + "\n".join(lines), "write a number, e.g. horizon_days: 90")
     merged["source"] = str(path.resolve())
     try:
         return Config.model_validate(merged)

@@ -58,7 +58,7 @@ def test_command_line_override_is_validated_and_named():
     assert load_config(None, {"churn.horizon_days": 60}).churn.horizon_days == 60
     with pytest.raises(ConfigError) as error:
         load_config(None, {"churn.horizon_days": "soon"})
-    assert "command-line option: churn.horizon_days" in error.value.message
+    assert "command-line option --horizon-days: churn.horizon_days" in error.value.message
 
 
 def test_missing_file_and_broken_yaml(tmp_path):
@@ -98,7 +98,7 @@ def test_the_engine_section_comes_from_the_defaults_unless_a_file_or_flag_sets_i
     cfg = load_config(path)
     assert (cfg.engine.kind, cfg.engine.scheduler, cfg.engine.local_workers) == ("dask", "tcp://scheduler:8786", 2)
     assert cfg.churn == load_config().churn
-    with pytest.raises(ConfigError, match="command-line option: engine.kind: Input should be 'local' or 'dask'"):
+    with pytest.raises(ConfigError, match="command-line option --engine: engine.kind: Input should be 'local' or 'dask'"):
         load_config(path, {"engine.kind": "spark"})
     with pytest.raises(ConfigError, match="engine.snapshot_customer_share"):
         load_config(path, {"engine.snapshot_customer_share": 0})
@@ -113,3 +113,27 @@ def test_a_playbook_family_no_feature_has_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="reason families no feature has: complaints") as error:
         load_playbook(load_config(path))
     assert "open_complaint" in error.value.hint
+
+
+def test_a_section_check_names_the_flag_and_the_key_not_the_default_file():
+    with pytest.raises(ConfigError) as error:
+        load_config(None, {"churn.horizon_days": 0})
+    assert "command-line option --horizon-days: churn.horizon_days: horizon_days must be from 1" in error.value.message
+    assert "default.yaml" not in error.value.message
+
+
+@pytest.mark.parametrize("key", ["churn.horizon_days", "features.trend_window_days", "scoring.value_horizon_days"])
+def test_windows_beyond_ten_years_are_refused(key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(None, {key: 1_000_000_000})
+
+
+def test_true_or_false_where_a_number_belongs_is_refused(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("churn:\n  horizon_days: true\nfeatures:\n  windows_days: [30, false]\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert f"{path}: churn.horizon_days: true/false where a number is expected" in error.value.message
+    assert f"{path}: features.windows_days: true/false" in error.value.message
+    # true/false stays right where the default is true/false.
+    assert load_config(None, {"model.lightgbm.deterministic": False}).model.lightgbm.deterministic is False
