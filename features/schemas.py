@@ -75,6 +75,7 @@ TABLE_SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "segment": _optional("str"),
         "account_manager_id": _id(required=False, nullable=True),
         "wallet_estimate": _optional("float64", pa.Check.ge(0)),
+        "margin_rate": _optional("float64", pa.Check.in_range(0, 1)),
     }),
     "complaints": _table("Complaints", {
         "customer_id": _id(),
@@ -93,5 +94,7 @@ TABLE_SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "account_managers": _table("AccountManagers", {
         "account_manager_id": _id(unique=True),
         "departed_at": _timestamp(required=False, nullable=True),
+        "successor_id": _id(required=False, nullable=True),
+        "team_lead_id": _id(required=False, nullable=True),
     }),
 }

@@ -32,6 +32,7 @@ COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "segment": ("str", False),
         "account_manager_id": ("id", False),
         "wallet_estimate": ("float", False),
+        "margin_rate": ("float", False),
     },
     "complaints": {
         "customer_id": ("id", True),
@@ -50,6 +51,8 @@ COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
     "account_managers": {
         "account_manager_id": ("id", True),
         "departed_at": ("datetime", False),
+        "successor_id": ("id", False),
+        "team_lead_id": ("id", False),
     },
 }
 REQUIRED_TABLES = ("transactions",)

@@ -62,6 +62,13 @@ CUSTOMERS_PER_MANAGER = 35
 MANAGER_DEPARTURE_PROBABILITY = 0.4  # except the first manager, who always stays
 MANAGER_DEPARTURE_DAYS = (60, N_DAYS - 30)  # a departure day is a uniform integer in [low, high)
 MANAGER_KEPT_DAYS = 60  # a customer only gets a manager still employed this many days after their start
+# Who takes over a departed manager's customers: drawn from a stream of its own after the rest of the world, so
+# adding the ownership columns changed no other draw (every other table is as before).
+OWNERSHIP_STREAM = 18
+SUCCESSOR_PROBABILITY = 0.6  # a departed manager's customers go to a named successor
+MANAGERS_PER_TEAM_LEAD = 8
+TEAM_LEAD_PROBABILITY = 0.85  # the share of other managers with a team lead on record
+MARGIN_RATE_B2B = 0.25  # known for B2B customers (contract pricing); B2C rows leave it empty (the config default)
 COMPLAINT_HOURS = (8, 20)  # complaints are opened at a uniform time of day between these hours
 
 # Latent hazard (per day) and its drivers.
@@ -154,7 +161,9 @@ def generate_world(n_customers: int, seed: int) -> World:
         "transactions": _with_ids(transactions, customer_ids),
         "complaints": _complaints_table(complaints, death_day, customer_ids),
         "visits": _visits_table(rng, pop, transactions, decline_day, death_day, customer_ids),
-        "account_managers": _account_managers_table(am_departed_day),
+        "account_managers": _account_managers_table(
+            am_departed_day, *_successors_and_team_leads(np.random.default_rng([seed, OWNERSHIP_STREAM]), am_departed_day)
+        ),
     }
     truth = {
         "customers": _truth_customers(pop, customer_ids, decline_day, death_day),
@@ -708,17 +717,46 @@ def _customers_table(
             "segment": pd.array(np.array(SEGMENTS)[pop.segment], dtype="str"),
             "account_manager_id": pd.array(np.where(manager_of >= 0, manager_ids, None), dtype="str"),
             "wallet_estimate": np.where(known_wallet, estimate, np.nan),
+            "margin_rate": np.where(pop.segment == 1, MARGIN_RATE_B2B, np.nan),
         }
     )
 
 
-def _account_managers_table(departed_day: np.ndarray) -> pd.DataFrame:
+def _successors_and_team_leads(rng: np.random.Generator, departed_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Manager number of each manager's successor and team lead (-1 = none).
+
+    A departed manager has a successor (with SUCCESSOR_PROBABILITY) among those still employed on their last day;
+    team leads are managers who never leave, one per MANAGERS_PER_TEAM_LEAD, and lead most of the others.
+    """
+    n = len(departed_day)
+    departed = np.flatnonzero(np.isfinite(departed_day))
+    successor = np.full(n, -1)
+    has_successor = rng.random(len(departed)) < SUCCESSOR_PROBABILITY
+    for manager, named in zip(departed, has_successor, strict=True):
+        staying = np.flatnonzero(departed_day > departed_day[manager])
+        if named and len(staying):
+            successor[manager] = rng.choice(staying)
+    stayers = np.flatnonzero(~np.isfinite(departed_day))
+    leads = rng.choice(stayers, size=max(1, n // MANAGERS_PER_TEAM_LEAD), replace=False)
+    team_lead = np.where(rng.random(n) < TEAM_LEAD_PROBABILITY, rng.choice(leads, size=n), -1)
+    team_lead[leads] = -1
+    return successor, team_lead
+
+
+def _account_managers_table(departed_day: np.ndarray, successor: np.ndarray, team_lead: np.ndarray) -> pd.DataFrame:
     departed = np.isfinite(departed_day)
     dates = _day_dates(np.where(departed, departed_day, 0).astype(np.int64))
+    ids = _ids("AM", np.arange(1, len(departed_day) + 1), 3)
+
+    def manager_ids(numbers: np.ndarray) -> pd.arrays.ArrowStringArray:
+        return pd.array(np.where(numbers >= 0, ids[np.maximum(numbers, 0)], None), dtype="str")
+
     return pd.DataFrame(
         {
-            "account_manager_id": pd.array(_ids("AM", np.arange(1, len(departed_day) + 1), 3), dtype="str"),
+            "account_manager_id": pd.array(ids, dtype="str"),
             "departed_at": pd.Series(dates).where(departed).to_numpy(),
+            "successor_id": manager_ids(successor),
+            "team_lead_id": manager_ids(team_lead),
         }
     )
 

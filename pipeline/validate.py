@@ -29,6 +29,8 @@ REFERENCES = (
     ("complaints", "customer_id", "customers", "customer_id"),
     ("visits", "customer_id", "customers", "customer_id"),
     ("customers", "account_manager_id", "account_managers", "account_manager_id"),
+    ("account_managers", "successor_id", "account_managers", "account_manager_id"),
+    ("account_managers", "team_lead_id", "account_managers", "account_manager_id"),
 )
 MAX_EXAMPLES = 5
 DATE_FIX = "write dates as ISO 8601 with a real day, e.g. 2024-03-01 or 2024-03-01 13:45:00"
@@ -274,6 +276,8 @@ def _describe_failure(name: str, column: str, check: str) -> tuple[str, str]:
         return f"date after {END_OF_TIMESTAMPS.year - 1}", YEAR_FIX
     if check == "greater_than_or_equal_to":
         return "negative", f"{column} must be 0 or more (or empty)"
+    if check == "in_range" and column == "margin_rate":
+        return "outside 0 to 1", "write the margin as a share between 0 and 1 (e.g. 0.3 for 30%), or leave it empty"
     if check == "in_range":
         return f"outside {SCORE_TEXT}", f"use a whole number from {SCORE_TEXT}, or leave it empty"
     return f"fails the check {check}", ""

@@ -166,6 +166,28 @@ def test_segments_wallets_and_account_managers(small_world):
     assert departed.dropna().between(HISTORY_START, HISTORY_END).all()
 
 
+def test_departed_managers_have_successors_still_employed_and_team_leads_never_leave(small_world):
+    managers = small_world.tables["account_managers"].set_index("account_manager_id")
+    departed = managers["departed_at"]
+    successor = managers["successor_id"].dropna()
+    assert departed.loc[successor.index].notna().all()  # only those who left are succeeded
+    still_there = departed.reindex(successor.to_numpy()).to_numpy()
+    left = departed.loc[successor.index].to_numpy()
+    assert (pd.isna(still_there) | (still_there > left)).all()  # employed on the day the other one left
+    assert 0 < len(successor) < departed.notna().sum()  # some departures have no successor on record
+    leads = managers["team_lead_id"].dropna()
+    assert departed.reindex(leads.unique()).isna().all()
+    assert managers.loc[leads.unique(), "team_lead_id"].isna().all()
+    assert 0.5 < managers["team_lead_id"].notna().mean() < 1
+
+
+def test_margin_rate_is_known_for_b2b_customers_only(small_world):
+    customers = small_world.tables["customers"]
+    b2b = customers["segment"] == "B2B"
+    assert customers.loc[~b2b, "margin_rate"].isna().all()
+    assert customers.loc[b2b, "margin_rate"].between(0, 1).all()
+
+
 def test_customers_join_before_and_throughout_history(small_world):
     signup = small_world.tables["customers"]["signup_date"]
     assert (signup < HISTORY_START).mean() > 0.2

@@ -317,6 +317,33 @@ def test_ids_missing_from_customers_or_managers_are_warnings_counted_and_named(t
     }
 
 
+def test_successors_and_team_leads_not_in_account_managers_are_warnings(tmp_path):
+    managers = "account_manager_id,departed_at,successor_id,team_lead_id\nM1,,,\nM2,2024-01-31,M9,M1\nM3,,,M8\n"
+    report = validate_data_dir(data_dir(tmp_path, account_managers__csv=managers))
+
+    assert report.ok
+    assert {(p.file, p.column, p.rows, p.what, p.severity) for p in report.problems} == {
+        ("account_managers.csv", "successor_id", (3,),
+         "1 successor_id value(s) not in account_managers.csv ('M9')", "warning"),
+        ("account_managers.csv", "team_lead_id", (4,),
+         "1 team_lead_id value(s) not in account_managers.csv ('M8')", "warning"),
+    }
+
+
+def test_margin_rate_is_a_share_between_0_and_1(tmp_path):
+    customers = (
+        "customer_id,margin_rate\nC1,0.3\nC2,\nC3,0\nC4,1\nC5,1.2\nC6,-0.1\nC7,30%\n"
+    )
+    problems = problems_of(tmp_path, customers__csv=customers)
+
+    assert {(p.column, p.rows, p.what, p.severity) for p in problems if p.file == "customers.csv"} == {
+        ("margin_rate", (6, 7), "outside 0 to 1 ('1.2', '-0.1')", "error"),
+        ("margin_rate", (8,), "not a number ('30%')", "error"),
+    }
+    fix = the_problem([p for p in problems if "outside" in p.what], "customers.csv", "margin_rate").fix
+    assert "between 0 and 1" in fix
+
+
 def test_promo_accepts_boolean_words_in_any_case_and_rejects_others():
     raw = pd.DataFrame(
         {
