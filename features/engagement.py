@@ -60,6 +60,13 @@ def visit_trend(visits: pd.DataFrame, *, as_of, window_days: int, cap: float) ->
     )
 
 
+def visit_count_previous(visits: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Visits in the ``window_days`` before the last ``window_days`` (the base of the visit trend)."""
+    previous_end = as_timestamp(as_of) - pd.Timedelta(days=window_days)
+    previous = window_rows(visits, "timestamp", end=previous_end, days=window_days)
+    return per_customer(previous["customer_id"], how="count", name=f"visit_count_previous_{window_days}d")
+
+
 @per_frame
 def _days_to_next_purchase(visits: pd.DataFrame, transactions: pd.DataFrame, as_of, window_days: int):
     """For each visit of the last ``window_days``: days to the next purchase at or after it (or inf).

@@ -147,6 +147,23 @@ def orders_trend(transactions: pd.DataFrame, *, as_of, window_days: int, cap: fl
     )
 
 
+def purchase_count_previous(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Purchases in the ``window_days`` before the last ``window_days`` (the base of the orders trend)."""
+    _, previous = _trend_windows(transactions, as_of, window_days)
+    return per_customer(
+        previous["customer_id"], how="count", where=_purchases(previous),
+        name=f"purchase_count_previous_{window_days}d",
+    )
+
+
+def spend_previous(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Net spend (floored at 0, as in the spend trend) in the ``window_days`` before the last ``window_days``."""
+    _, previous = _trend_windows(transactions, as_of, window_days)
+    key = customer_key(previous["customer_id"])
+    total, n_rows = reduce_by_customer(key, previous["amount"].to_numpy(), how="sum")
+    return customer_series(key, np.maximum(total, 0.0), n_rows > 0, name=f"spend_previous_{window_days}d")
+
+
 def spend_trend(transactions: pd.DataFrame, *, as_of, window_days: int, cap: float) -> pd.Series:
     """Net spend (floored at 0) of the last ``window_days`` over the window before (1.0 = flat, capped)."""
     (recent, n_recent), (previous, n_previous) = (

@@ -63,8 +63,13 @@ class FeatureSpec:
 
     ``builder`` gets its positional arguments by parameter name (a table of :class:`features.tables.Tables`, a
     field of ``GlobalStats``, or an earlier feature column; ``inputs`` renames them), ``as_of`` when it takes
-    one, and ``params`` as keywords. ``reason`` is a ``str.format`` template; see :meth:`describe`.
+    one, and ``params`` as keywords. ``reason`` is a ``str.format`` template (see :meth:`describe`); an empty
+    one means the feature has no plain-words meaning and is never given as a reason.
     ``risk_direction``: +1 a higher value raises churn risk, -1 a lower value does, 0 no fixed direction.
+    ``neutral``: the value that is no news (1.0 for a trend ratio, 0 for a count of complaints); a reason is
+    only given beyond it in the risk direction. ``previous``: for a trend ratio, the column holding the window
+    before (the template's ``previous``; ``recent`` = value x previous). ``group``: one reason per group (default:
+    the builder), so windowed variants and a level with its trend are not said twice.
     ``categories``: the fixed set of a categorical feature, None when open (e.g. segment) or numeric.
     ``family``: the reason family the retention playbook acts on (open_complaint, complaint, account_manager,
     price, decline, engagement, wallet, recency, tenure, other); by default from the builder, see
@@ -81,27 +86,36 @@ class FeatureSpec:
     inputs: Mapping[str, str] = field(default_factory=dict)
     categories: tuple[str, ...] | None = None
     family: str = ""
+    neutral: float | None = None
+    previous: str = ""
+    group: str = ""
 
     def __post_init__(self):
         if not self.family:
             module = self.builder.__module__.rsplit(".", 1)[-1]
             family = REASON_FAMILIES.get(self.builder.__name__, REASON_FAMILIES.get(module, "other"))
             object.__setattr__(self, "family", family)
+        if not self.group:
+            object.__setattr__(self, "group", f"{self.builder.__module__}.{self.builder.__qualname__}")
 
     @property
     def kind(self) -> str:
         return CATEGORICAL if isinstance(self.default, str) else NUMERIC
 
-    def describe(self, row) -> str:
+    def describe(self, row, typical: float | None = None) -> str:
         """The reason in plain words, from this feature's value or from a whole row (a mapping of columns).
 
-        Template fields: ``value``, every column of the row, the builder's params, and for numeric features
-        ``change`` (|value - 1|, for trends), ``direction`` ("down"/"up"), ``duration`` (value in days as
-        words), ``s`` (plural suffix) and ``no`` ("no " when the value is 0).
+        Template fields: ``value``, every column of the row, the builder's params, ``typical`` (the value
+        typical of the customers compared with, when given), and for numeric features ``change`` (|value - 1|,
+        for trends), ``direction`` ("down"/"up"), ``duration`` (value in days as words), ``s`` (plural suffix),
+        ``no`` ("no " when the value is 0), ``count`` ("no" when the value is 0, else the whole number) and,
+        with ``previous``, ``previous`` (that column) and ``recent`` (value x previous).
         """
         values = dict(row) if isinstance(row, Mapping | pd.Series) else {self.name: row}
         value = values[self.name]
         context = {**self.params, **values, "value": value}
+        if typical is not None:
+            context["typical"] = typical
         if self.kind == NUMERIC:
             context |= {
                 "change": abs(value - 1.0),
@@ -109,7 +123,10 @@ class FeatureSpec:
                 "duration": _duration(value),
                 "s": "" if value == 1 else "s",
                 "no": "no " if value == 0 else "",
+                "count": "no" if value == 0 else f"{value:.0f}",
             }
+            if self.previous:
+                context |= {"previous": values[self.previous], "recent": value * values[self.previous]}
         return self.reason.format_map(context)
 
 
@@ -131,89 +148,115 @@ def feature_specs(settings: FeatureSettings) -> list[FeatureSpec]:
     trend_names = {"orders_trend": f"orders_trend_{s.trend_window_days}d",
                    "spend_trend": f"spend_trend_{s.trend_window_days}d"}
     rf, pr, wl, cp, en, rl = recency_frequency, price, wallet, complaints, engagement, relationship
+    w = s.trend_window_days
+    previous = {"orders": f"purchase_count_previous_{w}d", "spend": f"spend_previous_{w}d",
+                "visits": f"visit_count_previous_{w}d"}
+    versus = f"last {w} days vs the {w} before"
     # fmt: off
     return [
         FeatureSpec("days_since_last_purchase", rf.days_since_last_purchase, {},
-                    default=float(max(s.windows_days)), unit="days", risk_direction=+1,
-                    reason="no purchase for {value:.0f} days"),
-        *_windowed(rf.purchase_count, s.windows_days, default=0.0, unit="count", risk_direction=-1,
-                   reason="{value:.0f} purchase{s} in the last {window_days} days"),
-        *_windowed(rf.spend, s.windows_days, default=0.0, unit="currency", risk_direction=-1,
-                   reason="spent {value:,.0f} in the last {window_days} days"),
+                    default=float(max(s.windows_days)), unit="days", risk_direction=+1, neutral=0.0,
+                    reason="no purchase for {value:.0f} days (typical: {typical:.0f})"),
+        *_windowed(rf.purchase_count, s.windows_days, default=0.0, unit="count", risk_direction=-1, group="orders",
+                   reason="{count} purchase{s} in the last {window_days} days (typical: {typical:.0f})"),
+        *_windowed(rf.spend, s.windows_days, default=0.0, unit="currency", risk_direction=-1, group="spend",
+                   reason="net spend {value:,.0f} in the last {window_days} days (typical: {typical:,.0f})"),
         FeatureSpec("purchase_gap_mean_days", rf.purchase_gap_mean_days, interval,
-                    default=float(s.interval_window_days), unit="days", risk_direction=+1,
-                    reason="usually buys every {value:.0f} days"),
+                    default=float(s.interval_window_days), unit="days", risk_direction=+1, neutral=0.0,
+                    reason="usually buys every {value:.0f} days (typical: {typical:.0f})"),
         FeatureSpec("purchase_gap_std_days", rf.purchase_gap_std_days, interval, default=0.0, unit="days",
-                    risk_direction=+1, reason="irregular buying: gaps vary by {value:.0f} days"),
+                    risk_direction=+1, neutral=0.0,
+                    reason="irregular buying: gaps vary by {value:.0f} days (typical: {typical:.0f})"),
         FeatureSpec("purchase_overdue_ratio", rf.purchase_overdue_ratio, {}, default=1.0, unit="ratio",
-                    risk_direction=+1,
+                    risk_direction=+1, neutral=1.0,
                     reason="silent for {value:.1f}x the usual {purchase_gap_mean_days:.0f} days between "
                            "purchases"),
         FeatureSpec("tenure_days", rf.tenure_days, {}, default=0.0, unit="days", risk_direction=-1,
-                    reason="customer for {duration}"),
+                    neutral=365.0, reason="customer for only {duration}"),
         *_windowed(rf.returns_share, (s.returns_window_days,), default=0.0, unit="share", risk_direction=+1,
-                   reason="{value:.0%} of spend returned in the last {window_days} days"),
+                   neutral=0.0, reason="{value:.0%} of spend returned in the last {window_days} days"),
         FeatureSpec(trend_names["orders_trend"], rf.orders_trend, trend, default=1.0, unit="ratio",
-                    risk_direction=-1, reason="orders {direction} {change:.0%} " + VS_PREVIOUS),
+                    risk_direction=-1, neutral=1.0, previous=previous["orders"], group="orders",
+                    reason="orders fell from {previous:.0f} to {recent:.0f}: " + versus),
+        FeatureSpec(previous["orders"], rf.purchase_count_previous, {"window_days": w}, default=0.0,
+                    unit="count", risk_direction=0,
+                    reason="{value:.0f} purchase{s} in the {window_days} days before the last {window_days}"),
         FeatureSpec(trend_names["spend_trend"], rf.spend_trend, trend, default=1.0, unit="ratio",
-                    risk_direction=-1, reason="spend {direction} {change:.0%} " + VS_PREVIOUS),
+                    risk_direction=-1, neutral=1.0, previous=previous["spend"], group="spend",
+                    reason="spend down {change:.0%}: {recent:,.0f} in the last {window_days} days vs "
+                           "{previous:,.0f} in the {window_days} before"),
+        FeatureSpec(previous["spend"], rf.spend_previous, {"window_days": w}, default=0.0, unit="currency",
+                    risk_direction=0,
+                    reason="net spend {value:,.0f} in the {window_days} days before the last {window_days}"),
         *_windowed(pr.promo_share, s.price_windows_days, default=0.0, unit="share", risk_direction=+1,
-                   reason="{value:.0%} of spend on promotion in the last {window_days} days"),
+                   neutral=0.0,
+                   reason="{value:.0%} of spend on promotion in the last {window_days} days "
+                          "(typical: {typical:.0%})"),
         *_windowed(pr.discount_depth, s.price_windows_days, default=0.0, unit="share", risk_direction=+1,
-                   reason="average discount {value:.0%} in the last {window_days} days"),
+                   neutral=0.0,
+                   reason="average discount {value:.0%} in the last {window_days} days (typical: {typical:.0%})"),
         FeatureSpec("price_rise_exposure_share", pr.price_rise_exposure_share,
                     {"window_days": s.price_history_days}, default=0.0, unit="share", risk_direction=+1,
-                    reason="{value:.0%} of spend in categories whose list price just rose"),
+                    neutral=0.0, reason="{value:.0%} of spend in categories whose list price just rose"),
         FeatureSpec("spend_trend_since_price_rise", pr.spend_trend_since_price_rise, {"cap": s.trend_cap},
-                    default=1.0, unit="ratio", risk_direction=-1,
-                    reason="spend on repriced categories {direction} {change:.0%} since the price rise"),
+                    default=1.0, unit="ratio", risk_direction=-1, neutral=1.0,
+                    reason="spend on repriced categories down {change:.0%} since the price rise"),
         FeatureSpec(f"share_of_wallet_{s.wallet_window_days}d", wl.share_of_wallet,
                     {"window_days": s.wallet_window_days, "peer_group_column": s.peer_group_column},
                     default=0.0, unit="share", risk_direction=-1,
-                    reason="about {value:.0%} of the customer's estimated spend comes to us"),
+                    reason="about {value:.0%} of the customer's estimated spend comes to us "
+                           "(typical: {typical:.0%})"),
         FeatureSpec("spend_vs_peak_ratio", wl.spend_vs_peak_ratio,
                     {"window_days": s.peak_window_days, "lookback_days": s.peak_lookback_days},
-                    default=1.0, unit="ratio", risk_direction=-1,
+                    default=1.0, unit="ratio", risk_direction=-1, neutral=1.0,
                     reason="spend at {value:.0%} of its best {window_days}-day period"),
         *_windowed(cp.complaint_count, s.windows_days, default=0.0, unit="count", risk_direction=+1,
-                   reason="{value:.0f} complaint{s} in the last {window_days} days"),
+                   neutral=0.0, reason="{value:.0f} complaint{s} in the last {window_days} days"),
         *(spec for category in cp.COMPLAINT_CATEGORIES for spec in _windowed(
             cp.complaint_count_by_category, (s.complaint_history_days,), name=f"complaints_{category}",
-            params={"category": category}, default=0.0, unit="count", risk_direction=+1,
+            params={"category": category}, default=0.0, unit="count", risk_direction=+1, neutral=0.0,
             reason="{value:.0f} " + category.replace("_", " ") + " complaint{s} " + IN_WINDOW)),
         FeatureSpec("open_complaints", cp.open_complaints, {}, default=0.0, unit="count", risk_direction=+1,
+                    neutral=0.0, group="open_complaint",
                     reason="{value:.0f} complaint{s} still open, "
                            "oldest {oldest_open_complaint_age_days:.0f} days"),
         FeatureSpec("oldest_open_complaint_age_days", cp.oldest_open_complaint_age_days, {}, default=0.0,
-                    unit="days", risk_direction=+1, reason="a complaint open for {value:.0f} days"),
+                    unit="days", risk_direction=+1, neutral=0.0, group="open_complaint",
+                    reason="a complaint open for {value:.0f} days"),
         FeatureSpec("days_to_resolve_mean", cp.days_to_resolve_mean, history, default=0.0, unit="days",
-                    risk_direction=+1, reason="complaints took {value:.0f} days on average to resolve"),
+                    risk_direction=+1, neutral=0.0, reason="complaints took {value:.0f} days on average to resolve"),
         FeatureSpec("days_to_resolve_max", cp.days_to_resolve_max, history, default=0.0, unit="days",
-                    risk_direction=+1, reason="a complaint took {value:.0f} days to resolve"),
+                    risk_direction=+1, neutral=0.0, reason="a complaint took {value:.0f} days to resolve"),
+        # A rating of 4 or 5 is satisfied: only 3 and below is a reason.
         FeatureSpec("worst_satisfaction", cp.worst_satisfaction, history, default=5.0, unit="rating",
-                    risk_direction=-1, reason="rated a complaint's resolution {value:.0f} out of 5"),
-        *_windowed(en.visit_count, s.windows_days, default=0.0, unit="count", risk_direction=-1,
-                   reason="{value:.0f} visit{s} in the last {window_days} days"),
+                    risk_direction=-1, neutral=4.0, reason="rated a complaint's resolution {value:.0f} out of 5"),
+        *_windowed(en.visit_count, s.windows_days, default=0.0, unit="count", risk_direction=-1, group="visits",
+                   reason="{count} visit{s} in the last {window_days} days (typical: {typical:.0f})"),
         *(spec for channel in en.VISIT_CHANNELS for spec in _windowed(
             en.visit_count_by_channel, (s.visit_channel_window_days,), name=f"visits_{channel}",
             params={"channel": channel}, default=0.0, unit="count", risk_direction=0,
             reason="{value:.0f} " + channel + " visit{s} in the last {window_days} days")),
         *_windowed(en.browse_without_purchase_share, (s.browse_lookback_days,),
                    params={"browse_window_days": s.browse_window_days}, default=0.0, unit="share",
-                   risk_direction=+1,
+                   risk_direction=+1, neutral=0.0,
                    reason="{value:.0%} of visits not followed by a purchase within "
                           "{browse_window_days} days"),
         FeatureSpec("selection_days_mean", en.selection_days_mean,
                     {"window_days": s.browse_lookback_days, "max_days": s.selection_max_days},
-                    default=0.0, unit="days", risk_direction=+1,
-                    reason="takes {value:.1f} days from a visit to a purchase"),
-        FeatureSpec(f"visit_trend_{s.trend_window_days}d", en.visit_trend, trend, default=1.0, unit="ratio",
-                    risk_direction=-1, reason="visits {direction} {change:.0%} " + VS_PREVIOUS),
+                    default=0.0, unit="days", risk_direction=+1, neutral=0.0,
+                    reason="takes {value:.1f} days from a visit to a purchase (typical: {typical:.1f})"),
+        FeatureSpec(f"visit_trend_{w}d", en.visit_trend, trend, default=1.0, unit="ratio",
+                    risk_direction=-1, neutral=1.0, previous=previous["visits"], group="visits",
+                    reason="visits fell from {previous:.0f} to {recent:.0f}: " + versus),
+        FeatureSpec(previous["visits"], en.visit_count_previous, {"window_days": w}, default=0.0, unit="count",
+                    risk_direction=0, reason="{value:.0f} visit{s} in the {window_days} days before the last "
+                                             "{window_days}"),
         FeatureSpec("has_account_manager", rl.has_account_manager, {}, default=0.0, unit="flag",
-                    risk_direction=-1, reason="{no}active account manager"),
+                    risk_direction=-1, neutral=1.0, reason="{no}active account manager"),
         FeatureSpec("days_since_manager_departed", rl.days_since_manager_departed,
                     {"cap_days": s.manager_departure_cap_days}, default=float(s.manager_departure_cap_days),
-                    unit="days", risk_direction=-1, reason="account manager left {duration} ago"),
+                    unit="days", risk_direction=-1, neutral=float(s.manager_departure_cap_days),
+                    reason="account manager left {duration} ago"),
         FeatureSpec("segment", rl.segment, {}, default=rl.UNKNOWN_SEGMENT, unit="category", risk_direction=0,
                     reason="segment {value}"),
         FeatureSpec("lifecycle_stage", lifecycle.lifecycle_stage, {"thresholds": s.lifecycle},

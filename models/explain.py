@@ -1,12 +1,15 @@
 """Reasons in words: each row's top risk-raising LightGBM contributions, rendered from the feature templates.
 
-A feature is a reason for a row only when it has a registered risk direction, raises that row's predicted
-risk (positive contribution) AND its value lies on the risky side of the training median in that direction;
-so a driver that lowers risk, or a value that reads as good news, is never given as a reason.
+A feature is a reason for a row only when it has a plain-words template and a risk direction, raises that row's
+predicted risk (positive contribution) AND its value, as the words show it, lies beyond both the value typical of
+the active population (its median at the as-of date) and the feature's neutral value in the risk direction: so a
+driver that lowers risk, a value that reads as good news, or a change that shows as zero is never a reason. An open
+complaint older than ``stale_complaint_days`` is worded as a question about the data, not as a fresh grievance.
 """
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass, replace
 
@@ -17,19 +20,29 @@ from features import FeatureSpec
 from features.registry import NUMERIC
 
 REASON_SEPARATOR = "; "
+CODE_SEPARATOR = ";"
 # The fields FeatureSpec.describe derives from a numeric feature's value, over the row's columns.
-DERIVED_FIELDS = ("change", "direction", "duration", "s", "no")
+DERIVED_FIELDS = ("change", "direction", "duration", "s", "no", "count")
+TREND_FIELDS = ("previous", "recent")
+# Open complaints older than the configured age: a question about the data (was it closed?), not a grievance.
+STALE_COMPLAINT_AGE = "oldest_open_complaint_age_days"
+STALE_COMPLAINT_GROUP = "open_complaint"
+STALE_COMPLAINT_CODE = "stale_complaint"
+STALE_COMPLAINT_TEXT = "complaint open {:.0f} days: check whether it was closed"
+# Fields whose format decides how finely a value is shown (and so when it differs from the typical one).
+VALUE_FIELDS = ("value", "change", "count")
 
 
 @dataclass(frozen=True, eq=False)
 class Reasons:
     """Per row, up to k reasons best first: slot s of row r is feature ``names[slots[r, s]]`` worded as
-    ``slot_texts[r, s]``; ``slots`` is -1 (and the text "") past the row's last reason."""
+    ``slot_texts[r, s]``, of reason code ``slot_codes[r, s]`` (the feature's family, or stale_complaint);
+    ``slots`` is -1 (text and code "") past the row's last reason."""
 
     slots: np.ndarray
     slot_texts: np.ndarray
+    slot_codes: np.ndarray
     names: tuple[str, ...]
-    name_families: tuple[str, ...]
 
     def _per_row(self, table: np.ndarray) -> list[list[str]]:
         counts = (self.slots >= 0).sum(axis=1)
@@ -38,59 +51,111 @@ class Reasons:
             rows[short] = rows[short][: counts[short]]
         return rows
 
-    def _lookup(self, labels: tuple[str, ...]) -> np.ndarray:
-        return np.array([*labels, ""], dtype=object)[self.slots]  # -1 reads the trailing ""
-
     @property
     def texts(self) -> list[list[str]]:
         return self._per_row(self.slot_texts)
 
     @property
     def features(self) -> list[list[str]]:
-        return self._per_row(self._lookup(self.names))
+        return self._per_row(np.array([*self.names, ""], dtype=object)[self.slots])  # -1 reads the trailing ""
 
     @property
     def families(self) -> list[list[str]]:
-        return self._per_row(self._lookup(self.name_families))
+        return self._per_row(self.slot_codes)
 
     def joined(self) -> list[str]:
-        joined = np.full(len(self.slots), "", dtype=object)
-        for slot in range(self.slots.shape[1]):
-            separator = REASON_SEPARATOR if slot else ""
-            joined = np.where(self.slots[:, slot] >= 0, joined + separator + self.slot_texts[:, slot], joined)
-        return joined.tolist()
+        return _joined(self.slots, self.slot_texts, REASON_SEPARATOR)
+
+    def codes_joined(self) -> list[str]:
+        """The rows' reason codes, each once, best reason first, ';'-separated."""
+        codes = self.slot_codes.copy()
+        for slot in range(1, codes.shape[1]):
+            repeated = (codes[:, [slot]] == codes[:, :slot]).any(axis=1)
+            codes[repeated, slot] = ""
+        return _joined(np.where(codes != "", self.slots, -1), codes, CODE_SEPARATOR)
 
     @classmethod
     def concat(cls, parts: list[Reasons]) -> Reasons:
         """The rows of ``parts`` one after another (all worded from the same model, so the same names)."""
-        names = {(p.names, p.name_families) for p in parts}
+        names = {p.names for p in parts}
         if len(names) != 1:
             raise ValueError("reasons of different models cannot be combined")
         return cls(
-            np.concatenate([p.slots for p in parts]), np.concatenate([p.slot_texts for p in parts]), *names.pop()
+            np.concatenate([p.slots for p in parts]),
+            np.concatenate([p.slot_texts for p in parts]),
+            np.concatenate([p.slot_codes for p in parts]),
+            names.pop(),
         )
 
     def take(self, rows: np.ndarray) -> Reasons:
         """The reasons of ``rows`` (positions), in that order."""
-        return Reasons(self.slots[rows], self.slot_texts[rows], self.names, self.name_families)
+        return Reasons(self.slots[rows], self.slot_texts[rows], self.slot_codes[rows], self.names)
 
     def has_family(self, families: list[str]) -> pd.DataFrame:
-        """One boolean column per family: True where the family is among the row's reasons."""
-        slot_family = np.array([*self.name_families, None], dtype=object)
-        codes = pd.Index(families).get_indexer(slot_family)[self.slots]  # -1: no reason or another family
-        return pd.DataFrame({f: (codes == i).any(axis=1) for i, f in enumerate(families)})
+        """One boolean column per family: True where the family is among the row's reason codes."""
+        return pd.DataFrame({f: (self.slot_codes == f).any(axis=1) for f in families})
 
 
-def risky_side(values: pd.DataFrame, specs: dict[str, FeatureSpec], medians: dict[str, float]) -> np.ndarray:
-    """Boolean (rows x features): the value points towards risk in its feature's direction (or has none)."""
-    ok = np.ones(values.shape, dtype=bool)
+def _joined(slots: np.ndarray, texts: np.ndarray, separator: str) -> list[str]:
+    joined = np.full(len(slots), "", dtype=object)
+    for slot in range(slots.shape[1]):
+        present = slots[:, slot] >= 0
+        glue = np.where(joined == "", "", separator)
+        joined = np.where(present, joined + glue + texts[:, slot], joined)
+    return joined.tolist()
+
+
+def explains(spec: FeatureSpec | None) -> bool:
+    """Whether the feature can be a reason: numeric, with plain words and a risk direction."""
+    return spec is not None and bool(spec.reason) and spec.risk_direction != 0 and spec.kind == NUMERIC
+
+
+def display_step(spec: FeatureSpec) -> float:
+    """How finely the reason shows the feature's value: 1 for "{value:.0f}", 0.01 for "{change:.0%}", ...;
+    0 when the template shows no rounded value (the value is compared exactly)."""
+    for _, field, format_spec, _ in string.Formatter().parse(spec.reason):
+        if field == "count":
+            return 1.0
+        if field in VALUE_FIELDS:
+            match = re.search(r"\.(\d+)([f%])", format_spec or "")
+            if match:
+                return 10.0 ** -int(match[1]) * (0.01 if match[2] == "%" else 1.0)
+    return 0.0
+
+
+def reason_threshold(spec: FeatureSpec, typical: float | None) -> float | None:
+    """The value a reason must lie beyond (in the risk direction): the typical value or the neutral one,
+    whichever is further towards risk."""
+    bounds = [b for b in (typical, spec.neutral) if b is not None and np.isfinite(b)]
+    if not bounds:
+        return None
+    return max(bounds) if spec.risk_direction > 0 else min(bounds)
+
+
+def risky_side(values: pd.DataFrame, specs: dict[str, FeatureSpec], typical: dict[str, float]) -> np.ndarray:
+    """Boolean (rows x features): the value, as the reason would show it, lies beyond the feature's threshold in
+    its risk direction. False for features that cannot be reasons."""
+    ok = np.zeros(values.shape, dtype=bool)
     for j, name in enumerate(values.columns):
         spec = specs.get(name)
-        if spec is None or spec.risk_direction == 0 or name not in medians:
+        if not explains(spec):
             continue
-        deviation = values[name].to_numpy(dtype=float) - medians[name]
-        ok[:, j] = np.sign(deviation) == spec.risk_direction
+        threshold = reason_threshold(spec, typical.get(name))
+        value = values[name].to_numpy(dtype=float)
+        if threshold is None:
+            ok[:, j] = np.isfinite(value)
+            continue
+        step = display_step(spec)
+        if step:
+            value, threshold = np.round(value / step), np.round(threshold / step)
+        ok[:, j] = spec.risk_direction * (value - threshold) > 0
     return ok
+
+
+def population_typical(values: pd.DataFrame, specs: dict[str, FeatureSpec]) -> dict[str, float]:
+    """The median of each feature that can be a reason, over ``values`` (the active population, or a sample)."""
+    names = [c for c in values.columns if explains(specs.get(c))]
+    return {name: float(np.nanmedian(values[name].to_numpy(dtype=float))) for name in names if len(values)}
 
 
 def _template_fields(template: str) -> list[str]:
@@ -118,7 +183,8 @@ def _derived(spec: FeatureSpec, field: str, value: np.ndarray) -> np.ndarray:
         return np.where(value == 1, "", "s").astype(object)
     if field == "no":
         return np.where(value == 0, "no ", "").astype(object)
-    one_field = replace(spec, reason="{duration}")  # words, from the registry itself, per distinct value
+    word = "{count}" if field == "count" else "{duration}"
+    one_field = replace(spec, reason=word, previous="")  # words, from the registry itself, per distinct value
     keys = value.view(f"u{value.itemsize}")
     codes, distinct = pd.factorize(keys, use_na_sentinel=False)
     members = np.empty(len(distinct), dtype=np.intp)
@@ -126,12 +192,20 @@ def _derived(spec: FeatureSpec, field: str, value: np.ndarray) -> np.ndarray:
     return np.array([one_field.describe(v) for v in value[members].tolist()], dtype=object)[codes]
 
 
-def _field_values(spec: FeatureSpec, field: str, columns: dict[str, np.ndarray]) -> np.ndarray:
+def _field_values(
+    spec: FeatureSpec, field: str, columns: dict[str, np.ndarray], typical: float | None
+) -> np.ndarray:
     """What the template field reads in FeatureSpec.describe's context: derived fields over ``value`` over
     the row's columns over the builder's params."""
     value = columns[spec.name]
     if spec.kind == NUMERIC and field in DERIVED_FIELDS:
         return _derived(spec, field, value)
+    if spec.previous and field == "previous":
+        return columns[spec.previous]
+    if spec.previous and field == "recent":
+        return value * columns[spec.previous]
+    if field == "typical" and typical is not None:
+        return np.full(len(value), typical)
     if field == "value":
         return value
     if field in columns:
@@ -139,30 +213,34 @@ def _field_values(spec: FeatureSpec, field: str, columns: dict[str, np.ndarray])
     return np.full(len(value), spec.params[field], dtype=object)
 
 
-def _renders_by_column(spec: FeatureSpec, parsed: list, values: pd.DataFrame, needed: list[str]) -> bool:
+def _renders_by_column(
+    spec: FeatureSpec, parsed: list, values: pd.DataFrame, needed: list[str], typical: float | None
+) -> bool:
     """Whether the template can be rendered column-wise: plain field names that resolve, plain format specs,
     numpy numeric columns (anything else is worded row by row by FeatureSpec.describe)."""
-    derived = DERIVED_FIELDS if spec.kind == NUMERIC else ()
+    derived = (*DERIVED_FIELDS, *(TREND_FIELDS if spec.previous else ())) if spec.kind == NUMERIC else ()
+    known = (*derived, "value", *needed, *(("typical",) if typical is not None else ()))
     for _, field, format_spec, _ in parsed:
         if field is None:
             continue
         if not field.isidentifier() or "{" in format_spec:
             return False
-        if field not in (*derived, "value", *needed) and field not in spec.params:
+        if field not in known and field not in spec.params:
             return False
     return all(isinstance(values[c].dtype, np.dtype) and values[c].dtype.kind in "biuf" for c in needed)
 
 
-def _render(spec: FeatureSpec, values: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+def _render(spec: FeatureSpec, values: pd.DataFrame, rows: np.ndarray, typical: float | None = None) -> np.ndarray:
     """The spec's reason for each of ``rows``, worded exactly as FeatureSpec.describe words it.
 
     Field by field over whole columns, each distinct value formatted once; no Python work per row.
     """
-    needed = [c for c in dict.fromkeys([spec.name, *_template_fields(spec.reason)]) if c in values.columns]
+    fields = [spec.name, *_template_fields(spec.reason), *([spec.previous] if spec.previous else [])]
+    needed = [c for c in dict.fromkeys(fields) if c in values.columns]
     parsed = list(string.Formatter().parse(spec.reason))
-    if not _renders_by_column(spec, parsed, values, needed):
+    if not _renders_by_column(spec, parsed, values, needed, typical):
         records = values[needed].iloc[rows].to_dict("records")
-        return np.array([spec.describe(record) for record in records], dtype=object)
+        return np.array([spec.describe(record, typical) for record in records], dtype=object)
     columns = {c: values[c].to_numpy()[rows] for c in needed}
     parts: list[str | tuple[np.ndarray, list[str]]] = []
     which = np.zeros(len(rows), dtype=np.int64)  # the row's combination of words so far
@@ -170,7 +248,8 @@ def _render(spec: FeatureSpec, values: pd.DataFrame, rows: np.ndarray) -> np.nda
         if literal:
             parts.append(literal)
         if field is not None:
-            codes, words = _distinct_formatted(_field_values(spec, field, columns), format_spec, conversion)
+            field_values = _field_values(spec, field, columns, typical)
+            codes, words = _distinct_formatted(field_values, format_spec, conversion)
             parts.append((codes, words))
             which = pd.factorize(which * len(words) + codes)[0]  # renumbered: never beyond len(rows) ** 2
     # Each distinct combination of words is joined once, then every row takes its text.
@@ -186,25 +265,30 @@ def top_reasons(
     contributions: pd.DataFrame,
     values: pd.DataFrame,
     specs: dict[str, FeatureSpec],
-    medians: dict[str, float],
+    typical: dict[str, float],
     k: int,
+    stale_complaint_days: float = np.inf,
 ) -> Reasons:
-    """The ``k`` largest eligible contributions per row, in words (fewer when fewer features qualify)."""
-    names = [c for c in contributions.columns if c in specs and specs[c].risk_direction != 0]
+    """The ``k`` largest eligible contributions per row, in words (fewer when fewer features qualify).
+
+    ``typical``: each feature's value typical of the active population (see :func:`population_typical`).
+    """
+    names = [c for c in contributions.columns if explains(specs.get(c))]
     contrib = contributions[names].to_numpy(dtype=float)
-    score = np.where((contrib > 0) & risky_side(values[names], specs, medians), contrib, -np.inf)
-    # One reason per builder: windowed variants and the BG/NBD outputs say the same thing in other words.
-    builders = pd.factorize(pd.Series([id(specs[n].builder) for n in names]))[0]
-    same_builder = builders[:, None] == builders[None, :]  # feature x feature
+    score = np.where((contrib > 0) & risky_side(values[names], specs, typical), contrib, -np.inf)
+    # One reason per group: windowed variants, or a level and its trend, say the same thing in other words.
+    groups = pd.factorize(pd.Series([specs[n].group for n in names], dtype=object))[0]
+    same_group = groups[:, None] == groups[None, :]  # feature x feature
     n_rows = len(values)
     slots = np.full((n_rows, k), -1)
     for slot in range(min(k, len(names))):
-        best = np.argmax(score, axis=1)
+        best = np.argmax(score, axis=1) if len(names) else np.zeros(n_rows, dtype=np.intp)
         valid = np.isfinite(score[np.arange(n_rows), best])
         slots[:, slot] = np.where(valid, best, -1)
-        np.copyto(score, -np.inf, where=same_builder[best])
+        np.copyto(score, -np.inf, where=same_group[best])
 
     texts = np.full((n_rows, k), "", dtype=object)
+    codes = np.full((n_rows, k), "", dtype=object)
     flat = slots.ravel()
     order = np.argsort(flat, kind="stable")  # positions of each feature's slots, row by row
     bounds = np.searchsorted(flat[order], np.arange(len(names) + 1))
@@ -212,5 +296,12 @@ def top_reasons(
         at_positions = order[bounds[j]: bounds[j + 1]]
         if len(at_positions):  # a feature fills at most one slot of a row
             rows, at = np.divmod(at_positions, k)
-            texts[rows, at] = _render(specs[names[j]], values, rows)
-    return Reasons(slots, texts, tuple(names), tuple(specs[n].family for n in names))
+            spec = specs[names[j]]
+            texts[rows, at] = _render(spec, values, rows, typical.get(spec.name))
+            codes[rows, at] = spec.family
+            if spec.group == STALE_COMPLAINT_GROUP and STALE_COMPLAINT_AGE in values.columns:
+                age = values[STALE_COMPLAINT_AGE].to_numpy(dtype=float)[rows]
+                stale = age > stale_complaint_days
+                texts[rows[stale], at[stale]] = [STALE_COMPLAINT_TEXT.format(a) for a in age[stale].tolist()]
+                codes[rows[stale], at[stale]] = STALE_COMPLAINT_CODE
+    return Reasons(slots, texts, codes, tuple(names))

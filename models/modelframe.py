@@ -181,14 +181,15 @@ def fixed_categories(settings: FeatureSettings) -> dict[str, tuple[str, ...]]:
     return {s.name: tuple(s.categories) for s in feature_specs(settings) if s.categories is not None}
 
 
+# Model inputs, never reasons: a BG/NBD probability is the baseline model's own estimate, not something a person
+# can act on, and next to the list's churn_probability it reads as a contradiction (an empty reason template).
 BGNBD_SPECS = (
     FeatureSpec("bgnbd_p_alive", bgnbd_features, {}, default=1.0, unit="probability", risk_direction=-1,
-                reason="purchase pattern says only {value:.0%} likely still active", family="recency"),
+                reason="", family="recency"),
     FeatureSpec("bgnbd_expected_purchases", bgnbd_features, {}, default=0.0, unit="count", risk_direction=-1,
-                reason="expected to buy only {value:.1f} times in the coming period", family="recency"),
+                reason="", family="recency"),
     FeatureSpec("bgnbd_p_no_purchase", bgnbd_features, {}, default=0.0, unit="probability", risk_direction=+1,
-                reason="purchase pattern gives a {value:.0%} chance of no purchase in the coming period",
-                family="recency"),
+                reason="", family="recency"),
 )
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from features.settings import MAX_DAYS, ChurnDefinition, FeatureSettings
 from models.modelframe import model_specs
-from models.winback import Playbook
+from models.plan import NO_CHANNEL, TIERS, Action, Playbook
 from pipeline.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -68,13 +68,22 @@ class EvaluationSettings(_Section):
     emp: EmpSettings
 
 
+class ActionPrior(_Section):
+    cost: float = Field(ge=0)
+    save_rate: float = Field(ge=0, le=1)
+
+
 class ScoringSettings(_Section):
     top_reasons: int = Field(ge=1, le=10)
     value_window_days: int = Field(gt=0, le=MAX_DAYS)
-    value_horizon_days: int = Field(gt=0, le=MAX_DAYS)
+    margin_rate: float = Field(ge=0, le=1)
+    currency: str = Field(min_length=1, max_length=12)
     value_tier_cuts: tuple[float, float]
+    capacity_per_week: dict[str, int | None]
+    actions: dict[str, ActionPrior]
     control_share: float = Field(ge=0, lt=1)
-    target_size: int | None = Field(default=None, ge=0)
+    lapsed_lookback_days: int = Field(gt=0, le=MAX_DAYS)
+    stale_complaint_days: int = Field(gt=0, le=MAX_DAYS)
     playbook: str
     drift_warning_psi: float = Field(gt=0)
     drift_strong_psi: float = Field(gt=0)
@@ -85,6 +94,16 @@ class ScoringSettings(_Section):
         if not 0 < cuts[0] < cuts[1] < 1:
             raise ValueError("must be two increasing shares between 0 and 1, e.g. [0.80, 0.95]")
         return cuts
+
+    @field_validator("capacity_per_week")
+    @classmethod
+    def _contacts_per_week(cls, capacity: dict[str, int | None]) -> dict[str, int | None]:
+        if NO_CHANNEL in capacity:
+            raise ValueError(f"'{NO_CHANNEL}' is not a channel (it marks rows without a contact)")
+        negative = [channel for channel, limit in capacity.items() if limit is not None and limit < 0]
+        if negative:
+            raise ValueError(f"{', '.join(negative)}: a number of contacts >= 0, or null for unlimited")
+        return capacity
 
 
 class TrackingSettings(_Section):
@@ -244,30 +263,35 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         ) from None
 
 
-class LowRiskRule(_Section):
-    max_probability: float = Field(gt=0, lt=1)
-    tiers: tuple[Literal["A", "B", "C"], ...]
-    action: str = Field(min_length=1)
+class PlaybookAction(_Section):
+    channel: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+
+
+class TierActions(_Section):
+    """The actions allowed in each value tier (a list; empty = no contact for that tier)."""
+
+    A: tuple[str, ...]
+    B: tuple[str, ...]
+    C: tuple[str, ...]
+
+
+class LapsedTierActions(_Section):
+    A: tuple[str, ...]
+    B: tuple[str, ...]
 
 
 class PlaybookFile(_Section):
+    actions: dict[str, PlaybookAction] = Field(min_length=1)
     priority: tuple[str, ...] = Field(min_length=1)
-    actions: dict[str, dict[Literal["A", "B", "C"], str]]
-    default: dict[Literal["A", "B", "C"], str]
-    low_risk: LowRiskRule
-
-    @field_validator("actions", "default")
-    @classmethod
-    def _every_tier(cls, value):
-        rows = value.values() if value and isinstance(next(iter(value.values())), dict) else [value]
-        for row in rows:
-            if set(row) != {"A", "B", "C"}:
-                raise ValueError("needs an action for each of the tiers A, B and C")
-        return value
+    families: dict[str, TierActions]
+    default: TierActions
+    lapsed: LapsedTierActions
 
 
 def load_playbook(cfg: Config) -> Playbook:
-    """The playbook table named by ``scoring.playbook`` (relative to the config file), validated."""
+    """The playbook named by ``scoring.playbook`` (relative to the config file), validated, with each action's
+    cost and save rate from ``scoring.actions``."""
     path = cfg.resolve_path(cfg.scoring.playbook)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -278,21 +302,48 @@ def load_playbook(cfg: Config) -> Playbook:
         raise ConfigError(f"{path}: not valid YAML: {exc}", "fix the YAML syntax") from None
     except ValidationError as exc:
         raise ConfigError(f"Invalid playbook:\n{_describe(exc, str(path), {})}", "correct the entries named above") from None
-    unknown = [f for f in parsed.priority if f not in parsed.actions]
-    if unknown:
-        raise ConfigError(f"{path}: priority: families without actions: {', '.join(unknown)}", "add their actions")
-    known = {spec.family for spec in model_specs(cfg.features).values()}
-    foreign = [f for f in (*parsed.priority, *parsed.actions) if f not in known]
-    if foreign:
-        raise ConfigError(
-            f"{path}: reason families no feature has: {', '.join(dict.fromkeys(foreign))}",
-            f"use the families of the feature registry: {', '.join(sorted(known))}",
-        )
+    _check_playbook(parsed, path, cfg)
+    priors = cfg.scoring.actions
     return Playbook(
+        actions={
+            name: Action(name, action.channel, action.text, priors[name].cost, priors[name].save_rate)
+            for name, action in parsed.actions.items()
+        },
         priority=parsed.priority,
-        actions={f: dict(row) for f, row in parsed.actions.items()},
-        default=dict(parsed.default),
-        low_risk_probability=parsed.low_risk.max_probability,
-        low_risk_tiers=parsed.low_risk.tiers,
-        low_risk_action=parsed.low_risk.action,
+        families={family: tiers.model_dump() for family, tiers in parsed.families.items()},
+        default=parsed.default.model_dump(),
+        lapsed=parsed.lapsed.model_dump(),
     )
+
+
+def _check_playbook(parsed: PlaybookFile, path: Path, cfg: Config) -> None:
+    """Families the registry knows, actions that exist, channels with a capacity, priors for every action."""
+    def refuse(what: str, hint: str):
+        raise ConfigError(f"{path}: {what}", hint)
+
+    unknown = [f for f in parsed.priority if f not in parsed.families]
+    if unknown:
+        refuse(f"priority: families without actions: {', '.join(unknown)}", "add them under families")
+    known = {spec.family for spec in model_specs(cfg.features).values()}
+    foreign = [f for f in (*parsed.priority, *parsed.families) if f not in known]
+    if foreign:
+        refuse(f"reason families no feature has: {', '.join(dict.fromkeys(foreign))}",
+               f"use the families of the feature registry: {', '.join(sorted(known))}")
+    lists = [*(names for tiers in parsed.families.values() for names in tiers.model_dump().values()),
+             *parsed.default.model_dump().values(), *parsed.lapsed.model_dump().values()]
+    undefined = sorted({name for names in lists for name in names} - set(parsed.actions))
+    if undefined:
+        refuse(f"actions used but not defined under actions: {', '.join(undefined)}", "define them or fix the names")
+    channels = {action.channel for action in parsed.actions.values()}
+    no_capacity = sorted(channels - set(cfg.scoring.capacity_per_week))
+    if no_capacity:
+        raise ConfigError(
+            f"{path}: channels without a weekly capacity: {', '.join(no_capacity)}",
+            f"add them to scoring.capacity_per_week in {cfg.source or 'the config'} (null = unlimited)",
+        )
+    missing = sorted(set(parsed.actions) - set(cfg.scoring.actions))  # priors of other actions are not used
+    if missing:
+        raise ConfigError(
+            f"{cfg.source or 'the config'}: scoring.actions: actions without a cost and save rate: {', '.join(missing)}",
+            f"give every action of {path.name} an entry {{cost: ..., save_rate: ...}} under scoring.actions",
+        )

@@ -109,7 +109,8 @@ def backtest_model(
 
     def value_of(rows: pd.DataFrame):
         return customer_value(
-            rows, window_days=cfg.scoring.value_window_days, horizon_days=cfg.scoring.value_horizon_days
+            rows, window_days=cfg.scoring.value_window_days, horizon_days=cfg.churn.horizon_days,
+            margin_rate=cfg.scoring.margin_rate,
         )
 
     emp = cfg.evaluation.emp

@@ -46,8 +46,10 @@ EXPECTED = {
     "returns_share_28d": [20 / 378, 0, 0, 0, 0],
     # purchases [T-14, T) vs [T-28, T-14): A 2 vs 2; B 0 vs 3; C 2 vs 0 -> cap; D 0 vs 1; G 1 vs 0 -> cap.
     "orders_trend_14d": [1.0, 0.0, 10.0, 0.0, 10.0],
+    "purchase_count_previous_14d": [2, 3, 0, 1, 0],
     # net spend: A (110 + 88 - 20) / (100 + 80); B 0 / 350; C 500 / 0 -> cap; D 0 / 40; G 30 / 0 -> cap.
     "spend_trend_14d": [178 / 180, 0.0, 10.0, 0.0, 10.0],
+    "spend_previous_14d": [180, 350, 0, 40, 0],
     # A promo rows 80 + 88 of 378; C promo NA = not promo; D and G bought on promotion only.
     "promo_share_28d": [168 / 378, 0, 0, 1, 1],
     # A mean of 0, 0.2, 0, 0.2; C has no list amounts (default 0); D 1 - 40/50; G 1 - 30/40.
@@ -95,6 +97,8 @@ EXPECTED = {
     "selection_days_mean": [0, 0.5, (2 + 0) / 2, 0, 23 / 24],
     # visits [T-14, T) vs [T-28, T-14): B 2 vs 1; C 2 vs 0 -> cap; G 1 vs 0 -> cap; A, D none (default 1).
     "visit_trend_14d": [1, 2, 10, 1, 10],
+    # B's store visit at T-15.5 is the only visit in [T-28, T-14).
+    "visit_count_previous_14d": [0, 1, 0, 0, 0],
     # A: M1 employed; B: M2 left 21 days back; C, D: no manager; G: M3 leaves exactly at T (not known yet).
     "has_account_manager": [1, 0, 0, 0, 1],
     "days_since_manager_departed": [60, 21, 60, 60, 60],

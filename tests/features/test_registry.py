@@ -71,8 +71,21 @@ def test_each_builder_names_its_output_like_its_column():
 @pytest.mark.parametrize(
     ("name", "row", "text"),
     [
-        ("orders_trend_90d", {"orders_trend_90d": 0.38}, "orders down 62% vs the previous 90 days"),
-        ("spend_trend_90d", {"spend_trend_90d": 1.5}, "spend up 50% vs the previous 90 days"),
+        (
+            "orders_trend_90d",
+            {"orders_trend_90d": 0.28, "purchase_count_previous_90d": 25.0},
+            "orders fell from 25 to 7: last 90 days vs the 90 before",
+        ),
+        (
+            "spend_trend_90d",
+            {"spend_trend_90d": 0.38, "spend_previous_90d": 12_400.0},
+            "spend down 62%: 4,712 in the last 90 days vs 12,400 in the 90 before",
+        ),
+        (
+            "visit_trend_90d",
+            {"visit_trend_90d": 0.0, "visit_count_previous_90d": 12.0},
+            "visits fell from 12 to 0: last 90 days vs the 90 before",
+        ),
         (
             "open_complaints",
             {"open_complaints": 2.0, "oldest_open_complaint_age_days": 23.0},
@@ -98,19 +111,40 @@ def test_each_builder_names_its_output_like_its_column():
             {"days_since_manager_departed": 95.0},
             "account manager left 3 months ago",
         ),
-        ("promo_share_90d", {"promo_share_90d": 0.82}, "82% of spend on promotion in the last 90 days"),
         ("has_account_manager", {"has_account_manager": 0.0}, "no active account manager"),
         (
             "purchase_overdue_ratio",
             {"purchase_overdue_ratio": 2.5, "purchase_gap_mean_days": 12.0},
             "silent for 2.5x the usual 12 days between purchases",
         ),
+        ("tenure_days", {"tenure_days": 130.0}, "customer for only 4 months"),
         ("segment", {"segment": "retail"}, "segment retail"),
     ],
 )
 def test_reasons_read_in_plain_words(name, row, text):
     assert spec(name).describe(row) == text
     assert spec(name).describe(pd.Series(row, dtype=object)) == text
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "typical", "text"),
+    [
+        ("promo_share_90d", 0.82, 0.2, "82% of spend on promotion in the last 90 days (typical: 20%)"),
+        ("purchase_count_30d", 0.0, 3.0, "no purchases in the last 30 days (typical: 3)"),
+        ("purchase_count_90d", 1.0, 5.0, "1 purchase in the last 90 days (typical: 5)"),
+        ("visit_count_90d", 2.0, 6.0, "2 visits in the last 90 days (typical: 6)"),
+        ("days_since_last_purchase", 45.0, 20.0, "no purchase for 45 days (typical: 20)"),
+    ],
+)
+def test_level_reasons_say_what_is_typical(name, value, typical, text):
+    assert spec(name).describe(value, typical) == text
+
+
+def test_only_model_inputs_without_plain_words_have_no_reason_template():
+    from models.modelframe import BGNBD_SPECS
+
+    assert all(s.reason for s in feature_specs(FeatureSettings()))
+    assert [s.reason for s in BGNBD_SPECS] == ["", "", ""]
 
 
 def test_describe_takes_a_bare_value_when_the_template_needs_nothing_else():

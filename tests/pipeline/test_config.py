@@ -73,12 +73,14 @@ def test_missing_file_and_broken_yaml(tmp_path):
 def test_playbook_loads_and_requires_every_tier(tmp_path):
     playbook = load_playbook(load_config())
     assert playbook.priority[:2] == ("open_complaint", "complaint")
-    assert set(playbook.actions["price"]) == {"A", "B", "C"}
+    assert set(playbook.families["price"]) == {"A", "B", "C"}
+    call = playbook.actions["price_call"]
+    assert (call.channel, call.cost, call.save_rate) == ("account_manager_call", 80.0, 0.25)  # from default.yaml
     path = _write(tmp_path, lambda raw: None)
     book = yaml.safe_load((tmp_path / "playbook.yaml").read_text())
-    del book["actions"]["price"]["B"]
+    del book["families"]["price"]["B"]
     (tmp_path / "playbook.yaml").write_text(yaml.safe_dump(book))
-    with pytest.raises(ConfigError, match="actions"):
+    with pytest.raises(ConfigError, match="families.price.B: missing key"):
         load_playbook(load_config(path))
 
 
@@ -108,7 +110,7 @@ def test_a_playbook_family_no_feature_has_is_refused(tmp_path):
     path = _write(tmp_path, lambda raw: None)
     book = yaml.safe_load((tmp_path / "playbook.yaml").read_text())
     book["priority"] = ["complaints", *book["priority"]]  # a typo of "complaint"
-    book["actions"]["complaints"] = book["actions"]["complaint"]
+    book["families"]["complaints"] = book["families"]["complaint"]
     (tmp_path / "playbook.yaml").write_text(yaml.safe_dump(book))
     with pytest.raises(ConfigError, match="reason families no feature has: complaints") as error:
         load_playbook(load_config(path))
@@ -122,7 +124,7 @@ def test_a_section_check_names_the_flag_and_the_key_not_the_default_file():
     assert "default.yaml" not in error.value.message
 
 
-@pytest.mark.parametrize("key", ["churn.horizon_days", "features.trend_window_days", "scoring.value_horizon_days"])
+@pytest.mark.parametrize("key", ["churn.horizon_days", "features.trend_window_days", "scoring.lapsed_lookback_days"])
 def test_windows_beyond_ten_years_are_refused(key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, {key: 1_000_000_000})
@@ -137,3 +139,63 @@ def test_true_or_false_where_a_number_belongs_is_refused(tmp_path):
     assert f"{path}: features.windows_days: true/false" in error.value.message
     # true/false stays right where the default is true/false.
     assert load_config(None, {"model.lightgbm.deterministic": False}).model.lightgbm.deterministic is False
+
+
+def _with_playbook(tmp_path: Path, mutate_config, mutate_book) -> Path:
+    path = _write(tmp_path, mutate_config)
+    book = yaml.safe_load((tmp_path / "playbook.yaml").read_text())
+    mutate_book(book)
+    (tmp_path / "playbook.yaml").write_text(yaml.safe_dump(book))
+    return path
+
+
+def test_every_action_needs_a_cost_and_save_rate(tmp_path):
+    def add_fax(book):
+        book["actions"]["fax"] = {"channel": "email", "text": "Send a fax"}
+        book["default"]["C"] = ["fax"]
+
+    path = _with_playbook(tmp_path, lambda raw: None, add_fax)
+    with pytest.raises(ConfigError, match="scoring.actions: actions without a cost and save rate: fax"):
+        load_playbook(load_config(path))
+    # a prior for an action the playbook no longer has is simply not used
+    path = _with_playbook(tmp_path, lambda raw: raw["scoring"]["actions"].update(fax={"cost": 1, "save_rate": 0}),
+                          add_fax)
+    assert load_playbook(load_config(path)).actions["fax"].cost == 1
+
+
+def test_an_action_used_but_not_defined_is_refused(tmp_path):
+    path = _with_playbook(tmp_path, lambda raw: None, lambda book: book["lapsed"].update(B=["winback_fax"]))
+    with pytest.raises(ConfigError, match="actions used but not defined under actions: winback_fax"):
+        load_playbook(load_config(path))
+
+
+def test_a_channel_without_a_weekly_capacity_is_refused(tmp_path):
+    def sms(book):
+        book["actions"]["care_email"]["channel"] = "sms"
+
+    path = _with_playbook(tmp_path, lambda raw: None, sms)
+    with pytest.raises(ConfigError, match="channels without a weekly capacity: sms"):
+        load_playbook(load_config(path))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [("scoring.capacity_per_week", {"email": -1}, "email: a number of contacts >= 0"),
+     ("scoring.capacity_per_week", {"none": 5}, "'none' is not a channel"),
+     ("scoring.margin_rate", 1.5, "scoring.margin_rate"),
+     ("scoring.actions", {"care_email": {"cost": 1, "save_rate": 2}}, "scoring.actions.care_email.save_rate")],
+)
+def test_scoring_values_are_checked(key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, {key: value})
+
+
+def test_a_partial_file_changes_one_capacity_and_one_prior(tmp_path):
+    path = tmp_path / "team.yaml"
+    path.write_text("scoring:\n  capacity_per_week:\n    senior_manager_call: 10\n"
+                    "  actions:\n    care_email: {cost: 1, save_rate: 0.05}\n")
+    cfg = load_config(path)
+    assert cfg.scoring.capacity_per_week == {"senior_manager_call": 10, "account_manager_call": 300, "email": None}
+    playbook = load_playbook(cfg)
+    assert playbook.actions["care_email"].save_rate == 0.05
+    assert playbook.actions["care_call"].save_rate == 0.10
