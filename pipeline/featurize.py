@@ -32,6 +32,6 @@ def write_features(data_dir: str | os.PathLike, as_of: date, out: Path, cfg: Con
     """Write the feature table of customers active at ``as_of``; returns its number of rows."""
     as_of = as_timestamp(as_of)
     with open_engine(cfg.engine) as engine:
-        table = feature_table(engine, load_buckets(engine, data_dir, cfg.engine), as_of, cfg)
+        table = feature_table(engine, load_buckets(engine, data_dir, cfg.engine, cfg.input.limits()), as_of, cfg)
     write_frame(table, Path(out))
     return len(table)

@@ -40,7 +40,7 @@ from pipeline.bucket_store import (
     read_bucket_raw,
 )
 from pipeline.errors import ChurnError, InputDataError, Problem
-from pipeline.validate import RawTable, check_tables
+from pipeline.validate import InputLimits, RawTable, check_tables
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 TABLE_FORMATS = {"csv": ".csv", "csv.gz": ".csv.gz", "parquet": ".parquet"}
@@ -48,12 +48,14 @@ CSV_FIRST_DATA_LINE = 2  # line 1 is the header
 CSV_FIX = "save the table as a UTF-8 CSV file with a header row (or as Parquet)"
 
 
-def load_data_dir(data_dir: str | os.PathLike) -> tuple[Tables, list[Problem]]:
+def load_data_dir(
+    data_dir: str | os.PathLike, limits: InputLimits | None = None
+) -> tuple[Tables, list[Problem]]:
     """The conformed Tables of ``data_dir`` and the warnings found; raises InputDataError listing every error."""
-    return _checked(*read_raw_tables(data_dir))
+    return _checked(*read_raw_tables(data_dir), limits=limits)
 
 
-def load_bucket(data: BucketedDir, bucket: int) -> Tables:
+def load_bucket(data: BucketedDir, bucket: int, limits: InputLimits | None = None) -> Tables:
     """One bucket of a bucketed directory as conformed Tables, checked like :func:`load_data_dir`.
 
     A bucket may lack some customers' tables entirely (small buckets): empty parts are read as absent rows,
@@ -62,7 +64,7 @@ def load_bucket(data: BucketedDir, bucket: int) -> Tables:
     raw = read_bucket_raw(data, bucket)
     empty = {name: empty_table(name) for name, table in raw.items() if not len(table.frame)}
     try:
-        tables, _warnings = _checked({n: t for n, t in raw.items() if n not in empty}, [], empty)
+        tables, _warnings = _checked({n: t for n, t in raw.items() if n not in empty}, [], empty, limits)
     except InputDataError as error:
         raise ChurnError(error.message, error.hint) from None
     return tables
@@ -82,9 +84,12 @@ def data_fingerprint(data_dir: str | os.PathLike) -> str:
 
 
 def _checked(
-    raw: Mapping[str, RawTable], problems: list[Problem], empty: Mapping[str, pd.DataFrame] | None = None
+    raw: Mapping[str, RawTable],
+    problems: list[Problem],
+    empty: Mapping[str, pd.DataFrame] | None = None,
+    limits: InputLimits | None = None,
 ) -> tuple[Tables, list[Problem]]:
-    checked = check_tables(raw)
+    checked = check_tables(raw, limits)
     problems = problems + checked.problems
     if any(p.severity == "error" for p in problems):
         raise InputDataError(problems)

@@ -66,7 +66,7 @@ def write_winback(
     # place last, after the list and the report.
     with scored_table_replaced(scored_out) as temp, open_engine(cfg.engine) as engine:
         progress(f"loading the data ({engine.name} engine)")
-        buckets = load_buckets(engine, data_dir, cfg.engine)
+        buckets = load_buckets(engine, data_dir, cfg.engine, cfg.input.limits())
         as_of = as_timestamp(as_of) if as_of is not None else buckets.end
         progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
         scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)

@@ -181,7 +181,7 @@ def train_and_register(
     """
     with open_engine(cfg.engine) as engine:
         progress(f"loading the data ({engine.name} engine)")
-        data = snapshot_data(engine, load_buckets(engine, data_dir, cfg.engine), cfg, progress)
+        data = snapshot_data(engine, load_buckets(engine, data_dir, cfg.engine, cfg.input.limits()), cfg, progress)
     backtest, method = backtest_model(data, cfg, progress)
     progress("final model")
     model, plan = fit_final_model(data, cfg, method)
