@@ -125,7 +125,9 @@ def read_raw_tables(data_dir: str | os.PathLike) -> tuple[dict[str, RawTable], l
             problems.append(Problem(str(data_dir), None, (), f"no {name} file", fix))
         elif paths:
             try:
-                raw[name] = RawTable(paths[0].name, read_table_file(paths[0]))
+                frame = read_table_file(paths[0])
+                lines = None if _table_suffix(paths[0]) == ".parquet" else _physical_lines_of(paths[0])
+                raw[name] = RawTable(paths[0].name, frame, lines)
             except InputDataError as exc:
                 problems += exc.problems
     return raw, problems
@@ -292,6 +294,35 @@ def _read_csv_strings_by_pandas(path: Path) -> pd.DataFrame:
     except (OSError, EOFError, zlib.error) as exc:
         raise InputDataError([Problem(path.name, None, (), f"cannot be read ({exc})", CSV_FIX)]) from None
     return frame
+
+
+def _physical_lines_of(path: Path) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
+    """Line numbers counted one per record (2 = the first record) -> the lines where those records start in the
+    file, which differ once a quoted value holds a line break. The file is scanned on first use only."""
+    starts: list[np.ndarray] = []
+
+    def physical(rows: tuple[int, ...]) -> tuple[int, ...]:
+        if not starts:
+            starts.append(_record_start_lines(path))
+        first = starts[0]
+        index = np.asarray(rows) - CSV_FIRST_DATA_LINE
+        inside = (index >= 0) & (index < len(first))
+        return tuple(np.where(inside, first[np.clip(index, 0, max(len(first) - 1, 0))], rows).tolist())
+
+    return physical
+
+
+def _record_start_lines(path: Path) -> np.ndarray:
+    """The file line on which each record after the header starts (blank lines count as records)."""
+    compressed = path.name.lower().endswith(".gz")
+    with (gzip.open if compressed else open)(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        starts, previous = [], reader.line_num
+        for _ in reader:
+            starts.append(previous + 1)
+            previous = reader.line_num
+    return np.asarray(starts, dtype=np.int64)
 
 
 def _first_non_utf8_line(path: Path) -> int:

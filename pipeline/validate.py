@@ -6,8 +6,8 @@ numbers a person sees in the file; :func:`validate_data_dir` reads the files thr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +45,15 @@ SCORE_TEXT = f"{SCORE_RANGE['min_value']} to {SCORE_RANGE['max_value']}"
 
 @dataclass(frozen=True)
 class RawTable:
-    """A table as read from its file: values as found, index = line numbers (CSV) or row numbers (Parquet)."""
+    """A table as read from its file: values as found, index = line numbers (CSV) or row numbers (Parquet).
+
+    A CSV's index counts one line per record; ``physical_lines`` maps those numbers to the lines where the records
+    start in the file (they differ after a quoted value holding line breaks), when anyone needs them.
+    """
 
     file: str
     frame: pd.DataFrame
+    physical_lines: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,12 @@ def check_tables(raw: Mapping[str, RawTable], limits: InputLimits | None = None)
         frames[name], table_problems = check_table(name, table, limits)
         problems += table_problems
     files = {name: table.file for name, table in raw.items()}
-    return CheckedTables(frames, problems + reference_problems(frames, files))
+    problems = problems + reference_problems(frames, files)
+    relined = {t.file: t.physical_lines for t in raw.values() if t.physical_lines is not None}
+    return CheckedTables(
+        frames,
+        [replace(p, rows=relined[p.file](p.rows)) if p.file in relined and p.rows else p for p in problems],
+    )
 
 
 def check_table(name: str, table: RawTable, limits: InputLimits | None = None) -> tuple[pd.DataFrame, list[Problem]]:
