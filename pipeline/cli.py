@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from pipeline.errors import ChurnError
+from pipeline.errors import ChurnError, Interrupted
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -93,14 +93,17 @@ def _handles_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except Interrupted as exc:
+            err_console.print(_labelled("Interrupted: ", "bold red", exc.render()))
+            raise typer.Exit(Interrupted.exit_code) from None
         except ChurnError as exc:
             if _state["debug"]:
                 raise
             err_console.print(_labelled("Error: ", "bold red", exc.render()))
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            err_console.print("Interrupted; no partial output was written.")
-            raise typer.Exit(130) from None
+            err_console.print(_labelled("Interrupted", "bold red", " before this command wrote any output."))
+            raise typer.Exit(Interrupted.exit_code) from None
 
     return wrapper
 
@@ -248,6 +251,10 @@ class _StepProgress:
         self._finish()
         self.task = self.progress.add_task(message, total=1)
 
+    def note(self, message: str):
+        """A line that stays above the progress lines (e.g. the as-of date a run settled on)."""
+        self.progress.console.print(Text(message, "bold"))
+
     def _finish(self):
         if self.task is not None:
             self.progress.update(self.task, completed=1)
@@ -326,6 +333,8 @@ def _print_scoring(result, cfg) -> None:
         err_console.print(
             _labelled("Drift warning: ", "yellow", f"{name} (PSI {psi:.3f} > {cfg.scoring.drift_warning_psi})")
         )
+    for warning in result.warnings:
+        err_console.print(_labelled("Warning: ", "yellow", warning))
     console.print(f"Win-back list: {result.out}")
     console.print(f"Report:        {result.report}")
     console.print(f"Scored table:  {result.scored}")
@@ -359,7 +368,9 @@ def score(
     cfg = load_config(config, _engine_overrides(engine, scheduler))
     as_of_day = _parse_as_of(as_of, cfg)
     with _StepProgress() as progress:
-        result = write_winback(data, out, as_of_day, model, cfg, progress=progress, scored_out=scored_out)
+        result = write_winback(
+            data, out, as_of_day, model, cfg, progress=progress, scored_out=scored_out, note=progress.note
+        )
     _print_scoring(result, cfg)
 
 
@@ -372,7 +383,7 @@ def demo(config: ConfigOpt = None):
 
     cfg = load_config(config)
     with _StepProgress() as progress:
-        result = run_demo(cfg, progress=progress)
+        result = run_demo(cfg, progress=progress, note=progress.note)
     if result.generated:
         console.print(f"Generated the sample world in {result.data_dir}")
     _print_backtest(result.training)

@@ -186,25 +186,57 @@ def write_atomic(path: str | os.PathLike, write_fn: Callable[[Path], object]) ->
     return path
 
 
+def text_writer(text: str) -> Callable[[Path], None]:
+    """A function writing ``text`` as UTF-8 to the file it is given."""
+    return lambda path: Path(path).write_text(text, encoding="utf-8")
+
+
 def write_text(text: str, path: str | os.PathLike) -> Path:
     """Write ``text`` as UTF-8 atomically."""
-    return write_atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+    return write_atomic(path, text_writer(text))
 
 
-def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``frame`` atomically as CSV (.csv, .csv.gz) or Parquet by extension; same frame, same bytes.
+def frame_writer(frame: pd.DataFrame, path: str | os.PathLike) -> Callable[[Path], None]:
+    """A function writing ``frame`` to the file it is given, as CSV (.csv, .csv.gz) or Parquet by the extension
+    of ``path``; same frame, same bytes.
 
     A named index is written as leading column(s), an unnamed one is dropped. CSV: timestamps ISO 8601
     ("2024-03-01 13:45:00", or "2024-03-01" when a column holds only midnights), booleans true/false, NA empty,
     floats in their shortest round-trip form, gzip without a time stamp.
     """
-    path = Path(path)
-    suffix = _table_suffix(path)
+    suffix = _table_suffix(Path(path))
     table = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
     if suffix == ".parquet":
-        return write_atomic(path, lambda temp: table.to_parquet(temp, index=False, engine="pyarrow"))
+        return lambda temp: table.to_parquet(temp, index=False, engine="pyarrow")
     text = _csv_text(table)
-    return write_atomic(path, lambda temp: _write_csv(text, temp, compress=suffix == ".csv.gz"))
+    return lambda temp: _write_csv(text, temp, compress=suffix == ".csv.gz")
+
+
+def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``frame`` atomically (see :func:`frame_writer` for the formats)."""
+    return write_atomic(path, frame_writer(frame, path))
+
+
+def check_table_file_name(path: str | os.PathLike, option: str) -> None:
+    """Refuse an output file name whose extension is not a table format, before any work."""
+    if not any(Path(path).name.lower().endswith(s) for s in TABLE_SUFFIXES):
+        raise ChurnError(f"{option} {path}: unknown table file type.", "end the name in .csv, .csv.gz or .parquet")
+
+
+def input_files(data_dir: str | os.PathLike) -> set[Path]:
+    """The table files a command reads from a plain local data directory (none for URLs and bucketed folders)."""
+    if is_url(data_dir) or not Path(data_dir).is_dir():
+        return set()
+    candidates = (Path(data_dir) / f"{name}{suffix}" for name in TABLE_NAMES for suffix in TABLE_SUFFIXES)
+    return {path.resolve() for path in candidates if path.is_file()}
+
+
+def refuse_overwriting_inputs(data_dir: str | os.PathLike, places: dict[str, str | os.PathLike]) -> None:
+    """An output may not replace one of the input tables it is computed from."""
+    inputs = input_files(data_dir)
+    for option, place in places.items():
+        if not is_url(place) and Path(place).resolve() in inputs:
+            raise ChurnError(f"{option} {place} is one of the input tables in {data_dir}.", "write the output elsewhere")
 
 
 def write_tables(
