@@ -10,9 +10,9 @@ import pandas as pd
 
 from features import build_feature_table
 from features.tables import as_timestamp
+from models.winback import spreadsheet_safe
 from pipeline.config import Config
 from pipeline.engine import Buckets, Engine, global_stats, load_buckets, open_engine
-from models.winback import spreadsheet_safe
 from pipeline.errors import ChurnError, Interrupted
 from pipeline.io import check_table_file_name, refuse_overwriting_inputs, write_frame
 from pipeline.outputs import check_writable

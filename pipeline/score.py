@@ -13,7 +13,13 @@ import pandas as pd
 
 from features import as_timestamp
 from models.winback import spreadsheet_safe
-from pipeline.bucket_store import SCORED_MANIFEST, check_replaceable, finish_scored_table, scored_part, write_parquet
+from pipeline.bucket_store import (
+    SCORED_MANIFEST,
+    check_replaceable,
+    finish_scored_table,
+    scored_part,
+    write_parquet,
+)
 from pipeline.config import Config, load_playbook
 from pipeline.engine import load_buckets, open_engine
 from pipeline.errors import ChurnError, Interrupted
@@ -138,10 +144,11 @@ def _shrinking_population(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> 
         for day in (as_of, as_of - pd.Timedelta(days=7))
     )
     if week_before and now < SHRUNK_LIST_SHARE * week_before:
-        return (
+        warning = (
             f"Only {now:,} customers are active at {as_of.date()}, against {week_before:,} a week earlier: check "
-            "--as-of and the latest dates in the data (a stray late date, or an export that stopped early?).",
+            "--as-of and the latest dates in the data (a stray late date, or an export that stopped early?)."
         )
+        return (warning,)
     return ()
 
 

@@ -27,7 +27,8 @@ def _contents(tmp_path) -> dict[str, str]:
         for name in files:
             path = os.path.join(root, name)
             if not name.endswith(".lock"):
-                found[os.path.relpath(path, tmp_path)] = open(path).read()
+                with open(path) as handle:
+                    found[os.path.relpath(path, tmp_path)] = handle.read()
     return found
 
 
