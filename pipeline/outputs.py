@@ -51,7 +51,17 @@ def _owner_alive(staged_name: str) -> bool:
 
 
 @contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back until the block is done; a held one is raised as it ends."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (waits for the holder: swaps and clean-ups take milliseconds)."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
@@ -130,31 +140,27 @@ class OutputSet:
         """Swap every staged output into place as one step (see the module docstring)."""
         for staged, target in self._remote:
             swap_directory(staged, target)
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
-            with _folder_lock(self.anchor.parent):
-                swaps = [(swap, swap.target.exists()) for swap in self._swaps]
-                record = {**self.run, "swaps": [
-                    {"target": str(s.target), "staged": str(s.staged), "old": str(s.old), "had_previous": had}
-                    for s, had in swaps
-                ]}
-                temp = self.journal.with_name(self.journal.name + ".tmp")
-                temp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-                os.replace(temp, self.journal)
-                try:
-                    for swap, had_previous in swaps:
-                        if had_previous:
-                            os.replace(swap.target, swap.old)
-                        os.replace(swap.staged, swap.target)
-                except OSError:
-                    _roll_back(self.journal)
-                    raise
-                self.journal.unlink()  # the moment the new outputs are the outputs
-                self.committed = True
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        for swap in self._swaps:
-            _remove(swap.old)
+        with signals_held(), folder_lock(self.anchor.parent):
+            swaps = [(swap, swap.target.exists()) for swap in self._swaps]
+            record = {**self.run, "swaps": [
+                {"target": str(s.target), "staged": str(s.staged), "old": str(s.old), "had_previous": had}
+                for s, had in swaps
+            ]}
+            temp = self.journal.with_name(self.journal.name + ".tmp")
+            temp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+            os.replace(temp, self.journal)
+            try:
+                for swap, had_previous in swaps:
+                    if had_previous:
+                        os.replace(swap.target, swap.old)
+                    os.replace(swap.staged, swap.target)
+            except OSError:
+                _roll_back(self.journal)
+                raise
+            self.journal.unlink()  # the moment the new outputs are the outputs
+            self.committed = True
+            for swap in self._swaps:
+                _remove(swap.old)
 
     def discard(self) -> None:
         """Remove everything staged (the previous outputs stay as they are)."""
@@ -199,7 +205,7 @@ def staged_outputs(anchor: Path, targets: Sequence[str | os.PathLike], run: dict
     """
     anchor = Path(anchor)
     anchor.parent.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(anchor.parent):
+    with folder_lock(anchor.parent):
         _clean_leftovers(anchor, targets)
     outputs = OutputSet(anchor, run)
     try:

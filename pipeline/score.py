@@ -76,6 +76,7 @@ def write_winback(
     playbook = load_playbook(cfg)
     version = bundle.version or "unknown"
     run = {"command": "churn score", "model_version": version}
+    outputs = None
     try:
         with staged_outputs(out, [out, report, scored_out], run) as outputs, \
                 open_engine(cfg.engine) as engine:
@@ -101,6 +102,8 @@ def write_winback(
             outputs.file(report, text_writer(_report_html(winback, scores, as_of, version, bundle.metadata, cfg)))
             outputs.commit()
     except KeyboardInterrupt:
+        if outputs is not None and outputs.committed:
+            raise Interrupted(f"stopped just after {out}, its report and scored table were replaced.") from None
         raise Interrupted(
             f"stopped before the outputs were replaced: {out}, its report and scored table are as they were."
         ) from None
