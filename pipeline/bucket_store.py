@@ -23,7 +23,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import fsspec
@@ -202,6 +202,13 @@ def directory_replaced(location, marker: str) -> Iterator[str]:
         raise
 
 
+def swap_directory(staged: str, target: str) -> None:
+    """Move the folder ``staged`` to ``target`` (both paths or URLs on one filesystem), replacing it."""
+    fs, temp = filesystem(staged)
+    _fs, path = filesystem(target)
+    _swap(fs, temp.rstrip("/"), path.rstrip("/"))
+
+
 def _swap(fs: fsspec.AbstractFileSystem, temp: str, path: str) -> None:
     if not isinstance(fs, LocalFileSystem):
         if fs.exists(path):
@@ -242,11 +249,6 @@ def write_bucketed(
 def scored_part(root: str, bucket: int) -> str:
     """Where bucket ``bucket`` of a scored table under ``root`` goes."""
     return f"{root}/bucket={bucket}/part-0.parquet"
-
-
-def scored_table_replaced(location) -> AbstractContextManager[str]:
-    """A temporary folder to write a scored table into; it replaces ``location`` when the block succeeds."""
-    return directory_replaced(location, SCORED_MANIFEST)
 
 
 def finish_scored_table(root: str, written: list[str], about: Mapping) -> None:

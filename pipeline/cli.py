@@ -6,7 +6,7 @@ import functools
 import logging
 import signal
 import warnings
-from datetime import date
+from datetime import date, timedelta
 from enum import Enum
 from importlib.metadata import version
 from pathlib import Path
@@ -14,8 +14,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from pipeline.errors import ChurnError
+from pipeline.errors import ChurnError, Interrupted
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -23,8 +24,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Churn prediction: validate data, build point-in-time features, train, and write the weekly win-back list.",
 )
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# No markup and no highlighting: messages quote values from the data ("[/red]12", "[n/a]"), which must print as
+# they are; styled labels are Text pieces (see _labelled).
+console = Console(soft_wrap=True, markup=False, highlight=False)
+err_console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+
+def _labelled(label: str, style: str, text: str) -> Text:
+    """``text`` after a styled ``label``, both printed literally."""
+    return Text.assemble((label, style), text)
 _state = {"debug": False}
 
 ConfigOpt = Annotated[
@@ -85,25 +93,38 @@ def _handles_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
+        except Interrupted as exc:
+            err_console.print(_labelled("Interrupted: ", "bold red", exc.render()))
+            raise typer.Exit(Interrupted.exit_code) from None
         except ChurnError as exc:
             if _state["debug"]:
                 raise
-            err_console.print(f"[bold red]Error:[/] {exc.render()}", highlight=False, soft_wrap=True)
+            err_console.print(_labelled("Error: ", "bold red", exc.render()))
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
-            err_console.print("Interrupted; no partial output was written.")
-            raise typer.Exit(130) from None
+            err_console.print(_labelled("Interrupted", "bold red", " before this command wrote any output."))
+            raise typer.Exit(Interrupted.exit_code) from None
 
     return wrapper
 
 
-def _parse_date(value: str | None, option: str) -> date | None:
+def _parse_as_of(value: str | None, cfg) -> date | None:
+    """--as-of as a date between 1900 and today (later only when the config accepts future timestamps)."""
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
-        raise ChurnError(f"{option} {value!r} is not a date.", f"write it as YYYY-MM-DD, e.g. {option} 2025-06-30") from None
+        raise ChurnError(f"--as-of {value!r} is not a date.", "write it as YYYY-MM-DD, e.g. --as-of 2025-06-30") from None
+    if not 1900 <= day.year <= 2100:
+        raise ChurnError(f"--as-of {value}: the year must be from 1900 to 2100.", "check the year")
+    latest = cfg.input.limits().now
+    if latest is not None and day > latest.date() + timedelta(days=1):
+        raise ChurnError(
+            f"--as-of {value} is in the future (today is {latest.date()}): events before it are not known yet.",
+            "give a date up to tomorrow; for back-dated test data set input.allow_future_timestamps: true",
+        )
+    return day
 
 
 def _version(value: bool):
@@ -160,16 +181,16 @@ def validate(data: DataDirOpt, config: ConfigOpt = None):
     from pipeline.config import load_config
     from pipeline.validate import validate_data_dir
 
-    load_config(config)
-    report = validate_data_dir(data)
+    cfg = load_config(config)
+    report = validate_data_dir(data, cfg.input.limits())
     for problem in report.warnings:
-        err_console.print(f"[yellow]Warning:[/] {problem.render()}", highlight=False, soft_wrap=True)
+        err_console.print(_labelled("Warning: ", "yellow", problem.render()))
     if report.errors:
-        err_console.print(f"[bold red]{len(report.errors)} problem(s) in {data}:[/]", highlight=False)
+        err_console.print(Text(f"{len(report.errors)} problem(s) in {data}:", "bold red"))
         for problem in report.errors:
-            err_console.print(f"  {problem.render()}", highlight=False, soft_wrap=True)
+            err_console.print(f"  {problem.render()}")
         raise typer.Exit(1)
-    console.print(report.render_summary(), highlight=False)
+    console.print(report.render_summary())
 
 
 @app.command()
@@ -187,8 +208,8 @@ def partition(
     from pipeline.config import load_config
     from pipeline.partition import partition_data_dir
 
-    load_config(config)
-    written = partition_data_dir(data, out, buckets)
+    cfg = load_config(config)
+    written = partition_data_dir(data, out, buckets, cfg.input.limits())
     console.print(f"Wrote {', '.join(written.tables)} in {written.n_buckets} customer buckets to {out}")
 
 
@@ -207,7 +228,7 @@ def features(
     from pipeline.featurize import write_features
 
     cfg = load_config(config, _engine_overrides(engine, scheduler))
-    n_rows = write_features(data, _parse_date(as_of, "--as-of"), out, cfg)
+    n_rows = write_features(data, _parse_as_of(as_of, cfg), out, cfg)
     console.print(f"Wrote features of {n_rows} active customers to {out}")
 
 
@@ -229,6 +250,10 @@ class _StepProgress:
     def __call__(self, message: str):
         self._finish()
         self.task = self.progress.add_task(message, total=1)
+
+    def note(self, message: str):
+        """A line that stays above the progress lines (e.g. the as-of date a run settled on)."""
+        self.progress.console.print(Text(message, "bold"))
 
     def _finish(self):
         if self.task is not None:
@@ -301,9 +326,15 @@ def _print_scoring(result, cfg) -> None:
     strong = result.drift[result.drift > cfg.scoring.drift_strong_psi]
     warn = result.drift[(result.drift > cfg.scoring.drift_warning_psi) & (result.drift <= cfg.scoring.drift_strong_psi)]
     for name, psi in strong.items():
-        err_console.print(f"[bold red]Strong drift:[/] {name} (PSI {psi:.3f} > {cfg.scoring.drift_strong_psi})")
+        err_console.print(
+            _labelled("Strong drift: ", "bold red", f"{name} (PSI {psi:.3f} > {cfg.scoring.drift_strong_psi})")
+        )
     for name, psi in warn.items():
-        err_console.print(f"[yellow]Drift warning:[/] {name} (PSI {psi:.3f} > {cfg.scoring.drift_warning_psi})")
+        err_console.print(
+            _labelled("Drift warning: ", "yellow", f"{name} (PSI {psi:.3f} > {cfg.scoring.drift_warning_psi})")
+        )
+    for warning in result.warnings:
+        err_console.print(_labelled("Warning: ", "yellow", warning))
     console.print(f"Win-back list: {result.out}")
     console.print(f"Report:        {result.report}")
     console.print(f"Scored table:  {result.scored}")
@@ -335,9 +366,10 @@ def score(
     from pipeline.score import write_winback
 
     cfg = load_config(config, _engine_overrides(engine, scheduler))
+    as_of_day = _parse_as_of(as_of, cfg)
     with _StepProgress() as progress:
         result = write_winback(
-            data, out, _parse_date(as_of, "--as-of"), model, cfg, progress=progress, scored_out=scored_out
+            data, out, as_of_day, model, cfg, progress=progress, scored_out=scored_out, note=progress.note
         )
     _print_scoring(result, cfg)
 
@@ -351,7 +383,7 @@ def demo(config: ConfigOpt = None):
 
     cfg = load_config(config)
     with _StepProgress() as progress:
-        result = run_demo(cfg, progress=progress)
+        result = run_demo(cfg, progress=progress, note=progress.note)
     if result.generated:
         console.print(f"Generated the sample world in {result.data_dir}")
     _print_backtest(result.training)

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
@@ -18,6 +19,7 @@ from features.settings import MAX_DAYS, ChurnDefinition, FeatureSettings
 from models.modelframe import model_specs
 from models.plan import NO_CHANNEL, TIERS, Action, Playbook
 from pipeline.errors import ConfigError
+from pipeline.validate import InputLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
@@ -25,6 +27,16 @@ DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSettings(_Section):
+    allow_future_timestamps: bool
+    max_abs_value: float = Field(gt=0)
+
+    def limits(self) -> InputLimits:
+        """The limits of a command starting now (the clock is read here, once per command)."""
+        now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+        return InputLimits(None if self.allow_future_timestamps else now, self.max_abs_value)
 
 
 class TrainingSettings(_Section):
@@ -129,6 +141,7 @@ class EngineSettings(_Section):
 
 
 class Config(_Section):
+    input: InputSettings
     churn: ChurnDefinition
     features: FeatureSettings
     training: TrainingSettings

@@ -23,12 +23,14 @@ class DemoResult:
     scoring: ScoringResult
 
 
-def run_demo(cfg: Config, progress: Callable[[str], None] = lambda m: None) -> DemoResult:
+def run_demo(
+    cfg: Config, progress: Callable[[str], None] = lambda m: None, note: Callable[[str], None] = lambda m: None
+) -> DemoResult:
     """Generate data/sample when it has no transactions file, then train and score on it."""
     generated = not any(SAMPLE_DIR.glob("transactions.*"))
     if generated:
         progress(f"generating {cfg.generate.customers:,} customers")
         write_world(SAMPLE_DIR, cfg.generate.customers, cfg.generate.seed)
     training = train_and_register(SAMPLE_DIR, cfg, progress=progress)
-    scoring = write_winback(SAMPLE_DIR, WINBACK_FILE, None, None, cfg, progress=progress)
+    scoring = write_winback(SAMPLE_DIR, WINBACK_FILE, None, None, cfg, progress=progress, note=note)
     return DemoResult(SAMPLE_DIR, generated, training, scoring)

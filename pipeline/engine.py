@@ -27,6 +27,7 @@ from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
 from pipeline.config import EngineSettings
 from pipeline.errors import ChurnError
 from pipeline.io import load_bucket, load_data_dir
+from pipeline.validate import InputLimits
 
 DISTRIBUTION = "churn-pipeline"
 CONNECT_TIMEOUT = "30s"
@@ -183,7 +184,9 @@ def _bucket_end(tables: Tables) -> pd.Timestamp | None:
     return data_end(tables) if any(len(getattr(tables, name)) for name in EVENT_TIME_COLUMN) else None
 
 
-def load_buckets(engine: Engine, data_dir: str | os.PathLike, settings: EngineSettings) -> Buckets:
+def load_buckets(
+    engine: Engine, data_dir: str | os.PathLike, settings: EngineSettings, limits: InputLimits | None = None
+) -> Buckets:
     """The buckets of ``data_dir`` on ``engine``, each checked like :func:`pipeline.io.load_data_dir`.
 
     A bucketed directory is read bucket by bucket where the engine runs (on a cluster: by the workers, so it
@@ -192,9 +195,9 @@ def load_buckets(engine: Engine, data_dir: str | os.PathLike, settings: EngineSe
     """
     if is_url(data_dir) or is_bucketed(data_dir):
         stored = open_bucketed(data_dir)
-        loaded = engine.map(load_bucket, [stored] * stored.n_buckets, range(stored.n_buckets))
+        loaded = engine.map(load_bucket, [stored] * stored.n_buckets, range(stored.n_buckets), limits=limits)
         return _with_end(engine, engine.map(prepare_tables, loaded))
-    tables, _warnings = load_data_dir(data_dir)
+    tables, _warnings = load_data_dir(data_dir, limits)
     return split_buckets(engine, tables, settings.buckets or (1 if engine.name == "local" else 2 * engine.threads))
 
 

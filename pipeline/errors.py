@@ -58,6 +58,12 @@ class InputDataError(ChurnError):
         )
 
 
+class Interrupted(ChurnError):
+    """Ctrl-C or SIGTERM stopped a command; the message says what was and was not written."""
+
+    exit_code = 130
+
+
 class ConfigError(ChurnError):
     """A configuration file or CLI override is invalid; the message names the file and the key path."""
 

@@ -40,7 +40,7 @@ from pipeline.bucket_store import (
     read_bucket_raw,
 )
 from pipeline.errors import ChurnError, InputDataError, Problem
-from pipeline.validate import RawTable, check_tables
+from pipeline.validate import InputLimits, RawTable, check_tables
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 TABLE_FORMATS = {"csv": ".csv", "csv.gz": ".csv.gz", "parquet": ".parquet"}
@@ -48,12 +48,14 @@ CSV_FIRST_DATA_LINE = 2  # line 1 is the header
 CSV_FIX = "save the table as a UTF-8 CSV file with a header row (or as Parquet)"
 
 
-def load_data_dir(data_dir: str | os.PathLike) -> tuple[Tables, list[Problem]]:
+def load_data_dir(
+    data_dir: str | os.PathLike, limits: InputLimits | None = None
+) -> tuple[Tables, list[Problem]]:
     """The conformed Tables of ``data_dir`` and the warnings found; raises InputDataError listing every error."""
-    return _checked(*read_raw_tables(data_dir))
+    return _checked(*read_raw_tables(data_dir), limits=limits)
 
 
-def load_bucket(data: BucketedDir, bucket: int) -> Tables:
+def load_bucket(data: BucketedDir, bucket: int, limits: InputLimits | None = None) -> Tables:
     """One bucket of a bucketed directory as conformed Tables, checked like :func:`load_data_dir`.
 
     A bucket may lack some customers' tables entirely (small buckets): empty parts are read as absent rows,
@@ -62,7 +64,7 @@ def load_bucket(data: BucketedDir, bucket: int) -> Tables:
     raw = read_bucket_raw(data, bucket)
     empty = {name: empty_table(name) for name, table in raw.items() if not len(table.frame)}
     try:
-        tables, _warnings = _checked({n: t for n, t in raw.items() if n not in empty}, [], empty)
+        tables, _warnings = _checked({n: t for n, t in raw.items() if n not in empty}, [], empty, limits)
     except InputDataError as error:
         raise ChurnError(error.message, error.hint) from None
     return tables
@@ -82,9 +84,12 @@ def data_fingerprint(data_dir: str | os.PathLike) -> str:
 
 
 def _checked(
-    raw: Mapping[str, RawTable], problems: list[Problem], empty: Mapping[str, pd.DataFrame] | None = None
+    raw: Mapping[str, RawTable],
+    problems: list[Problem],
+    empty: Mapping[str, pd.DataFrame] | None = None,
+    limits: InputLimits | None = None,
 ) -> tuple[Tables, list[Problem]]:
-    checked = check_tables(raw)
+    checked = check_tables(raw, limits)
     problems = problems + checked.problems
     if any(p.severity == "error" for p in problems):
         raise InputDataError(problems)
@@ -120,7 +125,9 @@ def read_raw_tables(data_dir: str | os.PathLike) -> tuple[dict[str, RawTable], l
             problems.append(Problem(str(data_dir), None, (), f"no {name} file", fix))
         elif paths:
             try:
-                raw[name] = RawTable(paths[0].name, read_table_file(paths[0]))
+                frame = read_table_file(paths[0])
+                lines = None if _table_suffix(paths[0]) == ".parquet" else _physical_lines_of(paths[0])
+                raw[name] = RawTable(paths[0].name, frame, lines)
             except InputDataError as exc:
                 problems += exc.problems
     return raw, problems
@@ -179,25 +186,57 @@ def write_atomic(path: str | os.PathLike, write_fn: Callable[[Path], object]) ->
     return path
 
 
+def text_writer(text: str) -> Callable[[Path], None]:
+    """A function writing ``text`` as UTF-8 to the file it is given."""
+    return lambda path: Path(path).write_text(text, encoding="utf-8")
+
+
 def write_text(text: str, path: str | os.PathLike) -> Path:
     """Write ``text`` as UTF-8 atomically."""
-    return write_atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+    return write_atomic(path, text_writer(text))
 
 
-def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``frame`` atomically as CSV (.csv, .csv.gz) or Parquet by extension; same frame, same bytes.
+def frame_writer(frame: pd.DataFrame, path: str | os.PathLike) -> Callable[[Path], None]:
+    """A function writing ``frame`` to the file it is given, as CSV (.csv, .csv.gz) or Parquet by the extension
+    of ``path``; same frame, same bytes.
 
     A named index is written as leading column(s), an unnamed one is dropped. CSV: timestamps ISO 8601
     ("2024-03-01 13:45:00", or "2024-03-01" when a column holds only midnights), booleans true/false, NA empty,
     floats in their shortest round-trip form, gzip without a time stamp.
     """
-    path = Path(path)
-    suffix = _table_suffix(path)
+    suffix = _table_suffix(Path(path))
     table = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
     if suffix == ".parquet":
-        return write_atomic(path, lambda temp: table.to_parquet(temp, index=False, engine="pyarrow"))
+        return lambda temp: table.to_parquet(temp, index=False, engine="pyarrow")
     text = _csv_text(table)
-    return write_atomic(path, lambda temp: _write_csv(text, temp, compress=suffix == ".csv.gz"))
+    return lambda temp: _write_csv(text, temp, compress=suffix == ".csv.gz")
+
+
+def write_frame(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``frame`` atomically (see :func:`frame_writer` for the formats)."""
+    return write_atomic(path, frame_writer(frame, path))
+
+
+def check_table_file_name(path: str | os.PathLike, option: str) -> None:
+    """Refuse an output file name whose extension is not a table format, before any work."""
+    if not any(Path(path).name.lower().endswith(s) for s in TABLE_SUFFIXES):
+        raise ChurnError(f"{option} {path}: unknown table file type.", "end the name in .csv, .csv.gz or .parquet")
+
+
+def input_files(data_dir: str | os.PathLike) -> set[Path]:
+    """The table files a command reads from a plain local data directory (none for URLs and bucketed folders)."""
+    if is_url(data_dir) or not Path(data_dir).is_dir():
+        return set()
+    candidates = (Path(data_dir) / f"{name}{suffix}" for name in TABLE_NAMES for suffix in TABLE_SUFFIXES)
+    return {path.resolve() for path in candidates if path.is_file()}
+
+
+def refuse_overwriting_inputs(data_dir: str | os.PathLike, places: dict[str, str | os.PathLike]) -> None:
+    """An output may not replace one of the input tables it is computed from."""
+    inputs = input_files(data_dir)
+    for option, place in places.items():
+        if not is_url(place) and Path(place).resolve() in inputs:
+            raise ChurnError(f"{option} {place} is one of the input tables in {data_dir}.", "write the output elsewhere")
 
 
 def write_tables(
@@ -287,6 +326,35 @@ def _read_csv_strings_by_pandas(path: Path) -> pd.DataFrame:
     except (OSError, EOFError, zlib.error) as exc:
         raise InputDataError([Problem(path.name, None, (), f"cannot be read ({exc})", CSV_FIX)]) from None
     return frame
+
+
+def _physical_lines_of(path: Path) -> Callable[[tuple[int, ...]], tuple[int, ...]]:
+    """Line numbers counted one per record (2 = the first record) -> the lines where those records start in the
+    file, which differ once a quoted value holds a line break. The file is scanned on first use only."""
+    starts: list[np.ndarray] = []
+
+    def physical(rows: tuple[int, ...]) -> tuple[int, ...]:
+        if not starts:
+            starts.append(_record_start_lines(path))
+        first = starts[0]
+        index = np.asarray(rows) - CSV_FIRST_DATA_LINE
+        inside = (index >= 0) & (index < len(first))
+        return tuple(np.where(inside, first[np.clip(index, 0, max(len(first) - 1, 0))], rows).tolist())
+
+    return physical
+
+
+def _record_start_lines(path: Path) -> np.ndarray:
+    """The file line on which each record after the header starts (blank lines count as records)."""
+    compressed = path.name.lower().endswith(".gz")
+    with (gzip.open if compressed else open)(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        starts, previous = [], reader.line_num
+        for _ in reader:
+            starts.append(previous + 1)
+            previous = reader.line_num
+    return np.asarray(starts, dtype=np.int64)
 
 
 def _first_non_utf8_line(path: Path) -> int:

@@ -15,6 +15,7 @@ from features import customer_bucket
 from pipeline.bucket_store import MANIFEST, WHOLE_TABLES, BucketedDir, check_replaceable, write_bucketed
 from pipeline.errors import ChurnError
 from pipeline.io import load_data_dir
+from pipeline.validate import InputLimits
 
 MAX_BUCKETS = 100_000
 
@@ -28,12 +29,14 @@ def bucket_parts(frame: pd.DataFrame, n_buckets: int) -> dict[int, pd.DataFrame]
     return {k: ordered.iloc[bounds[k]: bounds[k + 1]].reset_index(drop=True) for k in range(n_buckets)}
 
 
-def partition_data_dir(data_dir: str | os.PathLike, out: str | os.PathLike, n_buckets: int) -> BucketedDir:
+def partition_data_dir(
+    data_dir: str | os.PathLike, out: str | os.PathLike, n_buckets: int, limits: InputLimits | None = None
+) -> BucketedDir:
     """Rewrite ``data_dir`` (checked as every command checks it) as a bucketed directory at ``out``."""
     if not 1 <= n_buckets <= MAX_BUCKETS:
         raise ChurnError(f"--buckets {n_buckets}: must be between 1 and {MAX_BUCKETS:,}.", "e.g. --buckets 64")
     check_replaceable(out, MANIFEST)  # before reading: refusing after minutes of work would waste them
-    tables, _warnings = load_data_dir(data_dir)
+    tables, _warnings = load_data_dir(data_dir, limits)
     parts = {}
     for name, frame in tables.items():
         if name in ("customers", "transactions") or len(frame):  # absent optional tables stay absent

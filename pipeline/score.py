@@ -13,14 +13,25 @@ import pandas as pd
 
 from features import as_timestamp
 from models.winback import spreadsheet_safe
-from pipeline.bucket_store import finish_scored_table, scored_part, scored_table_replaced, write_parquet
+from pipeline.bucket_store import (
+    SCORED_MANIFEST,
+    check_replaceable,
+    finish_scored_table,
+    scored_part,
+    write_parquet,
+)
 from pipeline.config import Config, load_playbook
 from pipeline.engine import load_buckets, open_engine
-from pipeline.errors import ChurnError
-from pipeline.io import write_frame, write_text
+from pipeline.errors import ChurnError, Interrupted
+from pipeline.io import frame_writer, refuse_overwriting_inputs, text_writer
+from pipeline.outputs import check_distinct, check_writable, staged_outputs
 from pipeline.report import render_report
-from pipeline.scoring import list_rows_by_bucket, score_buckets, scored_table_part, winback_list
+from pipeline.scoring import active_count, list_rows_by_bucket, score_buckets, scored_table_part, winback_list
 from pipeline.tracking import load_bundle, log_scoring_run
+
+# A list under this share of the customers active a week before its as-of date is worth a warning: a stray
+# late date, or an export that stopped early.
+SHRUNK_LIST_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,7 @@ class ScoringResult:
     n_target: int
     drift: pd.Series
     model_version: str
+    warnings: tuple[str, ...] = ()
 
 
 def report_path_for(out: Path) -> Path:
@@ -51,35 +63,55 @@ def write_winback(
     cfg: Config,
     progress: Callable[[str], None] = lambda m: None,
     scored_out: str | os.PathLike | None = None,
+    note: Callable[[str], None] = lambda m: None,
 ) -> ScoringResult:
     """Score every customer active at ``as_of`` (default: the day after the last event) and write the list, its
     report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``)."""
-    out = Path(out)
-    if out.suffix.lower() != ".csv":
-        raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
+    given, out = as_of, Path(out)
     scored_out = str(scored_out or scored_path_for(out))
+    report = report_path_for(out)
+    _check_places(data_dir, out, report, scored_out)
     progress("loading the model")
     bundle = load_bundle(cfg, model_uri)
     playbook = load_playbook(cfg)
     version = bundle.version or "unknown"
-    # The scored table's folder first: an unusable --scored-out is refused before any work; it is moved into
-    # place last, after the list and the report.
-    with scored_table_replaced(scored_out) as temp, open_engine(cfg.engine) as engine:
-        progress(f"loading the data ({engine.name} engine)")
-        buckets = load_buckets(engine, data_dir, cfg.engine)
-        as_of = as_timestamp(as_of) if as_of is not None else buckets.end
-        progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
-        scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)
-        winback = winback_list(
-            scores.gathered, playbook, cfg,
-            as_of=as_of, target_fraction=bundle.metadata.get("emp_targeting_fraction"), model_version=version,
-        )
-        progress("writing the scored table, the list and the report")
-        parts = engine.map(scored_table_part, scores.handles, list_rows_by_bucket(winback, scores.customer_ids))
-        written = engine.gather(engine.map(write_parquet, parts, [scored_part(temp, k) for k in range(len(parts))]))
-        finish_scored_table(temp, written, {"as_of": str(as_of.date()), "model_version": version})
-        write_frame(spreadsheet_safe(winback), out)
-        report = _write_report(winback, scores, as_of, version, bundle.metadata, cfg, out)
+    run = {"command": "churn score", "model_version": version}
+    outputs = None
+    try:
+        with staged_outputs(out, [out, report, scored_out], run) as outputs, \
+                open_engine(cfg.engine) as engine:
+            progress(f"loading the data ({engine.name} engine)")
+            buckets = load_buckets(engine, data_dir, cfg.engine, cfg.input.limits())
+            as_of = as_timestamp(as_of) if as_of is not None else buckets.end
+            note(f"As of {as_of.date()}" + (" (the day after the last event in the data)" if given is None else ""))
+            warnings = _shrinking_population(engine, buckets, as_of, cfg)
+            progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
+            scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)
+            winback = winback_list(
+                scores.gathered, playbook, cfg,
+                as_of=as_of, target_fraction=bundle.metadata.get("emp_targeting_fraction"), model_version=version,
+            )
+            progress("writing the scored table, the list and the report")
+            scored_root = outputs.folder(scored_out)
+            parts = engine.map(scored_table_part, scores.handles, list_rows_by_bucket(winback, scores.customer_ids))
+            written = engine.gather(
+                engine.map(write_parquet, parts, [scored_part(scored_root, k) for k in range(len(parts))])
+            )
+            finish_scored_table(scored_root, written, {"as_of": str(as_of.date()), "model_version": version})
+            outputs.file(out, frame_writer(spreadsheet_safe(winback), out))
+            outputs.file(report, text_writer(_report_html(winback, scores, as_of, version, bundle.metadata, cfg)))
+            outputs.commit()
+    except KeyboardInterrupt:
+        if outputs is not None and outputs.committed:
+            raise Interrupted(f"stopped just after {out}, its report and scored table were replaced.") from None
+        raise Interrupted(
+            f"stopped before the outputs were replaced: {out}, its report and scored table are as they were."
+        ) from None
+    except OSError as error:
+        raise ChurnError(
+            f"Could not write the outputs ({error.strerror}: {error.filename}); the previous ones are unchanged.",
+            "check the output folder (space, permissions) and run again",
+        ) from None
     drift = scores.drift
     log_scoring_run(
         cfg,
@@ -90,12 +122,42 @@ def write_winback(
         {"as_of": str(as_of.date()), "model_version": version, "engine": cfg.engine.kind},
         report,
     )
-    return ScoringResult(out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version)
+    return ScoringResult(
+        out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version, warnings
+    )
 
 
-def _write_report(winback, scores, as_of, version, metadata, cfg, out: Path) -> Path:
+def _check_places(data_dir, out: Path, report: Path, scored_out: str) -> None:
+    """Refuse unusable output places before any work is done."""
+    check_writable(out, "--out")
+    if out.suffix.lower() != ".csv":
+        raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
+    check_writable(report, "the report")
+    check_writable(scored_out, "--scored-out", folder=True)
+    check_distinct({"--out": out, "the report": report, "--scored-out": scored_out})
+    check_replaceable(scored_out, SCORED_MANIFEST)
+    refuse_overwriting_inputs(data_dir, {"--out": out, "the report": report, "--scored-out": scored_out})
+
+
+def _shrinking_population(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> tuple[str, ...]:
+    """A warning when far fewer customers are active at ``as_of`` than a week before it."""
+    window = cfg.churn.active_window_days
+    now, week_before = (
+        sum(engine.gather(engine.map(active_count, buckets.handles, as_of=day, active_window_days=window)))
+        for day in (as_of, as_of - pd.Timedelta(days=7))
+    )
+    if week_before and now < SHRUNK_LIST_SHARE * week_before:
+        warning = (
+            f"Only {now:,} customers are active at {as_of.date()}, against {week_before:,} a week earlier: check "
+            "--as-of and the latest dates in the data (a stray late date, or an export that stopped early?)."
+        )
+        return (warning,)
+    return ()
+
+
+def _report_html(winback, scores, as_of, version, metadata, cfg) -> str:
     deciding = pd.Series([f[0] if f else "none" for f in scores.gathered.reasons.families], name="family")
-    html = render_report(
+    return render_report(
         winback,
         as_of=str(as_of.date()),
         model_version=version,
@@ -105,4 +167,3 @@ def _write_report(winback, scores, as_of, version, metadata, cfg, out: Path) -> 
         strong_psi=cfg.scoring.drift_strong_psi,
         reason_families=deciding,
     )
-    return write_text(html, report_path_for(out))

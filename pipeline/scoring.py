@@ -14,7 +14,7 @@ import pandas as pd
 
 from features import Tables, as_timestamp
 from features.aggregate import prepare_tables
-from features.cutoff import NS_PER_DAY, customers_before
+from features.cutoff import NS_PER_DAY, active_customers, customers_before
 from models.drift import combined_counts, drift_counts, stability_from_counts
 from models.estimator import ChurnModel, FeatureSchemaMismatch
 from models.explain import Reasons, top_reasons
@@ -45,6 +45,11 @@ class ScoredCustomers:
         order = customers.sort_values("customer_id", kind="stable").index.to_numpy()
         reasons = Reasons.concat([p.reasons for p in parts]).take(order)
         return cls(customers.take(order).reset_index(drop=True), reasons)
+
+
+def active_count(tables: Tables, *, as_of: pd.Timestamp, active_window_days: int) -> int:
+    """How many customers of ``tables`` are active at ``as_of``."""
+    return len(active_customers(tables.transactions, as_of, active_window_days))
 
 
 def _last_purchase_dates(as_of: pd.Timestamp, days_since_last_purchase: pd.Series) -> np.ndarray:

@@ -24,6 +24,7 @@ import yaml
 from models.estimator import ChurnModel
 from pipeline.config import PROJECT_ROOT, Config
 from pipeline.errors import ModelError
+from pipeline.outputs import folder_lock
 
 BUNDLE_ARTIFACT = "bundle"
 MLFLOW_MAX_METRICS_PER_BATCH = 1000  # the limit of one log_batch call
@@ -66,14 +67,27 @@ def _artifact_root(cfg: Config) -> str:
     return path.as_uri()
 
 
+def _store_setup_lock(uri: str):
+    """A lock held while a store is opened for the first time: two commands creating one new sqlite store at
+    once would both run its schema migrations (alembic's "duplicate column" error)."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return contextlib.nullcontext()
+    folder = Path(uri[len(prefix):]).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder_lock(folder)
+
+
 def connect(cfg: Config):
     """Point MLflow at the store and the experiment; returns (mlflow module, MlflowClient)."""
     mlflow = _mlflow()
-    mlflow.set_tracking_uri(tracking_uri(cfg))
-    client = mlflow.MlflowClient()
-    if client.get_experiment_by_name(cfg.tracking.experiment) is None:
-        client.create_experiment(cfg.tracking.experiment, artifact_location=_artifact_root(cfg))
-    mlflow.set_experiment(cfg.tracking.experiment)
+    uri = tracking_uri(cfg)
+    mlflow.set_tracking_uri(uri)
+    with _store_setup_lock(uri):
+        client = mlflow.MlflowClient()
+        if client.get_experiment_by_name(cfg.tracking.experiment) is None:
+            client.create_experiment(cfg.tracking.experiment, artifact_location=_artifact_root(cfg))
+        mlflow.set_experiment(cfg.tracking.experiment)
     return mlflow, client
 
 
@@ -228,7 +242,13 @@ def load_bundle(cfg: Config, model_uri: str | None = None) -> ModelBundle:
             f"Could not load the model {uri} from {tracking_uri(cfg)}: {str(exc).splitlines()[0]}",
             "train one first with `churn train --data DIR`, or pass an existing --model URI",
         ) from None
-    bundle = pyfunc.unwrap_python_model().bundle
+    try:
+        bundle = pyfunc.unwrap_python_model().bundle
+    except Exception as exc:  # noqa: BLE001 - another flavor (MlflowException) or another python model
+        raise ModelError(
+            f"The model {uri} is not a churn model written by `churn train` ({type(exc).__name__}).",
+            "pass the URI of a model `churn train` registered, or leave --model out to use the champion",
+        ) from None
     bundle.version = _version_label(client, uri, pyfunc.metadata.run_id)
     return bundle
 

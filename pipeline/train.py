@@ -37,8 +37,9 @@ from pipeline.engine import (
     open_engine,
     split_buckets,
 )
-from pipeline.errors import ChurnError
+from pipeline.errors import ChurnError, Interrupted
 from pipeline.io import data_fingerprint
+from pipeline.outputs import signals_held
 from pipeline.tracking import ModelBundle, RunOutcome, log_training_run
 
 COMPARISON_METRIC = "latest_cutoff_roc_auc"
@@ -182,7 +183,7 @@ def train_and_register(
     """
     with open_engine(cfg.engine) as engine:
         progress(f"loading the data ({engine.name} engine)")
-        data = snapshot_data(engine, load_buckets(engine, data_dir, cfg.engine), cfg, progress)
+        data = snapshot_data(engine, load_buckets(engine, data_dir, cfg.engine, cfg.input.limits()), cfg, progress)
     backtest, method = backtest_model(data, cfg, progress)
     progress("final model")
     model, plan = fit_final_model(data, cfg, method)
@@ -190,17 +191,26 @@ def train_and_register(
     bundle = ModelBundle(model, metadata)
     training_features = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
     progress("logging to MLflow")
-    outcome = log_training_run(
-        cfg,
-        bundle,
-        data_fingerprint=data_fingerprint(data_dir),
-        metrics=_summary_metrics(backtest.metrics, method),
-        metric_steps=_per_cutoff_metrics(backtest.metrics),
-        tables={"backtest.csv": backtest.metrics},
-        figures=_figures(backtest, method, model, training_features),
-        comparison_metric=COMPARISON_METRIC,
-        comparison_value=metadata["latest_backtest_metrics"]["roc_auc"],
-    )
+    outcome = None
+    try:
+        with signals_held():  # Ctrl-C waits for the run to be logged and registered whole
+            outcome = log_training_run(
+                cfg,
+                bundle,
+                data_fingerprint=data_fingerprint(data_dir),
+                metrics=_summary_metrics(backtest.metrics, method),
+                metric_steps=_per_cutoff_metrics(backtest.metrics),
+                tables={"backtest.csv": backtest.metrics},
+                figures=_figures(backtest, method, model, training_features),
+                comparison_metric=COMPARISON_METRIC,
+                comparison_value=metadata["latest_backtest_metrics"]["roc_auc"],
+            )
+    except KeyboardInterrupt:
+        if outcome is None:
+            raise
+        raise Interrupted(
+            f"stopped after training finished: MLflow run {outcome.run_id} was logged and {outcome.decision}."
+        ) from None
     return TrainingResult(backtest, method, outcome, len(data.snapshots))
 
 

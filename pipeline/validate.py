@@ -6,8 +6,8 @@ numbers a person sees in the file; :func:`validate_data_dir` reads the files thr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,13 @@ REFERENCES = (
     ("account_managers", "successor_id", "account_managers", "account_manager_id"),
     ("account_managers", "team_lead_id", "account_managers", "account_manager_id"),
 )
+# Times after the moment a command runs cannot be true. departed_at is left out: a planned leaving date is real.
+FUTURE_CHECKED = {
+    ("transactions", "timestamp"), ("customers", "signup_date"), ("complaints", "opened_at"),
+    ("complaints", "resolved_at"), ("visits", "timestamp"),
+}
+# Naive timestamps are read as UTC; a day's grace keeps local times of far-east zones from reading as future.
+FUTURE_GRACE = pd.Timedelta(days=1)
 MAX_EXAMPLES = 5
 DATE_FIX = "write dates as ISO 8601 with a real day, e.g. 2024-03-01 or 2024-03-01 13:45:00"
 YEAR_FIX = f"check the year: dates must be from {EARLIEST_TIMESTAMP.year} to {END_OF_TIMESTAMPS.year - 1}"
@@ -40,10 +47,27 @@ SCORE_TEXT = f"{SCORE_RANGE['min_value']} to {SCORE_RANGE['max_value']}"
 
 @dataclass(frozen=True)
 class RawTable:
-    """A table as read from its file: values as found, index = line numbers (CSV) or row numbers (Parquet)."""
+    """A table as read from its file: values as found, index = line numbers (CSV) or row numbers (Parquet).
+
+    A CSV's index counts one line per record; ``physical_lines`` maps those numbers to the lines where the records
+    start in the file (they differ after a quoted value holding line breaks), when anyone needs them.
+    """
 
     file: str
     frame: pd.DataFrame
+    physical_lines: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """Limits on plausible values beyond the contract's fixed rules (the ``input`` section of the config).
+
+    ``now``: when the command runs (UTC); events after it (plus a day's grace) are errors unless None.
+    ``max_abs_value``: numbers beyond it (1e308, a misplaced decimal) are errors.
+    """
+
+    now: pd.Timestamp | None = None
+    max_abs_value: float = 1e9
 
 
 @dataclass(frozen=True)
@@ -95,47 +119,54 @@ class RejectedCells:
     mask: pd.Series
     what: str
     fix: str
+    severity: str = "error"  # a "warning" keeps the cells (as read)
 
 
-def validate_data_dir(data_dir: str | Path) -> ValidationReport:
+def validate_data_dir(data_dir: str | Path, limits: InputLimits | None = None) -> ValidationReport:
     """Read and check every table of ``data_dir``; never raises for bad data, reports it."""
     from pipeline.io import read_raw_tables  # io imports this module for the checks
 
     raw, problems = read_raw_tables(data_dir)
-    checked = check_tables(raw)
+    checked = check_tables(raw, limits)
     return ValidationReport(problems + checked.problems, summarize(checked.frames, raw))
 
 
-def check_tables(raw: Mapping[str, RawTable]) -> CheckedTables:
+def check_tables(raw: Mapping[str, RawTable], limits: InputLimits | None = None) -> CheckedTables:
     """Parse and check each table, then the ids shared between tables."""
     frames, problems = {}, []
     for name, table in raw.items():
-        frames[name], table_problems = check_table(name, table)
+        frames[name], table_problems = check_table(name, table, limits)
         problems += table_problems
     files = {name: table.file for name, table in raw.items()}
-    return CheckedTables(frames, problems + reference_problems(frames, files))
+    problems = problems + reference_problems(frames, files)
+    relined = {t.file: t.physical_lines for t in raw.values() if t.physical_lines is not None}
+    return CheckedTables(
+        frames,
+        [replace(p, rows=relined[p.file](p.rows)) if p.file in relined and p.rows else p for p in problems],
+    )
 
 
-def check_table(name: str, table: RawTable) -> tuple[pd.DataFrame, list[Problem]]:
+def check_table(name: str, table: RawTable, limits: InputLimits | None = None) -> tuple[pd.DataFrame, list[Problem]]:
     """One table parsed to its contract dtypes (bad cells NA, index kept), and its problems."""
     frame = table.frame
+    limits = limits or InputLimits()
     problems = [] if len(frame) else [_no_rows_problem(name, table.file)]
     parsed, unreadable = {}, {}
     for column, (kind, _) in COLUMNS[name].items():
         if column not in frame.columns:
             continue
         parsed[column], rejected = parse_column(kind, frame[column])
-        rejected = [r for r in rejected if r.mask.any()]
+        rejected = [r for r in [*rejected, *implausible(name, column, kind, parsed[column], limits)] if r.mask.any()]
         problems += [
             Problem(
-                table.file, column, _lines(r.mask), f"{r.what} ({_examples(frame[column][r.mask])})", r.fix
+                table.file, column, _lines(r.mask), f"{r.what} ({_examples(frame[column][r.mask])})", r.fix,
+                severity=r.severity,
             )
             for r in rejected
         ]
-        if rejected:
-            unreadable[column] = frame.index[
-                pd.concat([r.mask for r in rejected], axis=1).any(axis=1).to_numpy()
-            ]
+        errors = [r.mask for r in rejected if r.severity == "error"]
+        if errors:
+            unreadable[column] = frame.index[pd.concat(errors, axis=1).any(axis=1).to_numpy()]
     typed = frame.assign(**parsed)
     problems += schema_problems(name, table.file, typed, frame, unreadable)
     # Read column by column, top to bottom, as the file is laid out.
@@ -143,9 +174,25 @@ def check_table(name: str, table: RawTable) -> tuple[pd.DataFrame, list[Problem]
     return typed, sorted(problems, key=lambda p: (position.get(p.column, -1), p.rows[:1]))
 
 
+def implausible(
+    table: str, column: str, kind: str, parsed: pd.Series, limits: InputLimits
+) -> list[RejectedCells]:
+    """Readable values that cannot be true: times after the run, numbers beyond the configured magnitude."""
+    if kind == "float":
+        fix = "correct the value; if such magnitudes are real, raise input.max_abs_value in the config"
+        return [RejectedCells(parsed.abs() > limits.max_abs_value, f"beyond +-{limits.max_abs_value:,.0f}", fix)]
+    if kind == "datetime" and limits.now is not None and (table, column) in FUTURE_CHECKED:
+        what = f"in the future (after {limits.now:%Y-%m-%d %H:%M} UTC, when this command ran)"
+        fix = "correct the date (a mistyped year?); for back-dated test data set input.allow_future_timestamps: true"
+        return [RejectedCells(parsed > limits.now + FUTURE_GRACE, what, fix)]
+    return []
+
+
 def parse_column(kind: str, values: pd.Series) -> tuple[pd.Series, list[RejectedCells]]:
     """``values`` in the dtype of ``kind`` (features.tables), with the cells that could not be read."""
-    if kind in ("id", "str"):
+    if kind == "id":
+        return _parse_id(values)
+    if kind == "str":
         return _as_text(values), []
     if kind == "float":
         return _parse_float(values)
@@ -158,6 +205,23 @@ def parse_column(kind: str, values: pd.Series) -> tuple[pd.Series, list[Rejected
 
 def _as_text(values: pd.Series) -> pd.Series:
     return values if values.dtype == "str" else values.astype("str")
+
+
+def _parse_id(values: pd.Series) -> tuple[pd.Series, list[RejectedCells]]:
+    """Ids as text. Ids stored as numbers (Parquet) are matched as text too: whole floats lose their ".0"
+    (1168.0 -> "1168", as the same id reads in a CSV), with a warning; other fractions are refused."""
+    if not pd.api.types.is_float_dtype(values.dtype):
+        return _as_text(values), []
+    numbers = values.astype("float64")
+    whole = numbers.notna() & (numbers == numbers.round()) & (numbers.abs() < 2**53)
+    text = pd.Series(pd.NA, index=values.index, dtype="str")
+    text[whole] = numbers[whole].astype("int64").astype("str")
+    fraction = numbers.notna() & ~whole
+    fix = "store ids as text (or whole numbers) in the file"
+    return text, [
+        RejectedCells(whole, "ids stored as decimal numbers; read as whole numbers without the .0", fix, "warning"),
+        RejectedCells(fraction, "not a whole-number id", fix),
+    ]
 
 
 def _blank_as_missing(values: pd.Series) -> pd.Series:

@@ -237,7 +237,7 @@ def test_a_run_interrupted_mid_write_leaves_the_previous_list_and_no_temp_file(
     result = cli("score", "--data", world, "--out", folder / "winback.csv", "--config", store.config_file)
     assert partial_sizes and partial_sizes[0] > 1000  # the crash really came half-way through the write
     assert result.exit_code == 130
-    assert "no partial output was written" in result.output
+    assert "stopped before the outputs were replaced" in result.output
     assert files_in(folder) == before
 
 
@@ -291,7 +291,7 @@ def test_a_killed_run_leaves_the_previous_list_and_the_next_run_sweeps_its_temp_
     assert completed.returncode == -signal.SIGKILL
     assert (folder / "winback.csv").read_text() == previous
     assert not (folder / "winback_report.html").exists()
-    left = sorted(p.name.split(".")[1] for p in folder.glob(".*.tmp"))
+    left = sorted(p.name.split(".")[1] for p in folder.glob(".*.staged"))
     assert left == ["winback", "winback_scored"]  # the half-written list, the scored table not moved in yet
     write_winback(world, folder / "winback.csv", None, None, cfg)
     assert sorted(p.name for p in folder.iterdir()) == ["winback.csv", "winback_report.html", "winback_scored"]
