@@ -21,7 +21,7 @@ VS_PREVIOUS = "vs the previous {window_days} days"
 IN_WINDOW = "in the last {window_days} days"
 
 
-def _duration(days: float) -> str:
+def duration_words(days: float) -> str:
     """Days in the coarsest unit that reads naturally: "5 days", "3 weeks", "4 months", "2 years"."""
     for unit, size, below in (
         ("day", 1, 14),
@@ -68,8 +68,8 @@ class FeatureSpec:
     ``risk_direction``: +1 a higher value raises churn risk, -1 a lower value does, 0 no fixed direction.
     ``neutral``: the value that is no news (1.0 for a trend ratio, 0 for a count of complaints); a reason is
     only given beyond it in the risk direction. ``previous``: for a trend ratio, the column holding the window
-    before (the template's ``previous``; ``recent`` = value x previous). ``group``: one reason per group (default:
-    the builder), so windowed variants and a level with its trend are not said twice.
+    before (the template's ``previous``; ``recent`` = value x previous). ``group``: one reason per group (empty: one
+    per builder), so windowed variants and a level with its trend are not said twice.
     ``categories``: the fixed set of a categorical feature, None when open (e.g. segment) or numeric.
     ``family``: the reason family the retention playbook acts on (open_complaint, complaint, account_manager,
     price, decline, engagement, wallet, recency, tenure, other); by default from the builder, see
@@ -95,8 +95,6 @@ class FeatureSpec:
             module = self.builder.__module__.rsplit(".", 1)[-1]
             family = REASON_FAMILIES.get(self.builder.__name__, REASON_FAMILIES.get(module, "other"))
             object.__setattr__(self, "family", family)
-        if not self.group:
-            object.__setattr__(self, "group", f"{self.builder.__module__}.{self.builder.__qualname__}")
 
     @property
     def kind(self) -> str:
@@ -120,7 +118,7 @@ class FeatureSpec:
             context |= {
                 "change": abs(value - 1.0),
                 "direction": "down" if value < 1.0 else "up",
-                "duration": _duration(value),
+                "duration": duration_words(value),
                 "s": "" if value == 1 else "s",
                 "no": "no " if value == 0 else "",
                 "count": "no" if value == 0 else f"{value:.0f}",
@@ -224,9 +222,9 @@ def feature_specs(settings: FeatureSettings) -> list[FeatureSpec]:
                     unit="days", risk_direction=+1, neutral=0.0, group="open_complaint",
                     reason="a complaint open for {value:.0f} days"),
         FeatureSpec("days_to_resolve_mean", cp.days_to_resolve_mean, history, default=0.0, unit="days",
-                    risk_direction=+1, neutral=0.0, reason="complaints took {value:.0f} days on average to resolve"),
+                    risk_direction=+1, neutral=0.0, reason="complaints took {duration} on average to resolve"),
         FeatureSpec("days_to_resolve_max", cp.days_to_resolve_max, history, default=0.0, unit="days",
-                    risk_direction=+1, neutral=0.0, reason="a complaint took {value:.0f} days to resolve"),
+                    risk_direction=+1, neutral=0.0, reason="a complaint took {duration} to resolve"),
         # A rating of 4 or 5 is satisfied: only 3 and below is a reason.
         FeatureSpec("worst_satisfaction", cp.worst_satisfaction, history, default=5.0, unit="rating",
                     risk_direction=-1, neutral=4.0, reason="rated a complaint's resolution {value:.0f} out of 5"),

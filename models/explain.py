@@ -114,7 +114,7 @@ def display_step(spec: FeatureSpec) -> float:
     """How finely the reason shows the feature's value: 1 for "{value:.0f}", 0.01 for "{change:.0%}", ...;
     0 when the template shows no rounded value (the value is compared exactly)."""
     for _, field, format_spec, _ in string.Formatter().parse(spec.reason):
-        if field == "count":
+        if field in ("count", "duration"):  # whole numbers; a duration in days at least (coarser units later)
             return 1.0
         if field in VALUE_FIELDS:
             match = re.search(r"\.(\d+)([f%])", format_spec or "")
@@ -277,7 +277,7 @@ def top_reasons(
     contrib = contributions[names].to_numpy(dtype=float)
     score = np.where((contrib > 0) & risky_side(values[names], specs, typical), contrib, -np.inf)
     # One reason per group: windowed variants, or a level and its trend, say the same thing in other words.
-    groups = pd.factorize(pd.Series([specs[n].group for n in names], dtype=object))[0]
+    groups = pd.factorize(pd.Series([specs[n].group or id(specs[n].builder) for n in names], dtype=object))[0]
     same_group = groups[:, None] == groups[None, :]  # feature x feature
     n_rows = len(values)
     slots = np.full((n_rows, k), -1)

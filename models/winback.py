@@ -1,4 +1,5 @@
-"""The win-back list: ABC value tiers, value at risk, ranking, the playbook action, control group and target flag."""
+"""The week's lists: ABC value tiers, value at risk, the contact plan's columns, ranking; the worklist of active
+customers and the lapsed list, planned together."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-TIERS = ("A", "B", "C")
+from models.plan import (
+    CAPACITY,
+    CONTROL,
+    NO_CHANNEL,
+    NOT_ELIGIBLE,
+    ContactPlan,
+    Playbook,
+    allowed_actions,
+    lapsed_actions,
+    plan_contacts,
+)
+from models.week_over_week import Basis, week_over_week
 
 
 def value_tiers(value: pd.Series, cuts: tuple[float, float]) -> pd.Series:
@@ -40,114 +52,152 @@ def _sort_positions(keys) -> np.ndarray:
     return places
 
 
-def rank_by_value_at_risk(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows sorted by value_at_risk (highest first), ties by customer_id, with a 1-based ``rank`` column first."""
-    order = np.lexsort(
-        (_sort_positions(frame["customer_id"]), -frame["value_at_risk"].to_numpy(dtype="float64"))
-    )
+def tier_floors(value: np.ndarray, tiers: np.ndarray) -> dict[str, float]:
+    """The lowest value in tiers A and B (inf for an empty tier): the floor a value must reach to be in it."""
+    value, tiers = np.asarray(value, dtype="float64"), np.asarray(tiers, dtype=object)
+    return {t: float(value[tiers == t].min()) if (tiers == t).any() else np.inf for t in ("A", "B")}
+
+
+def tier_of(value: np.ndarray, floors: dict[str, float]) -> np.ndarray:
+    """A, B or C for values measured against the floors of :func:`tier_floors`."""
+    value = np.asarray(value, dtype="float64")
+    return np.where(value >= floors["A"], "A", np.where(value >= floors["B"], "B", "C")).astype(object)
+
+
+def _ranked(frame: pd.DataFrame, first: np.ndarray, first_key: str, then_key: str) -> pd.DataFrame:
+    """Rows with ``first`` True by ``first_key`` (highest first), then the others by ``then_key``; ties by
+    customer_id; a 1-based ``rank`` column first."""
+    key = np.where(first, frame[first_key].to_numpy(dtype="float64"), frame[then_key].to_numpy(dtype="float64"))
+    key = np.nan_to_num(key, nan=-np.inf)
+    order = np.lexsort((_sort_positions(frame["customer_id"]), -key, ~np.asarray(first, dtype=bool)))
     ranked = frame.take(order).reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     return ranked
 
 
-def _stable_uniform(customer_ids: pd.Series, salt: str) -> np.ndarray:
-    """A uniform number in [0, 1) per customer, fixed by (customer_id, salt) whatever else is in the list."""
-    hashed = pd.util.hash_pandas_object(customer_ids.astype("str") + "|" + salt, index=False).to_numpy()
-    return hashed / np.float64(2**64)
+WINBACK_COLUMNS = (
+    "rank", "customer_id", "churn_probability", "customer_value", "value_tier", "value_at_risk",
+    "expected_net_value", "action_channel", "recommended_action", "in_target", "control_group", "owner_id",
+    "owner_status", "reasons", "reason_codes", "new_this_week", "risk_change", "days_since_last_purchase",
+    "last_purchase_date", "segment", "lifecycle_stage", "open_complaints", "model_version", "as_of",
+)
+LAPSED_COLUMNS = (
+    "rank", "customer_id", "past_value", "value_tier", "days_since_last_purchase", "last_purchase_date",
+    "reactivation_probability", "expected_net_value", "action_channel", "recommended_action", "in_target",
+    "control_group", "owner_id", "owner_status", "reasons", "reason_codes", "as_of",
+)
+# Beyond the CSV's columns the frames carry, for the scored table and the report: the planned action's name
+# (also for control rows: what they would have had), the account manager on record, the week-over-week basis.
+EXTRA_COLUMNS = ("action_id", "account_manager_id", "previous_churn_probability", "previous_in_target")
 
 
-def control_group(customer_ids: pd.Series, tiers: pd.Series, share: float, as_of: pd.Timestamp) -> np.ndarray:
-    """Seeded by the as-of date: in each tier, the round(share x n) customers with the lowest stable draw
-    (equal draws by position)."""
-    draw = _stable_uniform(customer_ids, as_of.strftime("%Y-%m-%d"))
-    tier_codes, _ = pd.factorize(tiers.to_numpy())
-    chosen = np.zeros(len(draw), dtype=bool)
-    for code in range(tier_codes.max(initial=-1) + 1):
-        members = np.flatnonzero(tier_codes == code)
-        first = members[np.argsort(draw[members], kind="stable")]
-        chosen[first[: int(np.round(share * len(members)))]] = True
-    return chosen
+def _channel_words(channel: str) -> str:
+    return channel.replace("_", " ") + ("s" if not channel.endswith("s") else "")
 
 
-def target_flags(n_rows: int, *, fraction: float | None, size: int | None) -> np.ndarray:
-    """True for the first rows of the ranked list: ``size`` rows when given, else ``fraction`` of the rows."""
-    count = size if size is not None else round((fraction or 0.0) * n_rows)
-    return np.arange(n_rows) < min(count, n_rows)
+def no_contact_text(status: str, blocked_channel: str | None) -> str:
+    """Why a row gets no contact this week, in words."""
+    if status == CONTROL:
+        return "Control group: do not contact this week"
+    if status == CAPACITY:
+        return f"No action this week: {_channel_words(blocked_channel)} are fully booked"
+    if status == NOT_ELIGIBLE:
+        return "No action this week: the playbook has no contact for this reason and tier"
+    return "No action this week: no contact is worth its cost"
+
+
+def plan_columns(plan: ContactPlan, playbook: Playbook) -> pd.DataFrame:
+    """The list's plan columns from a :class:`ContactPlan` (rows in the plan's order)."""
+    contacted = plan.contacted
+    channel = np.full(len(contacted), NO_CHANNEL, dtype=object)
+    text = np.array([no_contact_text(s, b) for s, b in zip(plan.status, plan.blocked_channel, strict=True)],
+                    dtype=object)
+    for i in np.flatnonzero(contacted):
+        action = playbook.actions[plan.action[i]]
+        channel[i], text[i] = action.channel, action.text
+    return pd.DataFrame({
+        "expected_net_value": np.round(plan.expected_net_value, 2),
+        "action_channel": pd.array(channel, dtype="str"),
+        "recommended_action": pd.array(text, dtype="str"),
+        "in_target": contacted,
+        "control_group": plan.control,
+        "action_id": pd.array(plan.action, dtype="str"),
+    })
 
 
 @dataclass(frozen=True)
-class Playbook:
-    """Action by reason family and value tier; families are tried in ``priority`` order among a row's reasons."""
+class ListSettings:
+    """The scoring settings the lists need (the plan's, the tiers', and the control group's salt)."""
 
-    priority: tuple[str, ...]
-    actions: dict[str, dict[str, str]]  # family -> tier -> action
-    default: dict[str, str]  # tier -> action when no reason family matches
-    low_risk_probability: float
-    low_risk_tiers: tuple[str, ...]
-    low_risk_action: str
+    tier_cuts: tuple[float, float]
+    capacity_per_week: dict[str, int | None]
+    control_share: float
+    salt: str
 
 
-
-def recommended_actions(
-    has_family: pd.DataFrame, tiers: pd.Series, churn_probability: pd.Series, playbook: Playbook
-) -> np.ndarray:
-    """The playbook's action per row.
-
-    ``has_family`` holds one boolean column per reason family: True where that family is among the row's
-    top reasons. Low-risk rows of the low-risk tiers get the low-risk action; otherwise the first family in
-    priority order that the row has decides, and rows with none get the tier's default.
-    """
-    tier = pd.Categorical(tiers.to_numpy(), categories=TIERS).codes
-    actions = np.array([playbook.default[t] for t in TIERS], dtype=object)[tier]
-    for family in reversed(playbook.priority):
-        if family in has_family.columns and family in playbook.actions:
-            per_tier = np.array([playbook.actions[family][t] for t in TIERS], dtype=object)
-            chosen = has_family[family].to_numpy(dtype=bool)
-            actions[chosen] = per_tier[tier[chosen]]
-    low_risk_tier = np.array([t in playbook.low_risk_tiers for t in TIERS])
-    low_risk = low_risk_tier[tier] & (churn_probability.to_numpy() < playbook.low_risk_probability)
-    actions[low_risk] = playbook.low_risk_action
-    return actions
-
-
-WINBACK_COLUMNS = (
-    "rank", "customer_id", "churn_probability", "customer_value", "value_tier", "value_at_risk", "reasons",
-    "recommended_action", "days_since_last_purchase", "last_purchase_date", "account_manager_id", "segment",
-    "lifecycle_stage", "open_complaints", "control_group", "in_target", "model_version", "as_of",
-)
-
-
-def build_winback_list(
+def build_lists(
     scored: pd.DataFrame,
     *,
     reasons: list[str],
-    has_family: pd.DataFrame,
+    reason_codes: list[str],
+    deciding_family: np.ndarray,
+    lapsed: pd.DataFrame,
     playbook: Playbook,
-    tier_cuts: tuple[float, float],
-    control_share: float,
-    target_fraction: float | None,
-    target_size: int | None,
+    settings: ListSettings,
+    basis: Basis | None,
     as_of: pd.Timestamp,
     model_version: str,
-) -> pd.DataFrame:
-    """The ranked list from scored rows.
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ranked worklist and lapsed list, planned together (they share the channels' weekly capacity).
 
-    ``scored`` holds per customer: customer_id, churn_probability, customer_value, days_since_last_purchase,
-    last_purchase_date, account_manager_id, segment, lifecycle_stage, open_complaints (one row each).
+    ``scored`` holds per active customer: customer_id, churn_probability, customer_value, owner_id, owner_status,
+    account_manager_id, days_since_last_purchase, last_purchase_date, segment, lifecycle_stage, open_complaints;
+    ``reasons``, ``reason_codes`` and ``deciding_family`` (the playbook family deciding the actions) row for row.
+    ``lapsed`` holds models.lapsed's facts plus owner_id and owner_status. Lapsed customers whose past value
+    reaches the active customers' tier A or B floor are listed; the rest are let go.
     """
-    frame = scored.reset_index(drop=True).copy()
-    frame["value_at_risk"] = frame["churn_probability"] * frame["customer_value"]
-    frame["value_tier"] = value_tiers(pd.Series(frame["customer_value"].array, index=frame["customer_id"].array), tier_cuts).to_numpy()
-    frame["reasons"] = reasons
-    frame["recommended_action"] = recommended_actions(
-        has_family.reset_index(drop=True), frame["value_tier"], frame["churn_probability"], playbook
+    work = scored.reset_index(drop=True).copy()
+    work["value_at_risk"] = work["churn_probability"] * work["customer_value"]
+    work["value_tier"] = value_tiers(
+        pd.Series(work["customer_value"].array, index=work["customer_id"].array), settings.tier_cuts
+    ).to_numpy()
+    work["reasons"] = pd.array(reasons, dtype="str")
+    work["reason_codes"] = pd.array(reason_codes, dtype="str")
+    floors = tier_floors(work["customer_value"].to_numpy(), work["value_tier"].to_numpy())
+    gone = lapsed.reset_index(drop=True).assign(value_tier=tier_of(lapsed["past_value"].to_numpy(), floors))
+    gone = gone[gone["value_tier"] != "C"].reset_index(drop=True)
+
+    allowed = [*allowed_actions(playbook, np.asarray(deciding_family, dtype=object), work["value_tier"].to_numpy()),
+               *lapsed_actions(playbook, gone["value_tier"].to_numpy())]
+    keys = pd.concat([work["customer_id"], gone["customer_id"]], ignore_index=True).astype("str")
+    plan = plan_contacts(
+        allowed,
+        np.concatenate([work["churn_probability"].to_numpy(dtype="float64"),
+                        gone["reactivation_probability"].to_numpy(dtype="float64")]),
+        np.concatenate([work["customer_value"].to_numpy(dtype="float64"), gone["past_value"].to_numpy(dtype="float64")]),
+        playbook,
+        settings.capacity_per_week,
+        order=_sort_positions(keys),
+        strata=np.concatenate([("worklist " + work["value_tier"]).to_numpy(), ("lapsed " + gone["value_tier"]).to_numpy()]),
+        keys=keys,
+        control_share=settings.control_share,
+        salt=settings.salt,
     )
-    frame["control_group"] = control_group(frame["customer_id"], frame["value_tier"], control_share, as_of)
-    ranked = rank_by_value_at_risk(frame)
-    ranked["in_target"] = target_flags(len(ranked), fraction=target_fraction, size=target_size)
-    ranked["model_version"] = model_version
-    ranked["as_of"] = as_of.strftime("%Y-%m-%d")
-    return ranked[list(WINBACK_COLUMNS)]
+    columns = plan_columns(plan, playbook)
+    n = len(work)
+    work = pd.concat([work, columns.iloc[:n].reset_index(drop=True)], axis=1)
+    gone = pd.concat([gone, columns.iloc[n:].reset_index(drop=True)], axis=1)
+
+    changes = week_over_week(work["customer_id"], work["churn_probability"].to_numpy(), work["in_target"].to_numpy(),
+                             basis)
+    work = pd.concat([work, changes], axis=1)
+    stamp = {"model_version": model_version, "as_of": as_of.strftime("%Y-%m-%d")}
+    worklist = _ranked(work.assign(**stamp), work["in_target"].to_numpy(), "expected_net_value", "value_at_risk")
+    lapsed_list = _ranked(gone.assign(as_of=stamp["as_of"]), gone["in_target"].to_numpy(), "expected_net_value",
+                          "expected_net_value")
+    extra = [c for c in EXTRA_COLUMNS if c in worklist.columns]
+    return (worklist[[*WINBACK_COLUMNS, *extra]],
+            lapsed_list[[*LAPSED_COLUMNS, *[c for c in EXTRA_COLUMNS if c in lapsed_list.columns]]])
 
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:

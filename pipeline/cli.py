@@ -321,8 +321,12 @@ def train(
 def _print_scoring(result, cfg) -> None:
     console.print(
         f"Scored {result.n_customers:,} active customers as of {result.as_of.date()} with model "
-        f"{result.model_version}; {result.n_target:,} in the target group."
+        f"{result.model_version}; {result.n_target:,} to contact this week, and {result.n_lapsed:,} lapsed "
+        "customers worth winning back."
     )
+    if result.contacts:
+        planned = ", ".join(f"{n:,} {channel.replace('_', ' ')}s" for channel, n in result.contacts)
+        console.print(f"Contacts planned (both lists): {planned}.")
     strong = result.drift[result.drift > cfg.scoring.drift_strong_psi]
     warn = result.drift[(result.drift > cfg.scoring.drift_warning_psi) & (result.drift <= cfg.scoring.drift_strong_psi)]
     for name, psi in strong.items():
@@ -336,6 +340,7 @@ def _print_scoring(result, cfg) -> None:
     for warning in result.warnings:
         err_console.print(_labelled("Warning: ", "yellow", warning))
     console.print(f"Win-back list: {result.out}")
+    console.print(f"Lapsed list:   {result.lapsed}")
     console.print(f"Report:        {result.report}")
     console.print(f"Scored table:  {result.scored}")
 

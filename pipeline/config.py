@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from features.settings import MAX_DAYS, ChurnDefinition, FeatureSettings
 from models.modelframe import model_specs
-from models.plan import NO_CHANNEL, TIERS, Action, Playbook
+from models.plan import NO_CHANNEL, Action, Playbook
 from pipeline.errors import ConfigError
 from pipeline.validate import InputLimits
 

@@ -1,8 +1,11 @@
-"""Plots as PNG bytes (matplotlib, headless): ROC, cumulative gains, reliability, importance, risk by tier."""
+"""Plots as PNG bytes (matplotlib, headless): ROC, cumulative gains, reliability, importance, and the report's
+bars and small multiples. Text is drawn literally (no math text: a segment or a name may hold "$")."""
 
 from __future__ import annotations
 
+import functools
 import io
+from collections.abc import Callable
 
 import matplotlib
 
@@ -10,7 +13,27 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 from sklearn.metrics import roc_curve
+
+LITERAL_TEXT = {"text.parse_math": False, "axes.formatter.useoffset": False}
+MAIN, MUTED, WARN = "#2f6690", "#9db4c0", "#c0392b"
+
+
+def _literal_text(plot: Callable[..., bytes]) -> Callable[..., bytes]:
+    """Draw the whole plot (its texts are made and laid out until the PNG is saved) with math text off."""
+
+    @functools.wraps(plot)
+    def drawn(*args, **kwargs) -> bytes:
+        with plt.rc_context(LITERAL_TEXT):
+            return plot(*args, **kwargs)
+
+    return drawn
+
+
+def thousands(value: float, _position=None) -> str:
+    """Whole units with thousands separators: 1,234,567 (never 1e6)."""
+    return f"{value:,.0f}"
 
 
 def _png(fig) -> bytes:
@@ -20,6 +43,7 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+@_literal_text
 def roc_plot(y: np.ndarray, scores: dict[str, np.ndarray]) -> bytes:
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, p in scores.items():
@@ -31,6 +55,7 @@ def roc_plot(y: np.ndarray, scores: dict[str, np.ndarray]) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def gains_plot(y: np.ndarray, scores: dict[str, np.ndarray]) -> bytes:
     fig, ax = plt.subplots(figsize=(5, 5))
     share = np.arange(1, len(y) + 1) / len(y)
@@ -43,6 +68,7 @@ def gains_plot(y: np.ndarray, scores: dict[str, np.ndarray]) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def reliability_plot(y: np.ndarray, scores: dict[str, np.ndarray], n_bins: int = 10) -> bytes:
     fig, ax = plt.subplots(figsize=(5, 5))
     edges = np.linspace(0, 1, n_bins + 1)
@@ -56,6 +82,7 @@ def reliability_plot(y: np.ndarray, scores: dict[str, np.ndarray], n_bins: int =
     return _png(fig)
 
 
+@_literal_text
 def importance_plot(importance: pd.Series, top: int = 20) -> bytes:
     shown = importance.sort_values().tail(top)
     fig, ax = plt.subplots(figsize=(6, 0.3 * len(shown) + 1))
@@ -64,18 +91,41 @@ def importance_plot(importance: pd.Series, top: int = 20) -> bytes:
     return _png(fig)
 
 
-def bar_plot(values: pd.Series, title: str, xlabel: str) -> bytes:
-    fig, ax = plt.subplots(figsize=(6, 0.35 * len(values) + 1.2))
-    ax.barh([str(i) for i in values.index], values.to_numpy())
+@_literal_text
+def bar_plot(values: pd.Series, title: str, xlabel: str, marked: set | None = None, note: str = "") -> bytes:
+    """Horizontal bars, largest first as given; labels in ``marked`` drawn in the warning colour."""
+    marked = marked or set()
+    fig, ax = plt.subplots(figsize=(7, 0.32 * len(values) + 1.3))
+    labels = [str(i) for i in values.index]
+    colours = [WARN if i in marked else MAIN for i in values.index]
+    ax.barh(labels, values.to_numpy(dtype=float), color=colours)
     ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(FuncFormatter(thousands))
     ax.set(xlabel=xlabel, title=title)
+    ax.spines[["top", "right"]].set_visible(False)
+    if note:
+        ax.text(1.0, -0.12 - 0.6 / (0.32 * len(values) + 1.3), note, transform=ax.transAxes, ha="right",
+                fontsize=8, color=WARN)
     return _png(fig)
 
 
-def histogram_by_group(values: pd.Series, groups: pd.Series, title: str, xlabel: str) -> bytes:
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name in sorted(groups.unique()):
-        ax.hist(values[groups == name], bins=np.linspace(0, 1, 21), alpha=0.5, label=str(name))
-    ax.set(xlabel=xlabel, ylabel="customers", title=title)
-    ax.legend(fontsize=8)
+@_literal_text
+def tier_panels(
+    probability: pd.Series, value: pd.Series, tiers: pd.Series, title: str, ylabel: str
+) -> bytes:
+    """Small multiples, one panel per tier: how the tier's customer value spreads over churn probability (each
+    panel on its own scale, so a small tier A is not swamped by a large tier C)."""
+    names = [t for t in ("A", "B", "C") if (tiers == t).any()]
+    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(10, 3.2), squeeze=False)
+    bins = np.linspace(0, 1, 21)
+    for ax, tier in zip(axes[0], names, strict=False):
+        rows = (tiers == tier).to_numpy()
+        ax.hist(probability[rows], bins=bins, weights=value[rows], color=MAIN)
+        at_risk = float((probability[rows] * value[rows]).sum())
+        ax.set_title(f"Tier {tier}: {rows.sum():,} customers\nvalue at risk {thousands(at_risk)}", fontsize=9)
+        ax.set_xlabel("churn probability")
+        ax.yaxis.set_major_formatter(FuncFormatter(thousands))
+        ax.spines[["top", "right"]].set_visible(False)
+    axes[0][0].set_ylabel(ylabel)
+    fig.suptitle(title, fontsize=10)
     return _png(fig)

@@ -1,105 +1,441 @@
-"""The scoring report: one self-contained HTML file with embedded PNG plots, for the retention team."""
+"""The scoring report: one self-contained HTML file (embedded PNG plots) a retention manager reads in two minutes.
+
+Value-weighted throughout: the plan first (contacts per channel against capacity, what the plan is expected to
+keep, who was left out and why), then the owners' workloads, why customers are at risk, risk by tier, the lapsed
+customers, week over week, the model's quality in plain sentences, and drift. Every value is escaped.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
+from models.owners import ACCOUNT_MANAGER, NEEDS_OWNER, SUCCESSOR, TEAM_LEAD, UNMANAGED
+from models.plan import Playbook
+from models.week_over_week import Basis, left_the_target
 from pipeline import plots
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; }
-th { text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 64em; color: #222; line-height: 1.4; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+.sub { color: #555; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.25em 0.7em; border-bottom: 1px solid #eee; }
+th { text-align: left; background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.figures { display: flex; flex-wrap: wrap; gap: 1em; margin: 1em 0; }
+.figure { background: #f6f8fa; border-radius: 6px; padding: 0.6em 1em; min-width: 11em; }
+.figure b { display: block; font-size: 1.5em; } .figure span { color: #555; font-size: 0.9em; }
 .warn { color: #a15c00; } .strong { color: #b00020; font-weight: bold; } img { max-width: 100%; }
+.small { font-size: 0.9em; color: #444; }
 """
+
+OWNER_WORDS = {
+    ACCOUNT_MANAGER: "their account manager",
+    SUCCESSOR: "the successor of a manager who left",
+    TEAM_LEAD: "the team lead (the manager left, no successor)",
+    NEEDS_OWNER: "nobody: the manager left and no successor or team lead is on record",
+    UNMANAGED: "no account manager (the retention team)",
+}
+CHANNEL_ORDER = ("senior_manager_call", "account_manager_call", "email")
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything the report says beside the two lists."""
+
+    as_of: str
+    model_version: str
+    currency: str
+    horizon_days: int
+    capacity_per_week: Mapping[str, int | None]
+    control_share: float
+    backtest: Mapping[str, float]
+    drift: pd.Series
+    warning_psi: float
+    strong_psi: float
+    playbook: Playbook
+    backtest_baselines: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    emp_fraction: float | None = None
+    estimate_summary: str | None = None
+    departed_managers: pd.DataFrame | None = None  # account_manager_id, departed_at
+    basis: Basis | None = None
+
+
+def _esc(value) -> str:
+    return html.escape(str(value), quote=True)
 
 
 def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
 
-def _table(frame: pd.DataFrame, float_format: str = "{:,.3f}") -> str:
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+def _money(value: float, currency: str) -> str:
+    return f"{_esc(currency)} {value:,.0f}" if np.isfinite(value) else ""
+
+
+def _table(frame: pd.DataFrame, money: tuple[str, ...] = (), currency: str = "", share: tuple[str, ...] = ()) -> str:
+    """An HTML table; ``money`` columns as whole currency units, ``share`` columns as percentages."""
+    head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
     body = []
-    for _, row in frame.iterrows():
+    for row in frame.itertuples(index=False):
         cells = []
-        for value in row:
-            if isinstance(value, float):
-                cells.append(f'<td class="num">{float_format.format(value)}</td>')
-            elif isinstance(value, int):
-                cells.append(f'<td class="num">{value:,}</td>')
+        for name, value in zip(frame.columns, row, strict=True):
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                cells.append("<td></td>")
+            elif name in money:
+                cells.append(f'<td class="num">{_money(float(value), currency)}</td>')
+            elif name in share:
+                cells.append(f'<td class="num">{float(value):.0%}</td>')
+            elif isinstance(value, bool | np.bool_):
+                cells.append(f"<td>{'yes' if value else 'no'}</td>")
+            elif isinstance(value, int | np.integer):
+                cells.append(f'<td class="num">{int(value):,}</td>')
+            elif isinstance(value, float | np.floating):
+                cells.append(f'<td class="num">{float(value):,.2f}</td>')
             else:
-                cells.append(f"<td>{html.escape(str(value))}</td>")
+                cells.append(f"<td>{_esc(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def render_report(
-    winback: pd.DataFrame,
-    *,
-    as_of: str,
-    model_version: str,
-    backtest: dict[str, float],
-    drift: pd.Series,
-    warning_psi: float,
-    strong_psi: float,
-    reason_families: pd.Series,
-) -> str:
-    """HTML for one scored list: summary, risk by tier, reason mix, value at risk, backtest metrics, drift."""
-    by_tier = (
-        winback.groupby("value_tier", observed=True)
-        .agg(customers=("customer_id", "size"), mean_churn_probability=("churn_probability", "mean"),
-             customer_value=("customer_value", "sum"), value_at_risk=("value_at_risk", "sum"))
-        .reset_index()
-    )
-    value_by_segment = winback.groupby("segment", observed=True)["value_at_risk"].sum().sort_values(ascending=False)
-    managers = winback["account_manager_id"].fillna("(none)").astype("str")
-    value_by_manager = winback.groupby(managers)["value_at_risk"].sum().sort_values(ascending=False).head(15)
-    mix = reason_families.value_counts()
+def _figure(value: str, label: str) -> str:
+    return f'<div class="figure"><b>{value}</b><span>{_esc(label)}</span></div>'
 
-    drifted = drift[drift > warning_psi]
-    if drifted.empty:
-        drift_html = f"<p>No feature drifted (all PSI &le; {warning_psi}).</p>"
-    else:
-        rows = []
-        for name, psi in drifted.items():
-            level = "strong" if psi > strong_psi else "warn"
-            label = "strong drift" if psi > strong_psi else "drift"
-            rows.append(f'<tr><td>{html.escape(name)}</td><td class="num">{psi:.3f}</td><td class="{level}">{label}</td></tr>')
-        drift_html = (
-            f'<p class="warn">{len(drifted)} feature(s) differ from the training data (PSI &gt; {warning_psi}; '
-            f"&gt; {strong_psi} is strong): treat their scores with care and consider retraining.</p>"
-            f"<table><tr><th>feature</th><th>PSI</th><th></th></tr>{''.join(rows)}</table>"
-        )
-    metrics = pd.DataFrame({"metric": list(backtest), "value": [float(v) for v in backtest.values()]})
-    in_target = int(winback["in_target"].sum())
-    control = int(winback["control_group"].sum())
+
+def _channel_words(channel: str) -> str:
+    return channel.replace("_", " ")
+
+
+def departed_managers(managers: pd.DataFrame, as_of: str) -> pd.DataFrame:
+    """Account managers who left before ``as_of``: account_manager_id, departed_at (YYYY-MM-DD)."""
+    left = managers[(managers["departed_at"] < pd.Timestamp(as_of)).to_numpy(dtype=bool, na_value=False)]
+    return pd.DataFrame({
+        "account_manager_id": left["account_manager_id"].astype("str").to_numpy(),
+        "departed_at": left["departed_at"].dt.strftime("%Y-%m-%d").to_numpy(),
+    })
+
+
+def render_report(winback: pd.DataFrame, lapsed: pd.DataFrame, context: ReportContext) -> str:
+    """HTML for one week's lists (frames as models.winback.build_lists returns them)."""
+    c = context
     sections = [
-        f"<h1>Win-back list, as of {html.escape(as_of)}</h1>",
-        (f"<p>{len(winback):,} active customers scored with model {html.escape(model_version)}. "
-        f"{in_target:,} are in the target group; {control:,} are held out as the control group "
-        "(do not contact them: they measure what the actions achieve). "
-        f"Total value at risk: {winback['value_at_risk'].sum():,.0f}.</p>"),
-        "<h2>Risk by value tier</h2>",
-        _table(by_tier),
-        _img(plots.histogram_by_group(winback["churn_probability"], winback["value_tier"],
-                                      "Churn probability by value tier", "churn probability"), "risk by tier"),
-        "<h2>Why customers are at risk (reason mix)</h2>",
-        _img(plots.bar_plot(mix, "Customers by deciding reason family", "customers"), "reason mix"),
-        "<h2>Value at risk by segment</h2>",
-        _img(plots.bar_plot(value_by_segment, "Value at risk by segment", "value at risk"), "value by segment"),
-        "<h2>Value at risk by account manager (top 15)</h2>",
-        _img(plots.bar_plot(value_by_manager, "Value at risk by account manager", "value at risk"), "value by manager"),
-        "<h2>How good is the model (latest backtest cutoff)</h2>",
-        _table(metrics, "{:,.4f}"),
-        "<h2>Drift</h2>",
-        drift_html,
+        f"<h1>Retention worklist, week of {_esc(c.as_of)}</h1>",
+        (
+            f'<p class="sub">{len(winback):,} active customers scored with model {_esc(c.model_version)}; '
+            f"amounts in {_esc(c.currency)}, as margin over the next {c.horizon_days} days.</p>"
+        ),
+        *_plan_section(winback, lapsed, c),
+        *_owners_section(winback, lapsed, c),
+        *_reasons_section(winback, c),
+        *_tiers_section(winback, c),
+        *_lapsed_section(lapsed, c),
+        *_week_section(winback, c),
+        *_model_section(c),
+        *_drift_section(c),
     ]
     return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Win-back report {html.escape(as_of)}</title>"
-        f"<style>{STYLE}</style></head><body>{''.join(sections)}</body></html>"
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Retention worklist "
+        f"{_esc(c.as_of)}</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>"
     )
+
+
+def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext) -> list[str]:
+    both = pd.concat([winback.assign(list="worklist"), lapsed.assign(list="lapsed")], ignore_index=True)
+    target = both[both["in_target"]]
+    control = both[both["control_group"]]
+    plan_value = float(target["expected_net_value"].sum())
+    at_risk = float(winback["value_at_risk"].sum())
+    figures = "".join([
+        _figure(f"{len(target):,}", "contacts planned this week"),
+        _figure(_money(plan_value, c.currency), "expected net value of the plan"),
+        _figure(_money(at_risk, c.currency), f"value at risk on the worklist ({c.horizon_days} days)"),
+        _figure(f"{int(lapsed['in_target'].sum()):,}", "win-back contacts to lapsed customers"),
+    ])
+    channels = [ch for ch in CHANNEL_ORDER if ch in c.capacity_per_week] + sorted(
+        set(c.capacity_per_week) - set(CHANNEL_ORDER))
+    rows = []
+    for channel in channels:
+        planned = target[target["action_channel"] == channel]
+        limit = c.capacity_per_week[channel]
+        held = int((control["action_id"].map(lambda a, ch=channel: _channel_of(c.playbook, a) == ch)).sum())
+        rows.append({
+            "channel": _channel_words(channel),
+            "contacts": len(planned),
+            "capacity a week": "unlimited" if limit is None else f"{limit:,}",
+            "expected net value": float(planned["expected_net_value"].sum()),
+            "held out as control": held,
+        })
+    plan_table = _table(pd.DataFrame(rows), money=("expected net value",), currency=c.currency)
+
+    left_out = both[~both["in_target"]].copy()
+    left_out["why"] = left_out["recommended_action"].str.replace("No action this week: ", "", regex=False)
+    why = (left_out.groupby("why").agg(customers=("customer_id", "size"), value_at_risk=("value_at_risk", "sum"),
+                                       past_value=("past_value", "sum"))
+           .sort_values("customers", ascending=False).reset_index())
+    why = why.rename(columns={"why": "why no contact", "value_at_risk": "value at risk (worklist)",
+                              "past_value": "past value (lapsed)"})
+    n_active = len(winback)
+    share_contacted = winback["in_target"].mean() if n_active else 0.0
+    personal = winback["action_channel"].isin(["senior_manager_call", "account_manager_call"]).mean() if n_active else 0
+    emp = ""
+    if c.emp_fraction is not None:
+        emp = (f"<p class='small'>Check against the model's backtest: contacting the riskiest "
+               f"{c.emp_fraction:.0%} of active customers maximised the expected profit there (EMP, with its own "
+               f"cost assumptions); this plan contacts {share_contacted:.0%} of them, {personal:.0%} by a personal "
+               "call. The plan itself follows each contact's expected net value and the channels' capacity.</p>")
+    top = winback[winback["in_target"]].head(10)
+    top_table = _table(
+        top[["rank", "customer_id", "value_tier", "churn_probability", "expected_net_value", "action_channel",
+             "owner_id", "reasons"]].assign(
+            action_channel=top["action_channel"].map(_channel_words),
+            churn_probability=top["churn_probability"].map(lambda p: f"{p:.0%}"),
+        ).rename(columns={"customer_id": "customer", "value_tier": "tier", "churn_probability": "risk",
+                          "expected_net_value": "expected net value", "action_channel": "channel",
+                          "owner_id": "owner"}),
+        money=("expected net value",), currency=c.currency,
+    )
+    return [
+        "<h2>This week's plan</h2>",
+        f'<div class="figures">{figures}</div>',
+        (
+            "<p>Each customer gets the contact the playbook allows for their reason and tier with the highest expected "
+            "net value (churn probability x the contact's save rate x the customer's value, minus its cost), as long "
+            "as its channel has capacity left this week; the channels are filled by expected net value, highest "
+            "first, over the worklist and the lapsed list together.</p>"
+        ),
+        plan_table,
+        (
+            f"<p>The control group ({len(control):,} customers, {c.control_share:.0%} of the planned contacts in each "
+            "value tier) is drawn among the customers the plan would contact: they are <b>not</b> contacted this week, "
+            "so comparing them later with those who were measures what the contacts achieve. Their slots stay "
+            "unused.</p>"
+        ),
+        "<h3>Left out this week, and why</h3>",
+        _table(why, money=("value at risk (worklist)", "past value (lapsed)"), currency=c.currency),
+        emp,
+        "<h3>The first contacts on the list</h3>",
+        top_table,
+    ]
+
+
+def _channel_of(playbook: Playbook, action) -> str | None:
+    if action is None or (isinstance(action, float) and np.isnan(action)) or action not in playbook.actions:
+        return None
+    return playbook.actions[action].channel
+
+
+def _owners_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext) -> list[str]:
+    both = pd.concat([winback, lapsed], ignore_index=True)
+    target = both[both["in_target"]]
+    calls = target[target["action_channel"].isin(["senior_manager_call", "account_manager_call"])]
+    owner = calls["owner_id"].fillna("(no owner)")
+    load = (calls.assign(owner=owner).groupby("owner")
+            .agg(calls=("customer_id", "size"), expected_net_value=("expected_net_value", "sum"))
+            .sort_values(["calls", "expected_net_value"], ascending=False).head(15).reset_index())
+    status = winback["owner_status"].value_counts()
+    status_rows = pd.DataFrame({
+        "customers are owned by": [OWNER_WORDS.get(s, s) for s in status.index],
+        "customers": status.to_numpy(),
+        "value at risk": [float(winback.loc[winback["owner_status"] == s, "value_at_risk"].sum()) for s in status.index],
+    })
+    parts = [
+        "<h2>Owners' workloads</h2>",
+        (
+            "<p>A customer's owner is their account manager; when that manager has left, the successor, else the team "
+            "lead; the calls below go to them. Nobody who has left is named as an owner.</p>"
+        ),
+        _table(status_rows, money=("value at risk",), currency=c.currency),
+    ]
+    if len(load):
+        parts += ["<h3>Calls planned per owner (top 15)</h3>",
+                  _table(load.rename(columns={"expected_net_value": "expected net value"}),
+                         money=("expected net value",), currency=c.currency)]
+    managers = winback["account_manager_id"].fillna("(none)").astype("str")
+    by_manager = winback.groupby(managers)["value_at_risk"].sum().sort_values(ascending=False).head(15)
+    left = c.departed_managers if c.departed_managers is not None else pd.DataFrame(
+        columns=["account_manager_id", "departed_at"])
+    left_date = dict(zip(left["account_manager_id"], left["departed_at"], strict=True))
+    marked = {m for m in by_manager.index if m in left_date}
+    labelled = by_manager.rename(index=lambda m: f"{m} (left {left_date[m]})" if m in left_date else m)
+    parts.append(_img(plots.bar_plot(
+        labelled, "Value at risk by account manager on record (top 15)", f"value at risk ({c.currency})",
+        marked={f"{m} (left {left_date[m]})" for m in marked},
+        note="red: the manager has left; their customers are owned by the successor or team lead" if marked else "",
+    ), "value at risk by account manager"))
+    gone = winback[winback["account_manager_id"].isin(list(left_date))]
+    if len(gone):
+        summary = (gone.groupby("account_manager_id")
+                   .agg(customers=("customer_id", "size"), value_at_risk=("value_at_risk", "sum"),
+                        now_owned_by=("owner_id", lambda s: ", ".join(sorted(set(s.dropna()))) or "nobody"))
+                   .sort_values("value_at_risk", ascending=False).head(10).reset_index())
+        summary.insert(1, "left on", summary["account_manager_id"].map(left_date))
+        parts += [f"<p>{len(gone):,} active customers have an account manager who has left:</p>",
+                  _table(summary.rename(columns={"account_manager_id": "manager who left",
+                                                 "value_at_risk": "value at risk", "now_owned_by": "now owned by"}),
+                         money=("value at risk",), currency=c.currency)]
+    return parts
+
+
+FAMILY_WORDS = {
+    "open_complaint": "open complaint", "stale_complaint": "old open complaint (check the data)",
+    "complaint": "past complaints", "account_manager": "account manager left", "price": "price",
+    "decline": "buying less", "engagement": "fewer visits / browsing", "wallet": "buys elsewhere",
+    "recency": "overdue", "tenure": "new customer", "other": "other", "": "no clear reason",
+}
+
+
+def _reasons_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
+    main = winback["reason_codes"].fillna("").str.split(";").str[0].map(lambda f: FAMILY_WORDS.get(f, f))
+    by_reason = winback.groupby(main)["value_at_risk"].sum().sort_values(ascending=False)
+    target = winback[winback["in_target"]]
+    by_action = (target.groupby("recommended_action")
+                 .agg(contacts=("customer_id", "size"), expected_net_value=("expected_net_value", "sum"))
+                 .sort_values("expected_net_value", ascending=False).head(12))
+    shortened = by_action["expected_net_value"].rename(index=lambda a: a if len(a) <= 60 else a[:57] + "...")
+    return [
+        "<h2>Why customers are at risk</h2>",
+        (
+            "<p>Value at risk (churn probability x customer value) by each customer's strongest reason; and what the "
+            "plan does about it: the contacts planned by action, by the value they are expected to keep.</p>"
+        ),
+        _img(plots.bar_plot(by_reason, "Value at risk by main reason", f"value at risk ({c.currency})"),
+             "value at risk by reason"),
+        _img(plots.bar_plot(shortened, "Planned contacts by action", f"expected net value ({c.currency})"),
+             "planned contacts by action"),
+        _table(by_action.reset_index().rename(columns={"recommended_action": "action",
+                                                       "expected_net_value": "expected net value"}),
+               money=("expected net value",), currency=c.currency),
+    ]
+
+
+def _tiers_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
+    by_tier = (winback.groupby("value_tier", observed=True)
+               .agg(customers=("customer_id", "size"), customer_value=("customer_value", "sum"),
+                    value_at_risk=("value_at_risk", "sum"), mean_risk=("churn_probability", "mean"),
+                    contacted=("in_target", "sum"))
+               .reset_index().rename(columns={"value_tier": "tier", "customer_value": "customer value",
+                                              "value_at_risk": "value at risk", "mean_risk": "mean churn risk"}))
+    return [
+        "<h2>Risk by value tier</h2>",
+        (
+            "<p>Tier A holds the customers with the top 80% of value. Each panel shows where a tier's value sits on the "
+            "churn-probability scale (its own scale per panel).</p>"
+        ),
+        _table(by_tier, money=("customer value", "value at risk"), currency=c.currency, share=("mean churn risk",)),
+        _img(plots.tier_panels(winback["churn_probability"], winback["customer_value"], winback["value_tier"],
+                               "Customer value by churn probability, per tier", f"customer value ({c.currency})"),
+             "risk by tier"),
+    ]
+
+
+def _lapsed_section(lapsed: pd.DataFrame, c: ReportContext) -> list[str]:
+    if lapsed.empty:
+        return ["<h2>Lapsed customers worth winning back</h2>", "<p>No tier A or B customer lapsed in the lookback.</p>"]
+    by_tier = (lapsed.groupby("value_tier").agg(customers=("customer_id", "size"), past_value=("past_value", "sum"),
+                                                contacts=("in_target", "sum"))
+               .reset_index().rename(columns={"value_tier": "tier", "past_value": "past value"}))
+    top = lapsed.head(8)[["rank", "customer_id", "value_tier", "past_value", "reactivation_probability",
+                          "recommended_action", "reasons"]]
+    top = top.assign(reactivation_probability=top["reactivation_probability"].map(lambda p: f"{p:.0%}"))
+    return [
+        "<h2>Lapsed customers worth winning back</h2>",
+        (
+            f"<p>{len(lapsed):,} customers who were tier A or B in their last year stopped buying within the lookback "
+            "(the lapsed list). Their past value is margin over the same horizon at their old run-rate; the chance "
+            "a contact still reaches a customer who can buy is the purchase pattern's probability that they have not "
+            "left for good.</p>"
+        ),
+        _table(by_tier, money=("past value",), currency=c.currency),
+        _table(top.rename(columns={"customer_id": "customer", "value_tier": "tier", "past_value": "past value",
+                                   "reactivation_probability": "still reachable", "recommended_action": "action"}),
+               money=("past value",), currency=c.currency),
+    ]
+
+
+def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
+    if c.basis is None:
+        return ["<h2>Week over week</h2>",
+                (
+                    "<p>No earlier list at this output location: from the next run on, this section shows who entered "
+                    "and who left the target.</p>"
+                )]
+    entered = winback[winback["new_this_week"].fillna(False).astype(bool)]
+    left_ids = left_the_target(winback["customer_id"], winback["in_target"].to_numpy(), c.basis)
+    still_listed = winback[winback["customer_id"].astype("str").isin(left_ids)]
+    rising = winback[winback["risk_change"].notna()].nlargest(5, "risk_change")
+    columns = ["customer_id", "value_tier", "churn_probability", "risk_change", "recommended_action"]
+    return [
+        "<h2>Week over week</h2>",
+        (
+            f"<p>Compared with the list of {_esc(c.basis.as_of.date())}: {len(entered):,} customers entered the target, "
+            f"{len(left_ids):,} left it ({len(left_ids) - len(still_listed):,} of them are no longer active).</p>"
+        ),
+        "<h3>Entered the target (highest expected net value)</h3>",
+        _table(entered.head(8)[columns + ["expected_net_value"]], money=("expected_net_value",), currency=c.currency),
+        "<h3>Left the target, still on the list (highest value at risk)</h3>",
+        _table(still_listed.head(8)[columns]),
+        "<h3>Biggest rises in churn probability</h3>",
+        _table(rising[columns]),
+    ]
+
+
+METRIC_SENTENCES = {
+    "roc_auc": ("Ranking", "picks the churner over the non-churner in {m:.0%} of random pairs (ROC-AUC {v:.3f})"),
+    "lift_at_10": ("Top 10%", "the 10% it rates riskiest hold {v:.1f}x the churners of an average 10% (lift)"),
+    "value_captured_at_10": ("Value", "its riskiest 10% hold {v:.0%} of the value at risk"),
+    "ece": ("Calibration", "its probabilities are off by {pp:.1f} points on average (expected calibration error)"),
+    "brier": ("Accuracy", "Brier score {v:.3f} (mean squared error of the probabilities; lower is better)"),
+}
+BASELINE_WORDS = {"baseline_recency": "the recency rule", "baseline_bgnbd": "BG/NBD (purchase pattern)"}
+
+
+def _model_section(c: ReportContext) -> list[str]:
+    lines = []
+    if c.estimate_summary:
+        lines.append(f"<p><b>How reliable:</b> {_esc(c.estimate_summary)}</p>")
+    items = []
+    for metric, (label, sentence) in METRIC_SENTENCES.items():
+        if metric not in c.backtest:
+            continue
+        v = float(c.backtest[metric])
+        words = sentence.format(v=v, m=v, pp=100 * v)
+        compared = []
+        for baseline, numbers in c.backtest_baselines.items():
+            if metric in numbers and np.isfinite(numbers[metric]):
+                b = float(numbers[metric])
+                shown = (f"{b:.0%}" if metric == "roc_auc" else f"{b:.1f}x" if metric.startswith("lift")
+                         else f"{100 * b:.1f} points" if metric == "ece" else f"{b:.0%}" if "captured" in metric
+                         else f"{b:.3f}")
+                compared.append(f"{BASELINE_WORDS.get(baseline, baseline)} {shown}")
+        if compared:
+            words += "; " + ", ".join(compared)
+        items.append(f"<li><b>{_esc(label)}:</b> {_esc(words)}.</li>")
+    churn_rate = c.backtest.get("churn_rate")
+    intro = ("<p>On the latest backtest cutoff (customers scored as of a past date and checked against what "
+             "they did next" + (f"; {float(churn_rate):.0%} of them churned" if churn_rate is not None else "")
+             + "), the model against the simple baselines:</p>")
+    return ["<h2>How good is the model</h2>", *lines, intro, f"<ul>{''.join(items)}</ul>" if items else ""]
+
+
+def _drift_section(c: ReportContext) -> list[str]:
+    drifted = c.drift[c.drift > c.warning_psi]
+    if drifted.empty:
+        return ["<h2>Drift</h2>", f"<p>No model input differs from the training data (every PSI &le; {c.warning_psi}).</p>"]
+    rows = []
+    for name, psi in drifted.sort_values(ascending=False).items():
+        level = "strong" if psi > c.strong_psi else "warn"
+        label = "strong drift" if psi > c.strong_psi else "drift"
+        rows.append(f'<tr><td>{_esc(name)}</td><td class="num">{psi:.3f}</td><td class="{level}">{label}</td></tr>')
+    return [
+        "<h2>Drift</h2>",
+        (
+            f'<p class="warn">{len(drifted)} model input(s) differ from the training data (population stability index '
+            f"PSI &gt; {c.warning_psi}; &gt; {c.strong_psi} is strong): treat the scores that lean on them with care, "
+            "and retrain if it persists.</p>"
+        ),
+        f"<table><tr><th>input</th><th>PSI</th><th></th></tr>{''.join(rows)}</table>",
+    ]

@@ -1,5 +1,5 @@
-"""Step `churn score`: risk, value and reasons bucket by bucket on the configured engine -> the ranked win-back
-CSV and its report, and the full scored table as Parquet partitioned by bucket."""
+"""Step `churn score`: risk, value and reasons bucket by bucket on the configured engine -> the week's worklist and
+lapsed list (CSV), their report, and the full scored table as Parquet partitioned by bucket."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from features import as_timestamp
-from models.winback import spreadsheet_safe
+from models.week_over_week import comparison_basis
+from models.winback import LAPSED_COLUMNS, WINBACK_COLUMNS, spreadsheet_safe
 from pipeline.bucket_store import (
     SCORED_MANIFEST,
     check_replaceable,
@@ -23,10 +24,11 @@ from pipeline.bucket_store import (
 from pipeline.config import Config, load_playbook
 from pipeline.engine import load_buckets, open_engine
 from pipeline.errors import ChurnError, Interrupted
+from pipeline.history import previous_list
 from pipeline.io import frame_writer, refuse_overwriting_inputs, text_writer
 from pipeline.outputs import check_distinct, check_writable, staged_outputs
-from pipeline.report import render_report
-from pipeline.scoring import active_count, list_rows_by_bucket, score_buckets, scored_table_part, winback_list
+from pipeline.report import ReportContext, departed_managers, render_report
+from pipeline.scoring import active_count, list_rows_by_bucket, score_buckets, scored_table_part, worklists
 from pipeline.tracking import load_bundle, log_scoring_run
 
 # A list under this share of the customers active a week before its as-of date is worth a warning: a stray
@@ -45,10 +47,17 @@ class ScoringResult:
     drift: pd.Series
     model_version: str
     warnings: tuple[str, ...] = ()
+    lapsed: Path | None = None
+    n_lapsed: int = 0
+    contacts: tuple[tuple[str, int], ...] = ()  # contacts planned per channel, worklist and lapsed list together
 
 
 def report_path_for(out: Path) -> Path:
     return out.with_name(out.stem + "_report.html")
+
+
+def lapsed_path_for(out: Path) -> Path:
+    return out.with_name(out.stem + "_lapsed.csv")
 
 
 def scored_path_for(out: Path) -> Path:
@@ -69,8 +78,8 @@ def write_winback(
     report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``)."""
     given, out = as_of, Path(out)
     scored_out = str(scored_out or scored_path_for(out))
-    report = report_path_for(out)
-    _check_places(data_dir, out, report, scored_out)
+    report, lapsed_out = report_path_for(out), lapsed_path_for(out)
+    _check_places(data_dir, out, report, lapsed_out, scored_out)
     progress("loading the model")
     bundle = load_bundle(cfg, model_uri)
     playbook = load_playbook(cfg)
@@ -78,7 +87,7 @@ def write_winback(
     run = {"command": "churn score", "model_version": version}
     outputs = None
     try:
-        with staged_outputs(out, [out, report, scored_out], run) as outputs, \
+        with staged_outputs(out, [out, lapsed_out, report, scored_out], run) as outputs, \
                 open_engine(cfg.engine) as engine:
             progress(f"loading the data ({engine.name} engine)")
             buckets = load_buckets(engine, data_dir, cfg.engine, cfg.input.limits())
@@ -87,25 +96,32 @@ def write_winback(
             warnings = _shrinking_population(engine, buckets, as_of, cfg)
             progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
             scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)
-            winback = winback_list(
-                scores.gathered, playbook, cfg,
-                as_of=as_of, target_fraction=bundle.metadata.get("emp_targeting_fraction"), model_version=version,
+            basis = comparison_basis(previous_list(scored_out), as_of)
+            winback, lapsed = worklists(
+                scores.gathered, scores.lapsed, playbook, cfg, as_of=as_of, model_version=version, basis=basis
             )
-            progress("writing the scored table, the list and the report")
+            progress("writing the scored table, the lists and the report")
             scored_root = outputs.folder(scored_out)
             parts = engine.map(scored_table_part, scores.handles, list_rows_by_bucket(winback, scores.customer_ids))
             written = engine.gather(
                 engine.map(write_parquet, parts, [scored_part(scored_root, k) for k in range(len(parts))])
             )
-            finish_scored_table(scored_root, written, {"as_of": str(as_of.date()), "model_version": version})
-            outputs.file(out, frame_writer(spreadsheet_safe(winback), out))
-            outputs.file(report, text_writer(_report_html(winback, scores, as_of, version, bundle.metadata, cfg)))
+            about = {"as_of": str(as_of.date()), "model_version": version,
+                     "compared_with": str(basis.as_of.date()) if basis else None}
+            finish_scored_table(scored_root, written, about)
+            outputs.file(out, frame_writer(spreadsheet_safe(winback[list(WINBACK_COLUMNS)]), out))
+            outputs.file(lapsed_out, frame_writer(spreadsheet_safe(lapsed[list(LAPSED_COLUMNS)]), lapsed_out))
+            html = _report_html(winback, lapsed, scores, basis, as_of, version, bundle.metadata, playbook, cfg)
+            outputs.file(report, text_writer(html))
             outputs.commit()
     except KeyboardInterrupt:
         if outputs is not None and outputs.committed:
-            raise Interrupted(f"stopped just after {out}, its report and scored table were replaced.") from None
+            raise Interrupted(
+                f"stopped just after {out}, the lapsed list, the report and the scored table were replaced."
+            ) from None
         raise Interrupted(
-            f"stopped before the outputs were replaced: {out}, its report and scored table are as they were."
+            f"stopped before the outputs were replaced: {out}, the lapsed list, the report and the scored table "
+            "are as they were."
         ) from None
     except OSError as error:
         raise ChurnError(
@@ -113,30 +129,44 @@ def write_winback(
             "check the output folder (space, permissions) and run again",
         ) from None
     drift = scores.drift
+    contacts = _contacts_per_channel(winback, lapsed)
     log_scoring_run(
         cfg,
         {"customers": float(len(winback)), "in_target": float(winback["in_target"].sum()),
          "value_at_risk": float(winback["value_at_risk"].sum()),
+         "expected_net_value": float(winback.loc[winback["in_target"], "expected_net_value"].sum()
+                                     + lapsed.loc[lapsed["in_target"], "expected_net_value"].sum()),
+         "lapsed": float(len(lapsed)), "lapsed_in_target": float(lapsed["in_target"].sum()),
+         **{f"contacts.{channel}": float(n) for channel, n in contacts},
          "drift_features_warning": float((drift > cfg.scoring.drift_warning_psi).sum()),
          "drift_max_psi": float(drift.max()) if len(drift) else 0.0},
         {"as_of": str(as_of.date()), "model_version": version, "engine": cfg.engine.kind},
         report,
     )
     return ScoringResult(
-        out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version, warnings
+        out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version, warnings,
+        lapsed_out, len(lapsed), contacts,
     )
 
 
-def _check_places(data_dir, out: Path, report: Path, scored_out: str) -> None:
+def _contacts_per_channel(winback: pd.DataFrame, lapsed: pd.DataFrame) -> tuple[tuple[str, int], ...]:
+    channels = pd.concat([winback.loc[winback["in_target"], "action_channel"],
+                          lapsed.loc[lapsed["in_target"], "action_channel"]])
+    return tuple((str(c), int(n)) for c, n in channels.value_counts().sort_index().items())
+
+
+def _check_places(data_dir, out: Path, report: Path, lapsed: Path, scored_out: str) -> None:
     """Refuse unusable output places before any work is done."""
     check_writable(out, "--out")
     if out.suffix.lower() != ".csv":
         raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
     check_writable(report, "the report")
+    check_writable(lapsed, "the lapsed list")
     check_writable(scored_out, "--scored-out", folder=True)
-    check_distinct({"--out": out, "the report": report, "--scored-out": scored_out})
+    places = {"--out": out, "the lapsed list": lapsed, "the report": report, "--scored-out": scored_out}
+    check_distinct(places)
     check_replaceable(scored_out, SCORED_MANIFEST)
-    refuse_overwriting_inputs(data_dir, {"--out": out, "the report": report, "--scored-out": scored_out})
+    refuse_overwriting_inputs(data_dir, places)
 
 
 def _shrinking_population(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> tuple[str, ...]:
@@ -155,15 +185,26 @@ def _shrinking_population(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> 
     return ()
 
 
-def _report_html(winback, scores, as_of, version, metadata, cfg) -> str:
-    deciding = pd.Series([f[0] if f else "none" for f in scores.gathered.reasons.families], name="family")
+def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playbook, cfg) -> str:
     return render_report(
         winback,
-        as_of=str(as_of.date()),
-        model_version=version,
-        backtest=metadata.get("latest_backtest_metrics", {}),
-        drift=scores.drift,
-        warning_psi=cfg.scoring.drift_warning_psi,
-        strong_psi=cfg.scoring.drift_strong_psi,
-        reason_families=deciding,
+        lapsed,
+        ReportContext(
+            as_of=str(as_of.date()),
+            model_version=version,
+            currency=cfg.scoring.currency,
+            horizon_days=cfg.churn.horizon_days,
+            capacity_per_week=dict(cfg.scoring.capacity_per_week),
+            control_share=cfg.scoring.control_share,
+            backtest=metadata.get("latest_backtest_metrics", {}),
+            backtest_baselines=metadata.get("latest_backtest_baselines", {}),
+            emp_fraction=metadata.get("emp_targeting_fraction"),
+            estimate_summary=(metadata.get("estimate") or {}).get("summary"),
+            drift=scores.drift,
+            warning_psi=cfg.scoring.drift_warning_psi,
+            strong_psi=cfg.scoring.drift_strong_psi,
+            departed_managers=departed_managers(scores.account_managers, str(as_of.date())),
+            basis=basis,
+            playbook=playbook,
+        ),
     )

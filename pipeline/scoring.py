@@ -1,5 +1,6 @@
-"""Scoring, bucket by bucket: risk, value and reasons of a bucket's customers where the bucket is; the list's
-cross-customer columns (tiers, ranks, control group, target) once, over every customer.
+"""Scoring, bucket by bucket: risk, value, owners and reasons of a bucket's customers where the bucket is, and its
+lapsed customers; the lists' cross-customer parts (what is typical of the active population, tiers, the contact
+plan and its capacities, the control group, ranks) once, over every customer.
 
 No I/O here: :mod:`pipeline.score` loads the data and the model, and writes what these return.
 """
@@ -15,28 +16,39 @@ import pandas as pd
 from features import Tables, as_timestamp
 from features.aggregate import prepare_tables
 from features.cutoff import NS_PER_DAY, active_customers, customers_before
+from models.bgnbd import BgNbdParams
 from models.drift import combined_counts, drift_counts, stability_from_counts
 from models.estimator import ChurnModel, FeatureSchemaMismatch
-from models.explain import Reasons, top_reasons
+from models.explain import Reasons, explains, population_typical, top_reasons
+from models.lapsed import LapsedSettings, lapsed_customers
 from models.modelframe import CutoffStats, model_specs, scoring_frame
-from models.value import customer_value
-from models.winback import WINBACK_COLUMNS, Playbook, build_winback_list
+from models.owners import customer_owners
+from models.plan import Playbook, deciding_families
+from models.snapshots import in_training_sample
+from models.value import customer_value, margin_rates
+from models.week_over_week import Basis
+from models.winback import EXTRA_COLUMNS, WINBACK_COLUMNS, ListSettings, build_lists
 from pipeline.config import Config
 from pipeline.engine import Buckets, Engine, global_stats
 from pipeline.errors import ChurnError, ModelError
 
+# What is typical of the active population (a reason must lie beyond it) comes from every active customer up
+# to this many, else from a stable-hash sample of about this many (the median's error is then well under 1%).
+TYPICAL_SAMPLE = 100_000
+
 
 @dataclass(frozen=True)
 class ScoredCustomers:
-    """Active customers' risk, value and reasons, row for row, sorted by customer_id."""
+    """Active customers' risk, value, owners and (once explained) reasons, row for row, sorted by customer_id."""
 
-    customers: pd.DataFrame  # customer_id, churn_probability, customer_value and the list's descriptive columns
-    reasons: Reasons
+    customers: pd.DataFrame  # customer_id, churn_probability, customer_value, owners and descriptive columns
+    reasons: Reasons | None = None
     features: pd.DataFrame | None = None  # the model's inputs; left where a bucket was scored (None when gathered)
+    contributions: pd.DataFrame | None = None  # the model's feature contributions, until explained
 
     def for_list(self) -> ScoredCustomers:
         """What the driver needs for the list: everything but the model inputs."""
-        return replace(self, features=None)
+        return replace(self, features=None, contributions=None)
 
     @classmethod
     def combine(cls, parts: Sequence[ScoredCustomers]) -> ScoredCustomers:
@@ -66,10 +78,10 @@ def score_customers(
     model: ChurnModel,
     cfg: Config,
     *,
-    medians: dict[str, float],
     stats: CutoffStats | None = None,
 ) -> ScoredCustomers:
-    """Features at ``as_of`` -> calibrated risk, customer value and reasons of every active customer (no I/O).
+    """Features at ``as_of`` -> calibrated risk, customer value, owner and the model's contributions of every
+    active customer (no I/O); :func:`explain_customers` words the reasons.
 
     ``stats``: the statistics over all customers when ``tables`` is one bucket (see ``scoring_frame``).
     """
@@ -85,57 +97,114 @@ def score_customers(
         ) from None
 
     proba, contributions = model.predict_with_contributions(features)
-    probability = proba[:, 1]
-    reasons = top_reasons(contributions, features, model_specs(cfg.features), medians, cfg.scoring.top_reasons)
     customers = customers_before(tables.customers, as_of)
-    managers = pd.Series(customers["account_manager_id"].array, index=customers["customer_id"].astype("str").array)
+    ids = customers["customer_id"].astype("str").array
+    managers = pd.Series(customers["account_manager_id"].array, index=ids)
+    manager_of = frame["customer_id"].astype("str").map(managers[~managers.index.duplicated(keep="last")])
+    owners = customer_owners(manager_of, tables.account_managers, as_of)
+    margin = margin_rates(frame["customer_id"], customers, cfg.scoring.margin_rate)
     scored = pd.DataFrame(
         {
             "customer_id": frame["customer_id"],
-            "churn_probability": probability,
+            "churn_probability": proba[:, 1],
             "customer_value": customer_value(
-                frame, window_days=cfg.scoring.value_window_days, horizon_days=cfg.scoring.value_horizon_days
+                frame, window_days=cfg.scoring.value_window_days, horizon_days=cfg.churn.horizon_days,
+                margin_rate=margin,
             ),
+            "owner_id": owners["owner_id"].to_numpy(),
+            "owner_status": owners["owner_status"].to_numpy(),
+            "account_manager_id": pd.array(manager_of.to_numpy(dtype=object, na_value=None), dtype="str"),
             "days_since_last_purchase": np.floor(frame["days_since_last_purchase"]).astype(int),
             "last_purchase_date": pd.array(
                 _last_purchase_dates(as_of, frame["days_since_last_purchase"]), dtype="str"
             ),
-            "account_manager_id": frame["customer_id"].map(managers),
             "segment": frame["segment"],
             "lifecycle_stage": frame["lifecycle_stage"],
             "open_complaints": frame["open_complaints"].astype(int),
         }
     )
-    return ScoredCustomers(scored, reasons, features)
+    return ScoredCustomers(scored, features=features, contributions=contributions)
 
 
-def winback_list(
+def reason_values_sample(scored: ScoredCustomers, share: float, cfg: Config) -> pd.DataFrame:
+    """The values of the features that can be reasons, for a stable-hash ``share`` of the bucket's customers."""
+    specs = model_specs(cfg.features)
+    names = [c for c in scored.features.columns if explains(specs.get(c))]
+    keep = in_training_sample(scored.customers["customer_id"], share) if share < 1 else slice(None)
+    return scored.features.loc[keep, names]
+
+
+def explain_customers(scored: ScoredCustomers, typical: dict[str, float], cfg: Config) -> ScoredCustomers:
+    """The reasons of a bucket's customers in words, against what is typical of the whole active population."""
+    reasons = top_reasons(
+        scored.contributions, scored.features, model_specs(cfg.features), typical, cfg.scoring.top_reasons,
+        cfg.scoring.stale_complaint_days,
+    )
+    return replace(scored, reasons=reasons, contributions=None)
+
+
+def lapsed_settings(cfg: Config) -> LapsedSettings:
+    return LapsedSettings(
+        active_window_days=cfg.churn.active_window_days,
+        lookback_days=cfg.scoring.lapsed_lookback_days,
+        value_window_days=cfg.scoring.value_window_days,
+        horizon_days=cfg.churn.horizon_days,
+        margin_rate=cfg.scoring.margin_rate,
+        decline_window_days=cfg.features.trend_window_days,
+        price_rise_min_share=cfg.features.price_rise_min_share,
+        stale_complaint_days=cfg.scoring.stale_complaint_days,
+        top_reasons=cfg.scoring.top_reasons,
+    )
+
+
+def lapsed_with_owners(tables: Tables, as_of: pd.Timestamp, bgnbd: BgNbdParams, cfg: Config) -> pd.DataFrame:
+    """A bucket's lapsed customers (models.lapsed) with their owners at ``as_of``."""
+    lapsed = lapsed_customers(tables, as_of, lapsed_settings(cfg), bgnbd)
+    owners = customer_owners(lapsed["account_manager_id"], tables.account_managers, as_of)
+    return lapsed.assign(owner_id=owners["owner_id"].to_numpy(), owner_status=owners["owner_status"].to_numpy())
+
+
+def worklists(
     scored: ScoredCustomers,
+    lapsed: pd.DataFrame,
     playbook: Playbook,
     cfg: Config,
     *,
     as_of: pd.Timestamp,
-    target_fraction: float | None,
     model_version: str,
-) -> pd.DataFrame:
-    """The ranked list: tiers, value at risk, the playbook's action, control group and target flags."""
-    winback = build_winback_list(
+    basis: Basis | None = None,
+    salt: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ranked worklist and lapsed list (see models.winback.build_lists); the control group is seeded by
+    ``salt``, by default the as-of date."""
+    winback, gone = build_lists(
         scored.customers,
         reasons=scored.reasons.joined(),
-        has_family=scored.reasons.has_family(list(playbook.priority)),
+        reason_codes=scored.reasons.codes_joined(),
+        deciding_family=deciding_families(scored.reasons.has_family(list(playbook.priority)), playbook.priority),
+        lapsed=lapsed,
         playbook=playbook,
-        tier_cuts=cfg.scoring.value_tier_cuts,
-        control_share=cfg.scoring.control_share,
-        target_fraction=target_fraction,
-        target_size=cfg.scoring.target_size,
+        settings=ListSettings(
+            tier_cuts=cfg.scoring.value_tier_cuts,
+            capacity_per_week=dict(cfg.scoring.capacity_per_week),
+            control_share=cfg.scoring.control_share,
+            salt=salt or as_of.strftime("%Y-%m-%d"),
+        ),
+        basis=basis,
         as_of=as_of,
         model_version=model_version,
     )
-    return winback.assign(
+    winback = winback.assign(
         churn_probability=winback["churn_probability"].round(4),
         customer_value=winback["customer_value"].round(2),
         value_at_risk=winback["value_at_risk"].round(2),
+        risk_change=winback["risk_change"].round(4),
     )
+    gone = gone.assign(
+        past_value=gone["past_value"].round(2),
+        reactivation_probability=gone["reactivation_probability"].round(4),
+    )
+    return winback, gone
 
 
 def feature_drift_counts(scored: ScoredCustomers, reference: dict[str, dict]) -> dict[str, pd.Series]:
@@ -148,41 +217,61 @@ def scored_table_part(scored: ScoredCustomers, listed: pd.DataFrame) -> pd.DataF
     the model inputs the list does not show."""
     if not listed["customer_id"].reset_index(drop=True).equals(scored.customers["customer_id"]):
         raise ValueError("the list rows are not this bucket's customers in its order")
-    inputs = scored.features.drop(columns=[c for c in scored.features.columns if c in WINBACK_COLUMNS])
+    shown = (*WINBACK_COLUMNS, *EXTRA_COLUMNS)
+    inputs = scored.features.drop(columns=[c for c in scored.features.columns if c in shown])
     return pd.concat([listed.reset_index(drop=True), inputs.reset_index(drop=True)], axis=1)
 
 
 @dataclass(frozen=True)
 class BucketScores:
-    """Scores of every bucket: where each bucket's ScoredCustomers is, its customer ids, and all of them gathered."""
+    """Scores of every bucket: where each bucket's ScoredCustomers is, its customer ids, all of them gathered,
+    the lapsed customers of every bucket, and drift."""
 
     handles: list
     customer_ids: list[pd.Series]
     gathered: ScoredCustomers
+    lapsed: pd.DataFrame
     drift: pd.Series
+    account_managers: pd.DataFrame
+
+
+def _n_customers(scored: ScoredCustomers) -> int:
+    return len(scored.customers)
+
+
+def _account_managers(tables: Tables) -> pd.DataFrame:
+    return tables.account_managers
 
 
 def score_buckets(
     engine: Engine, buckets: Buckets, as_of: pd.Timestamp, model: ChurnModel, metadata: dict, cfg: Config
 ) -> BucketScores:
-    """Score every bucket where it is (the model sent once per worker) and gather what the list needs."""
+    """Score every bucket where it is (the model sent once per worker), word the reasons against the whole
+    active population, find the lapsed customers, and gather what the lists need."""
     as_of = as_timestamp(as_of)
     stats = global_stats(engine, buckets, [as_of], cfg.features)[as_of]
-    handles = engine.map(
-        score_customers, buckets.handles,
-        as_of=as_of, model=engine.share(model), cfg=cfg, medians=metadata["feature_medians"], stats=stats,
-    )
-    parts = engine.gather(engine.map(ScoredCustomers.for_list, handles))
-    gathered = ScoredCustomers.combine(parts)
-    if gathered.customers.empty:
+    handles = engine.map(score_customers, buckets.handles, as_of=as_of, model=engine.share(model), cfg=cfg, stats=stats)
+    n_active = sum(engine.gather(engine.map(_n_customers, handles)))
+    if n_active == 0:
         raise ChurnError(
             f"No customer bought in the {cfg.churn.active_window_days} days before {as_of.date()}: nothing to score.",
             "check --as-of against the dates in the data",
         )
+    share = min(1.0, TYPICAL_SAMPLE / n_active)
+    sample = pd.concat(engine.gather(engine.map(reason_values_sample, handles, share=share, cfg=cfg)))
+    typical = population_typical(sample, model_specs(cfg.features))
+    handles = engine.map(explain_customers, handles, typical=typical, cfg=cfg)
+    parts = engine.gather(engine.map(ScoredCustomers.for_list, handles))
+    gathered = ScoredCustomers.combine(parts)
+    lapsed = pd.concat(
+        engine.gather(engine.map(lapsed_with_owners, buckets.handles, as_of=as_of, bgnbd=stats.bgnbd, cfg=cfg)),
+        ignore_index=True,
+    ).sort_values("customer_id", kind="stable").reset_index(drop=True)
     reference = metadata["training_distributions"]
     counts = engine.gather(engine.map(feature_drift_counts, handles, reference=reference))
     drift = stability_from_counts(reference, combined_counts(counts))
-    return BucketScores(handles, [p.customers["customer_id"] for p in parts], gathered, drift)
+    managers = engine.gather(engine.map(_account_managers, buckets.handles[:1]))[0]  # every bucket has them all
+    return BucketScores(handles, [p.customers["customer_id"] for p in parts], gathered, lapsed, drift, managers)
 
 
 def list_rows_by_bucket(winback: pd.DataFrame, customer_ids: list[pd.Series]) -> list[pd.DataFrame]:

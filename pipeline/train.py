@@ -167,6 +167,11 @@ def model_metadata(
         "config": cfg.as_dict(),
         "calibration": method,
         "latest_backtest_metrics": {k: float(v) for k, v in chosen.drop("eval_cutoff").items()},
+        # The baselines at the same cutoff, so the scoring report can compare the model with them in words.
+        "latest_backtest_baselines": {
+            candidate: {k: float(v) for k, v in row.drop("eval_cutoff").items()}
+            for candidate, row in latest.set_index("candidate").iterrows() if candidate.startswith("baseline_")
+        },
         "latest_backtest_cutoff": str(pd.Timestamp(chosen["eval_cutoff"]).date()),
         "emp_targeting_fraction": float(chosen["emp_fraction"]),
         "train_cutoffs": [str(c.date()) for c in plan.train_cutoffs],

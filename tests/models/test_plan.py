@@ -81,7 +81,7 @@ def test_capacity_is_never_exceeded_and_every_contact_is_worth_it_on_random_rows
             assert limit is None or used <= limit
         assert (result.expected_net_value[contacted] > 0).all()
         assert not (result.control & contacted).any()
-        assert all(result.action[result.control] != None)  # noqa: E711 (controls were planned)
+        assert all(a is not None for a in result.action[result.control])  # controls were planned
         assert all(a in allowed[i] for i, a in enumerate(result.action) if a is not None)
         # nobody left out for capacity while their channel still had room
         for i in np.flatnonzero(result.status == "capacity"):

@@ -1,38 +1,24 @@
-"""The win-back list: ABC tiers, ranking, control group, target flags, playbook actions, spreadsheet safety."""
+"""The week's lists: ABC tiers, the plan's columns, ranking, lapsed customers by tier, week over week, spreadsheet
+safety (the plan itself: tests/models/test_plan.py)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from models.plan import Action, Playbook
+from models.week_over_week import Basis
 from models.winback import (
+    LAPSED_COLUMNS,
     WINBACK_COLUMNS,
-    Playbook,
-    build_winback_list,
-    control_group,
-    rank_by_value_at_risk,
-    recommended_actions,
+    ListSettings,
+    build_lists,
     spreadsheet_safe,
-    target_flags,
     value_tiers,
 )
 
 AS_OF = pd.Timestamp("2024-06-03")
-
-PLAYBOOK = Playbook(
-    priority=("complaint", "account_manager", "price"),
-    actions={
-        "complaint": {"A": "complaint-A", "B": "complaint-B", "C": "complaint-C"},
-        "account_manager": {"A": "manager-A", "B": "manager-B", "C": "manager-C"},
-        "price": {"A": "price-A", "B": "price-B", "C": "price-C"},
-        # an action for a family that is not in the priority list is never used
-        "wallet": {"A": "wallet-A", "B": "wallet-B", "C": "wallet-C"},
-    },
-    default={"A": "default-A", "B": "default-B", "C": "default-C"},
-    low_risk_probability=0.2,
-    low_risk_tiers=("C",),
-    low_risk_action="no action",
-)
 
 
 # ---------------------------------------------------------------------------------------------- value tiers
@@ -76,209 +62,151 @@ def test_value_tiers_do_not_mutate_input():
     pd.testing.assert_series_equal(value, before)
 
 
-# ---------------------------------------------------------------------------------------------- ranking
+# ---------------------------------------------------------------------------------------------- the lists
 
 
-def test_rank_by_value_at_risk_highest_first_ties_by_customer_id():
-    frame = pd.DataFrame(
-        {"customer_id": ["d", "b", "a", "c"], "value_at_risk": [5.0, 20.0, 5.0, 20.0], "x": [1, 2, 3, 4]},
-        index=[10, 11, 12, 13],
-    )
-    before = frame.copy()
-    ranked = rank_by_value_at_risk(frame)
-    # 20 (b), 20 (c), 5 (a), 5 (d): equal value at risk goes by customer_id; other columns travel along.
-    assert list(ranked.columns) == ["rank", "customer_id", "value_at_risk", "x"]
-    assert ranked["rank"].tolist() == [1, 2, 3, 4]
-    assert ranked["customer_id"].tolist() == ["b", "c", "a", "d"]
-    assert ranked["x"].tolist() == [2, 4, 3, 1]
-    assert list(ranked.index) == [0, 1, 2, 3]
-    pd.testing.assert_frame_equal(frame, before)
-
-
-# ---------------------------------------------------------------------------------------------- control group
-
-
-def _tiered(n_a: int, n_b: int, n_c: int, prefix: str = "c") -> pd.DataFrame:
-    tiers = ["A"] * n_a + ["B"] * n_b + ["C"] * n_c
-    ids = [f"{prefix}{i:03d}" for i in range(len(tiers))]
-    return pd.DataFrame({"customer_id": pd.Series(ids, dtype="str"), "value_tier": tiers})
-
-
-def _controls(frame: pd.DataFrame, share: float, as_of: pd.Timestamp = AS_OF) -> set[str]:
-    mask = control_group(frame["customer_id"], frame["value_tier"], share, as_of)
-    return set(frame.loc[mask, "customer_id"])
-
-
-def test_control_group_takes_round_share_of_each_tier():
-    frame = _tiered(10, 7, 23)
-    mask = control_group(frame["customer_id"], frame["value_tier"], 0.2, AS_OF)
-    assert mask.dtype == bool and len(mask) == 40
-    # share 0.2: A 10 -> 2.0 -> 2; B 7 -> 1.4 -> 1; C 23 -> 4.6 -> 5.
-    counts = frame.loc[mask, "value_tier"].value_counts().to_dict()
-    assert counts == {"A": 2, "B": 1, "C": 5}
-    assert not control_group(frame["customer_id"], frame["value_tier"], 0.0, AS_OF).any()
-
-
-def test_control_group_is_fixed_by_customer_and_date_not_by_row_order():
-    frame = _tiered(10, 7, 23)
-    shuffled = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
-    assert _controls(shuffled, 0.2) == _controls(frame, 0.2)
-    assert _controls(frame, 0.2) == _controls(frame.copy(), 0.2)
-
-
-def test_control_group_of_a_tier_ignores_the_other_tiers():
-    frame = _tiered(10, 7, 23)
-    # ten more C customers: C now 33 -> 6.6 -> 7 controls; A and B keep exactly the same controls.
-    more = pd.concat([frame, _tiered(0, 0, 10, prefix="z")], ignore_index=True)
-    base, grown = _controls(frame, 0.2), _controls(more, 0.2)
-    tier_of = dict(zip(more["customer_id"], more["value_tier"]))
-    assert {c for c in grown if tier_of[c] != "C"} == {c for c in base if tier_of[c] != "C"}
-    assert sum(tier_of[c] == "C" for c in grown) == 7
-
-
-def test_control_group_keeps_its_members_when_a_non_member_leaves():
-    # 12 customers, share 0.25 -> 3 controls; without one non-control customer 11 * 0.25 = 2.75 -> 3 again:
-    # each customer's draw is their own, so the same three are chosen.
-    frame = _tiered(12, 0, 0)
-    chosen = _controls(frame, 0.25)
-    assert len(chosen) == 3
-    leaver = min(set(frame["customer_id"]) - chosen)
-    assert _controls(frame[frame["customer_id"] != leaver], 0.25) == chosen
-
-
-def test_control_group_is_drawn_again_on_another_date():
-    frame = _tiered(200, 0, 0)
-    first = _controls(frame, 0.5, pd.Timestamp("2024-06-03"))
-    second = _controls(frame, 0.5, pd.Timestamp("2024-06-10"))
-    assert len(first) == len(second) == 100
-    assert first != second
-
-
-# ---------------------------------------------------------------------------------------------- target flags
-
-
-def test_target_flags_by_size_or_fraction():
-    assert target_flags(5, fraction=0.9, size=2).tolist() == [True, True, False, False, False]  # size wins
-    assert target_flags(3, fraction=None, size=10).tolist() == [True, True, True]  # capped at the list
-    # 0.34 * 10 = 3.4 -> 3 rows
-    assert target_flags(10, fraction=0.34, size=None).tolist() == [True] * 3 + [False] * 7
-    assert target_flags(4, fraction=None, size=None).tolist() == [False] * 4
-    assert target_flags(4, fraction=None, size=0).tolist() == [False] * 4
-
-
-# ---------------------------------------------------------------------------------------------- playbook
-
-
-def test_recommended_actions_follow_priority_low_risk_rule_and_default():
-    has_family = pd.DataFrame(
-        {
-            "price": [True, True, False, False, False, False, False, True],
-            "complaint": [True, False, True, True, False, False, False, False],
-            "account_manager": [False, True, False, False, False, False, False, False],
-            "wallet": [False, False, False, False, False, False, True, False],
-        }
-    )
-    tiers = pd.Series(["A", "B", "C", "C", "A", "B", "C", "C"])
-    probability = pd.Series([0.9, 0.5, 0.1, 0.2, 0.05, 0.6, 0.5, 0.19])
-    actions = recommended_actions(has_family, tiers, probability, PLAYBOOK)
-    assert list(actions) == [
-        "complaint-A",  # complaint comes before price in the priority
-        "manager-B",  # account_manager comes before price
-        "no action",  # tier C with p 0.1 < 0.2: low risk, whatever the reason
-        "complaint-C",  # p 0.2 is not below 0.2: not low risk
-        "default-A",  # low p but tier A is not a low-risk tier; no family -> tier default
-        "default-B",  # no family
-        "default-C",  # wallet is not in the priority list -> default
-        "no action",  # tier C, p 0.19
-    ]
-
-
-def test_recommended_actions_ignore_priority_families_without_a_column():
-    has_family = pd.DataFrame({"price": [True, False]})  # no complaint / account_manager columns
-    actions = recommended_actions(has_family, pd.Series(["B", "A"]), pd.Series([0.5, 0.5]), PLAYBOOK)
-    assert list(actions) == ["price-B", "default-A"]
-
-
-# ---------------------------------------------------------------------------------------------- the list
+ACTIONS = {
+    "complaint_call": Action("complaint_call", "account_manager_call", "call about the complaint", 10.0, 0.5),
+    "complaint_mail": Action("complaint_mail", "email", "apology mail", 1.0, 0.1),
+    "senior_visit": Action("senior_visit", "senior_manager_call", "senior visit", 50.0, 0.4),
+    "care_mail": Action("care_mail", "email", "care mail", 1.0, 0.02),
+    "winback_call": Action("winback_call", "account_manager_call", "win-back call", 20.0, 0.2),
+}
+PLAYBOOK = Playbook(
+    actions=ACTIONS,
+    priority=("complaint",),
+    families={"complaint": {"A": ("senior_visit", "complaint_call", "complaint_mail"),
+                            "B": ("complaint_call", "complaint_mail"), "C": ("complaint_mail",)}},
+    default={"A": ("care_mail",), "B": ("care_mail",), "C": ()},
+    lapsed={"A": ("winback_call",), "B": ("winback_call",)},
+)
 
 
 def _scored() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "customer_id": pd.Series(["c1", "c2", "c3", "c4"], index=[7, 8, 9, 10], dtype="str"),
+            "customer_id": pd.Series(["c1", "c2", "c3", "c4"], dtype="str"),
             "churn_probability": [0.5, 0.9, 0.1, 0.3],
             "customer_value": [100.0, 20.0, 600.0, 280.0],
+            "owner_id": pd.Series(["m1", None, "m2", "m9"], dtype="str"),
+            "owner_status": ["account_manager", "unmanaged", "account_manager", "successor"],
+            "account_manager_id": pd.Series(["m1", None, "m2", "m3"], dtype="str"),
             "days_since_last_purchase": [10, 50, 3, 20],
-            "last_purchase_date": pd.to_datetime(["2024-05-24", "2024-04-14", "2024-05-31", "2024-05-14"]),
-            "account_manager_id": ["m1", None, "m2", "m1"],
+            "last_purchase_date": ["2024-05-24", "2024-04-14", "2024-05-31", "2024-05-14"],
             "segment": ["retail", "retail", "b2b", "unknown"],
             "lifecycle_stage": ["maturity", "decline", "growth", "maturity"],
             "open_complaints": [0, 2, 0, 1],
         },
-        index=[7, 8, 9, 10],
-    )
+    ).set_axis([7, 8, 9, 10])
 
 
-def test_build_winback_list_by_hand():
-    scored = _scored()
-    before = scored.copy()
-    reasons = ["r-c1", "r-c2", "r-c3", "r-c4"]
-    has_family = pd.DataFrame({"complaint": [False, True, False, True], "price": [True, False, False, False]})
-    winback = build_winback_list(
-        scored,
-        reasons=reasons,
-        has_family=has_family,
+def _lapsed() -> pd.DataFrame:
+    return pd.DataFrame({
+        "customer_id": pd.Series(["g1", "g2", "g3"], dtype="str"),
+        "past_value": [700.0, 90.0, 10.0],
+        "days_since_last_purchase": [120, 200, 100],
+        "last_purchase_date": ["2024-02-04", "2023-11-16", "2024-02-24"],
+        "reactivation_probability": [0.5, 0.8, 0.9],
+        "account_manager_id": pd.Series([None, "m3", None], dtype="str"),
+        "reasons": ["no purchase for 120 days", "account manager m3 left 2 weeks before the last purchase",
+                    "no purchase for 100 days"],
+        "reason_codes": ["recency", "account_manager", "recency"],
+        "owner_id": pd.Series([None, "m9", None], dtype="str"),
+        "owner_status": ["unmanaged", "successor", "unmanaged"],
+    })
+
+
+def _lists(capacity, *, basis=None, share=0.0):
+    return build_lists(
+        _scored(),
+        reasons=["r-c1", "r-c2", "r-c3", "r-c4"],
+        reason_codes=["price", "complaint", "", "complaint"],
+        deciding_family=np.array([None, "complaint", None, "complaint"], dtype=object),
+        lapsed=_lapsed(),
         playbook=PLAYBOOK,
-        tier_cuts=(0.80, 0.95),
-        control_share=0.0,
-        target_fraction=None,
-        target_size=2,
+        settings=ListSettings(tier_cuts=(0.80, 0.95), capacity_per_week=capacity, control_share=share,
+                              salt="2024-06-03"),
+        basis=basis,
         as_of=AS_OF,
         model_version="7",
     )
-    assert list(winback.columns) == list(WINBACK_COLUMNS)
-    # value at risk = p x value: c1 0.5 x 100 = 50; c2 0.9 x 20 = 18; c3 0.1 x 600 = 60; c4 0.3 x 280 = 84.
-    # Ranked: c4 84, c3 60, c1 50, c2 18.
-    assert winback["customer_id"].tolist() == ["c4", "c3", "c1", "c2"]
-    assert winback["rank"].tolist() == [1, 2, 3, 4]
-    assert winback["value_at_risk"].tolist() == pytest.approx([84.0, 60.0, 50.0, 18.0])
-    # tiers (total 1000, cuts 0.80 / 0.95): c3 600 before 0 -> A; c4 280 before 0.60 -> A;
-    # c1 100 before 0.88 -> B; c2 20 before 0.98 -> C.
-    assert winback["value_tier"].tolist() == ["A", "A", "B", "C"]
-    # reasons travel with their customer
-    assert winback["reasons"].tolist() == ["r-c4", "r-c3", "r-c1", "r-c2"]
-    # c4: complaint, tier A; c3: nothing, tier A; c1: price, tier B; c2: complaint, tier C, p 0.9 (not low risk)
-    assert winback["recommended_action"].tolist() == ["complaint-A", "default-A", "price-B", "complaint-C"]
-    assert winback["in_target"].tolist() == [True, True, False, False]
-    assert winback["control_group"].tolist() == [False] * 4
-    assert winback["open_complaints"].tolist() == [1, 0, 0, 2]
-    assert winback["days_since_last_purchase"].tolist() == [20, 3, 10, 50]
-    assert (winback["model_version"] == "7").all()
-    assert (winback["as_of"] == "2024-06-03").all()
-    pd.testing.assert_frame_equal(scored, before)
 
 
-def test_build_winback_list_target_fraction_and_control_share():
-    scored = _scored()
-    has_family = pd.DataFrame({"complaint": [False] * 4})
-    winback = build_winback_list(
-        scored,
-        reasons=[""] * 4,
-        has_family=has_family,
-        playbook=PLAYBOOK,
-        tier_cuts=(0.80, 0.95),
-        control_share=0.6,
-        target_fraction=0.5,
-        target_size=None,
-        as_of=AS_OF,
-        model_version="7",
-    )
-    # fraction 0.5 of 4 rows = 2 rows. Control share 0.6: tier A (c3, c4): 1.2 -> 1; B (c1): 0.6 -> 1;
-    # C (c2): 0.6 -> 1; so three controls, one in each tier, and c1 and c2 (alone in their tiers) are in.
-    assert winback["in_target"].tolist() == [True, True, False, False]
-    controls = winback.loc[winback["control_group"], "customer_id"].tolist()
-    assert len(controls) == 3
-    assert {"c1", "c2"} <= set(controls)
+def test_build_lists_by_hand():
+    before = _scored()
+    worklist, lapsed = _lists({"senior_manager_call": 1, "account_manager_call": 1, "email": None})
+    assert list(worklist.columns[: len(WINBACK_COLUMNS)]) == list(WINBACK_COLUMNS)
+    assert list(lapsed.columns[: len(LAPSED_COLUMNS)]) == list(LAPSED_COLUMNS)
+    # tiers (total 1000, cuts 0.80 / 0.95): c3 600 A; c4 280 A; c1 100 B; c2 20 C. Tier floors: A 280, B 100.
+    # Lapsed: g1 700 >= 280 -> A; g2 90 < 100 -> C (let go); g3 10 -> C (let go).
+    # ENV = p x save x value - cost:
+    #   c4 (complaint, A): senior .3*.4*280-50 = -16.4; call .3*.5*280-10 = 32; mail .3*.1*280-1 = 7.4
+    #   c2 (complaint, C): mail .9*.1*20-1 = 0.8
+    #   c1 (no family, B): care mail .5*.02*100-1 = 0
+    #   c3 (no family, A): care mail .1*.02*600-1 = 0.2
+    #   g1 (lapsed A): win-back call .5*.2*700-20 = 50
+    # Best first: g1 call 50 (the one manager call), c4 call 32 (full) -> c4 mail 7.4, c2 0.8, c3 0.2;
+    # c1's 0 is not positive: no contact.
+    assert worklist["customer_id"].tolist() == ["c4", "c2", "c3", "c1"]  # targeted by ENV, then value at risk
+    assert worklist["rank"].tolist() == [1, 2, 3, 4]
+    assert worklist["value_tier"].tolist() == ["A", "C", "A", "B"]
+    assert worklist["expected_net_value"].tolist() == pytest.approx([7.4, 0.8, 0.2, 0.0])
+    assert worklist["action_channel"].tolist() == ["email", "email", "email", "none"]
+    assert worklist["recommended_action"].tolist() == [
+        "apology mail", "apology mail", "care mail", "No action this week: no contact is worth its cost",
+    ]
+    assert worklist["in_target"].tolist() == [True, True, True, False]
+    assert worklist["value_at_risk"].tolist() == pytest.approx([84.0, 18.0, 60.0, 50.0])
+    assert worklist["reasons"].tolist() == ["r-c4", "r-c2", "r-c3", "r-c1"]
+    assert worklist["reason_codes"].tolist() == ["complaint", "complaint", "", "price"]
+    assert worklist["owner_id"].fillna("").tolist() == ["m9", "", "m2", "m1"]
+    assert worklist["new_this_week"].isna().all() and worklist["risk_change"].isna().all()  # no earlier list
+    assert (worklist["model_version"] == "7").all() and (worklist["as_of"] == "2024-06-03").all()
+    assert lapsed["customer_id"].tolist() == ["g1"]
+    assert lapsed["expected_net_value"].tolist() == pytest.approx([50.0])
+    assert lapsed["action_channel"].tolist() == ["account_manager_call"]
+    assert lapsed["recommended_action"].tolist() == ["win-back call"]
+    pd.testing.assert_frame_equal(_scored(), before)
+
+
+def test_a_full_channel_is_named_and_a_freed_slot_goes_to_the_next_best():
+    worklist, lapsed = _lists({"senior_manager_call": 1, "account_manager_call": 0, "email": 0})
+    # No manager calls and no emails: g1's call and every email are blocked; c4's senior visit is -16.4.
+    assert lapsed["recommended_action"].tolist() == ["No action this week: account manager calls are fully booked"]
+    rows = worklist.set_index("customer_id")
+    assert rows.loc["c4", "recommended_action"] == "No action this week: account manager calls are fully booked"
+    assert rows.loc["c4", "expected_net_value"] == pytest.approx(32.0)  # what the blocked call was worth
+    assert rows.loc["c2", "recommended_action"] == "No action this week: emails are fully booked"
+    assert not worklist["in_target"].any()
+    # Ranked by value at risk when nobody is targeted: c4 84, c3 60, c1 50, c2 18.
+    assert worklist["customer_id"].tolist() == ["c4", "c3", "c1", "c2"]
+    worklist, lapsed = _lists({"senior_manager_call": 1, "account_manager_call": 2, "email": None})
+    assert worklist.set_index("customer_id").loc["c4", "recommended_action"] == "call about the complaint"
+
+
+def test_control_rows_have_no_contact_and_are_not_in_target():
+    worklist, lapsed = _lists({"senior_manager_call": 1, "account_manager_call": 1, "email": None}, share=0.5)
+    both = pd.concat([worklist, lapsed])
+    control = both[both["control_group"]]
+    assert len(control) > 0
+    assert not control["in_target"].any()
+    assert (control["action_channel"] == "none").all()
+    assert (control["recommended_action"] == "Control group: do not contact this week").all()
+    assert control["action_id"].notna().all()  # what they would have had is kept for the evaluation
+    assert (both["in_target"] == (both["action_channel"] != "none")).all()
+
+
+def test_week_over_week_against_an_earlier_list():
+    basis = Basis(pd.Timestamp("2024-05-27"), pd.DataFrame({
+        "customer_id": ["c1", "c2", "c9"], "churn_probability": [0.4, 0.95, 0.5], "in_target": [True, True, True],
+    }))
+    worklist, _ = _lists({"senior_manager_call": 1, "account_manager_call": 1, "email": None}, basis=basis)
+    rows = worklist.set_index("customer_id")
+    # c4 and c3 are new in the target; c2 stays; c1 was in and is now out (no contact worth it).
+    assert rows["new_this_week"].astype(object).to_dict() == {"c4": True, "c2": False, "c3": True, "c1": False}
+    assert rows.loc["c1", "risk_change"] == pytest.approx(0.1)
+    assert rows.loc["c2", "risk_change"] == pytest.approx(-0.05)
+    assert pd.isna(rows.loc["c4", "risk_change"])
 
 
 # ---------------------------------------------------------------------------------------------- spreadsheet safety
