@@ -65,7 +65,7 @@ def warm_worker() -> float:
 
 
 def _bundle(model_path: Path, features: Path):
-    """The benchmark model as scoring loads a registered one: medians, a training reference for drift, a target."""
+    """The benchmark model as scoring loads a registered one: a training reference for drift, a target."""
     from models.drift import reference_distributions
     from pipeline.io import read_frame
     from pipeline.tracking import ModelBundle
@@ -73,7 +73,7 @@ def _bundle(model_path: Path, features: Path):
     saved = pickle.loads(model_path.read_bytes())
     sample = read_frame(features).sample(n=50_000, random_state=0, replace=True)
     reference = reference_distributions(sample.drop(columns="customer_id"))
-    metadata = {"feature_medians": saved["medians"], "training_distributions": reference,
+    metadata = {"training_distributions": reference,
                 "emp_targeting_fraction": 0.2, "latest_backtest_metrics": {}}
     return ModelBundle(saved["model"], metadata, version="benchmark")
 

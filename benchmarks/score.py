@@ -1,10 +1,11 @@
 """Speed and memory of scoring with reasons: about 1,000,000 active customers through `churn score`'s path.
 
 Generates the numpy world of ``benchmarks.features`` (at --scale 2.07 about 1,000,000 customers are active at
-as_of), loads the model that ``benchmarks.train --save`` wrote, and runs ``pipeline.scoring.score_customers`` and
-``winback_list`` unchanged: features at as_of (feature table + BG/NBD), contributions (and from them the probabilities),
-top_reasons, the descriptive columns, build_winback_list. Each stage is timed by wrapping the names
-pipeline.scoring calls (instrumented, not altered); peak memory per stage is VmHWM, reset before each.
+as_of), loads the model that ``benchmarks.train --save`` wrote, and runs ``pipeline.scoring``'s ``score_customers``,
+``explain_customers``, ``lapsed_with_owners`` and ``worklists`` unchanged: features at as_of (feature table +
+BG/NBD), contributions (and from them the probabilities), top_reasons against the active population's medians, the
+lapsed customers, the contact plan (build_lists). Each stage is timed by wrapping the names pipeline.scoring calls
+(instrumented, not altered); peak memory per stage is VmHWM, reset before each.
 
 Then, on --check-rows random rows, compares with LightGBM's own pred_contrib (max difference, signs, order of
 each row's contributions, the reasons they give) and every reason text with FeatureSpec.describe of its row,
@@ -30,7 +31,8 @@ import pandas as pd
 import pipeline.scoring as score_step
 from benchmarks.features import AS_OF, _memory_mb, _reset_peak, generate
 from benchmarks.train import WORLD_SIZES
-from models.explain import top_reasons
+from models.bgnbd import fit_bgnbd, rfm_summary
+from models.explain import population_typical, top_reasons
 from models.modelframe import model_specs
 from pipeline.config import load_config, load_playbook
 
@@ -60,13 +62,13 @@ class Stages:
 
 
 def instrument(stages: Stages, model) -> None:
-    """Time the stages of score_customers and winback_list through the names they call."""
-    for name in ("prepare_tables", "scoring_frame", "top_reasons", "customer_value", "build_winback_list"):
+    """Time the stages of scoring and the lists through the names they call."""
+    for name in ("prepare_tables", "scoring_frame", "top_reasons", "customer_value", "lapsed_customers", "build_lists"):
         setattr(score_step, name, stages.wrap(name, getattr(score_step, name)))
     model.contributions = stages.wrap("contributions", model.contributions)  # predict_with_contributions calls it
 
 
-def check(scored, model, cfg, medians, n_rows: int, seed: int = 0) -> None:
+def check(scored, model, cfg, typical, n_rows: int, seed: int = 0) -> None:
     """Fast contributions and reasons against LightGBM's pred_contrib and FeatureSpec.describe on sampled rows."""
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(scored.features), min(n_rows, len(scored.features)), replace=False))
@@ -80,11 +82,12 @@ def check(scored, model, cfg, medians, n_rows: int, seed: int = 0) -> None:
     same_order = np.array_equal(np.argsort(fast, axis=1, kind="stable"), np.argsort(naive, axis=1, kind="stable"))
     specs = model_specs(cfg.features)
     naive_frame = pd.DataFrame(naive, index=sample.index, columns=[*model.schema.names, "bias"])
-    reference = top_reasons(naive_frame, sample, specs, medians, cfg.scoring.top_reasons)
+    reference = top_reasons(naive_frame, sample, specs, typical, cfg.scoring.top_reasons,
+                            cfg.scoring.stale_complaint_days)
     all_texts, all_features = scored.reasons.texts, scored.reasons.features
     texts = [all_texts[i] for i in rows]
     described = [
-        [specs[name].describe(record) for name in all_features[i]]
+        [specs[name].describe(record, typical.get(name)) for name in all_features[i]]
         for i, record in zip(rows, sample.to_dict("records"), strict=True)
     ]
     print(
@@ -108,7 +111,7 @@ def main() -> None:
     if not args.model.exists():
         parser.error(f"{args.model} does not exist: run `python -m benchmarks.train --save {args.model}` first")
     bundle = pickle.loads(args.model.read_bytes())
-    model, medians = bundle["model"], bundle["medians"]
+    model = bundle["model"]
     cfg = load_config()
     playbook = load_playbook(cfg)
 
@@ -121,10 +124,12 @@ def main() -> None:
     stages = Stages()
     instrument(stages, model)
     start = time.perf_counter()
-    scored = score_step.score_customers(tables, AS_OF, model, cfg, medians=medians)
-    winback = score_step.winback_list(
-        scored, playbook, cfg, as_of=AS_OF, target_fraction=0.2, model_version="benchmark"
-    )
+    unexplained = score_step.score_customers(tables, AS_OF, model, cfg)
+    typical = population_typical(unexplained.features, model_specs(cfg.features))
+    scored = score_step.explain_customers(unexplained, typical, cfg)
+    bgnbd = fit_bgnbd(rfm_summary(tables.transactions, AS_OF))
+    lapsed = score_step.lapsed_with_owners(tables, AS_OF, bgnbd, cfg)
+    winback, _ = score_step.worklists(scored, lapsed, playbook, cfg, as_of=AS_OF, model_version="benchmark")
     total = time.perf_counter() - start
     peak = stages.overall_peak()
 
@@ -138,7 +143,7 @@ def main() -> None:
     print(f"total {total:.1f}s ({total - features_s:.1f}s after the features), peak {peak:.0f} MB")
     print(f"rows with reasons: {(winback['reasons'] != '').mean():.3f}; first row: {winback.iloc[0].to_dict()}")
 
-    check(scored, model, cfg, medians, args.check_rows)
+    check(scored, model, cfg, typical, args.check_rows)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}, "

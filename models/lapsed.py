@@ -1,8 +1,8 @@
 """Lapsed customers: no longer active at the as-of date, their activity ended within a lookback, with what they
 were worth in the year before and why they may have left, in words.
 
-A customer stops being active ``active_window_days`` after their last purchase day; they are on this list when
-that happened in the ``lookback_days`` up to the as-of date. Their past value is what ``customer_value`` would have
+A customer stops being active the day after the ``active_window_days`` following their last purchase day; they
+are on this list when that day lies in the ``lookback_days`` up to the as-of date. Their past value is what ``customer_value`` would have
 said on their last purchase day: net spend of the ``value_window_days`` up to and including it, scaled to the
 churn horizon, times the margin rate. Their reactivation probability is the BG/NBD probability that they are still
 "alive" (have not left for good) at the as-of date, from the model fitted on every customer's purchases before it:
@@ -80,9 +80,10 @@ def _find_lapsed(transactions: pd.DataFrame, today: int, s: LapsedSettings) -> _
     bought = (transactions["amount"] > 0).to_numpy()
     last_day = np.full(key.n, -np.inf)
     np.maximum.at(last_day, key.codes[bought], day[bought])
-    # Active at as_of: a purchase day within the last active_window_days days; lapsed within the lookback: the
-    # first day they were no longer active (last purchase day + active_window_days) in the lookback.
-    ended = last_day + s.active_window_days
+    # Active at as_of: a purchase on or after the day active_window_days before it. So the first day a customer
+    # is no longer active is the day after last purchase day + active_window_days; lapsed within the lookback:
+    # that day lies in the lookback_days up to as_of.
+    ended = last_day + s.active_window_days + 1
     lapsed = np.flatnonzero((ended <= today) & (ended > today - s.lookback_days))
     if len(lapsed) == 0:
         return None

@@ -28,4 +28,5 @@ def margin_rates(customer_ids: pd.Series, customers: pd.DataFrame, default: floa
     rates = pd.Series(known["margin_rate"].to_numpy(dtype=float), index=known["customer_id"].astype("str").array)
     rates = rates[~rates.index.duplicated(keep="last")]
     position = rates.index.get_indexer(customer_ids.astype("str"))
-    return np.where(position >= 0, rates.to_numpy()[np.maximum(position, 0)], float(default))
+    known_rates = np.append(rates.to_numpy(), float(default))  # position -1 (unknown) reads the default
+    return known_rates[position]

@@ -157,7 +157,8 @@ def build_lists(
     reaches the active customers' tier A or B floor are listed; the rest are let go.
     """
     work = scored.reset_index(drop=True).copy()
-    work["value_at_risk"] = work["churn_probability"] * work["customer_value"]
+    # Rounded as the list shows them (cents), so the ranking reads right off the printed numbers.
+    work["value_at_risk"] = (work["churn_probability"] * work["customer_value"]).round(2)
     work["value_tier"] = value_tiers(
         pd.Series(work["customer_value"].array, index=work["customer_id"].array), settings.tier_cuts
     ).to_numpy()

@@ -321,8 +321,8 @@ def train(
 def _print_scoring(result, cfg) -> None:
     console.print(
         f"Scored {result.n_customers:,} active customers as of {result.as_of.date()} with model "
-        f"{result.model_version}; {result.n_target:,} to contact this week, and {result.n_lapsed:,} lapsed "
-        "customers worth winning back."
+        f"{result.model_version}; {result.n_target:,} to contact this week. {result.n_lapsed:,} valuable customers "
+        "lapsed in the lookback (the lapsed list)."
     )
     if result.contacts:
         planned = ", ".join(f"{n:,} {channel.replace('_', ' ')}s" for channel, n in result.contacts)

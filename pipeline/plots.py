@@ -111,7 +111,7 @@ def bar_plot(values: pd.Series, title: str, xlabel: str, marked: set | None = No
 
 @_literal_text
 def tier_panels(
-    probability: pd.Series, value: pd.Series, tiers: pd.Series, title: str, ylabel: str
+    probability: pd.Series, value: pd.Series, value_at_risk: pd.Series, tiers: pd.Series, ylabel: str
 ) -> bytes:
     """Small multiples, one panel per tier: how the tier's customer value spreads over churn probability (each
     panel on its own scale, so a small tier A is not swamped by a large tier C)."""
@@ -121,11 +121,11 @@ def tier_panels(
     for ax, tier in zip(axes[0], names, strict=False):
         rows = (tiers == tier).to_numpy()
         ax.hist(probability[rows], bins=bins, weights=value[rows], color=MAIN)
-        at_risk = float((probability[rows] * value[rows]).sum())
+        at_risk = float(value_at_risk[rows].sum())
         ax.set_title(f"Tier {tier}: {rows.sum():,} customers\nvalue at risk {thousands(at_risk)}", fontsize=9)
         ax.set_xlabel("churn probability")
         ax.yaxis.set_major_formatter(FuncFormatter(thousands))
         ax.spines[["top", "right"]].set_visible(False)
     axes[0][0].set_ylabel(ylabel)
-    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return _png(fig)

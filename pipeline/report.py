@@ -25,7 +25,8 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 64em; co
 h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 .sub { color: #555; margin-top: 0; }
 table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.25em 0.7em; border-bottom: 1px solid #eee; }
-th { text-align: left; background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { text-align: left; background: #f6f8fa; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; margin: 1em 0; }
 .figure { background: #f6f8fa; border-radius: 6px; padding: 0.6em 1em; min-width: 11em; }
 .figure b { display: block; font-size: 1.5em; } .figure span { color: #555; font-size: 0.9em; }
@@ -157,11 +158,13 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
     ])
     channels = [ch for ch in CHANNEL_ORDER if ch in c.capacity_per_week] + sorted(
         set(c.capacity_per_week) - set(CHANNEL_ORDER))
+    held_from = control["action_id"].astype("object").map(
+        {name: action.channel for name, action in c.playbook.actions.items()}).to_numpy()
     rows = []
     for channel in channels:
         planned = target[target["action_channel"] == channel]
         limit = c.capacity_per_week[channel]
-        held = int((control["action_id"].map(lambda a, ch=channel: _channel_of(c.playbook, a) == ch)).sum())
+        held = int(np.sum(held_from == channel))
         rows.append({
             "channel": _channel_words(channel),
             "contacts": len(planned),
@@ -222,17 +225,11 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
     ]
 
 
-def _channel_of(playbook: Playbook, action) -> str | None:
-    if action is None or (isinstance(action, float) and np.isnan(action)) or action not in playbook.actions:
-        return None
-    return playbook.actions[action].channel
-
-
 def _owners_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext) -> list[str]:
     both = pd.concat([winback, lapsed], ignore_index=True)
     target = both[both["in_target"]]
     calls = target[target["action_channel"].isin(["senior_manager_call", "account_manager_call"])]
-    owner = calls["owner_id"].fillna("(no owner)")
+    owner = calls["owner_id"].where(calls["owner_status"] != UNMANAGED, "(retention team)").fillna("(needs an owner)")
     load = (calls.assign(owner=owner).groupby("owner")
             .agg(calls=("customer_id", "size"), expected_net_value=("expected_net_value", "sum"))
             .sort_values(["calls", "expected_net_value"], ascending=False).head(15).reset_index())
@@ -254,8 +251,9 @@ def _owners_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContex
         parts += ["<h3>Calls planned per owner (top 15)</h3>",
                   _table(load.rename(columns={"expected_net_value": "expected net value"}),
                          money=("expected net value",), currency=c.currency)]
-    managers = winback["account_manager_id"].fillna("(none)").astype("str")
-    by_manager = winback.groupby(managers)["value_at_risk"].sum().sort_values(ascending=False).head(15)
+    managed = winback[winback["account_manager_id"].notna()]
+    by_manager = (managed.groupby(managed["account_manager_id"].astype("str"))["value_at_risk"].sum()
+                  .sort_values(ascending=False).head(15))
     left = c.departed_managers if c.departed_managers is not None else pd.DataFrame(
         columns=["account_manager_id", "departed_at"])
     left_date = dict(zip(left["account_manager_id"], left["departed_at"], strict=True))
@@ -326,8 +324,8 @@ def _tiers_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
             "churn-probability scale (its own scale per panel).</p>"
         ),
         _table(by_tier, money=("customer value", "value at risk"), currency=c.currency, share=("mean churn risk",)),
-        _img(plots.tier_panels(winback["churn_probability"], winback["customer_value"], winback["value_tier"],
-                               "Customer value by churn probability, per tier", f"customer value ({c.currency})"),
+        _img(plots.tier_panels(winback["churn_probability"], winback["customer_value"], winback["value_at_risk"],
+                               winback["value_tier"], f"customer value ({c.currency})"),
              "risk by tier"),
     ]
 
@@ -386,7 +384,7 @@ def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
 METRIC_SENTENCES = {
     "roc_auc": ("Ranking", "picks the churner over the non-churner in {m:.0%} of random pairs (ROC-AUC {v:.3f})"),
     "lift_at_10": ("Top 10%", "the 10% it rates riskiest hold {v:.1f}x the churners of an average 10% (lift)"),
-    "value_captured_at_10": ("Value", "its riskiest 10% hold {v:.0%} of the value at risk"),
+    "value_captured_at_10": ("Value", "the 10% with the most value at risk held {v:.0%} of the value the churners took with them"),
     "ece": ("Calibration", "its probabilities are off by {pp:.1f} points on average (expected calibration error)"),
     "brier": ("Accuracy", "Brier score {v:.3f} (mean squared error of the probabilities; lower is better)"),
 }

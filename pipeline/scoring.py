@@ -111,8 +111,8 @@ def score_customers(
                 frame, window_days=cfg.scoring.value_window_days, horizon_days=cfg.churn.horizon_days,
                 margin_rate=margin,
             ),
-            "owner_id": owners["owner_id"].to_numpy(),
-            "owner_status": owners["owner_status"].to_numpy(),
+            "owner_id": owners["owner_id"].array,
+            "owner_status": pd.array(owners["owner_status"].to_numpy(), dtype="str"),
             "account_manager_id": pd.array(manager_of.to_numpy(dtype=object, na_value=None), dtype="str"),
             "days_since_last_purchase": np.floor(frame["days_since_last_purchase"]).astype(int),
             "last_purchase_date": pd.array(
@@ -161,7 +161,8 @@ def lapsed_with_owners(tables: Tables, as_of: pd.Timestamp, bgnbd: BgNbdParams, 
     """A bucket's lapsed customers (models.lapsed) with their owners at ``as_of``."""
     lapsed = lapsed_customers(tables, as_of, lapsed_settings(cfg), bgnbd)
     owners = customer_owners(lapsed["account_manager_id"], tables.account_managers, as_of)
-    return lapsed.assign(owner_id=owners["owner_id"].to_numpy(), owner_status=owners["owner_status"].to_numpy())
+    return lapsed.assign(owner_id=owners["owner_id"].array,
+                         owner_status=pd.array(owners["owner_status"].to_numpy(), dtype="str"))
 
 
 def worklists(
@@ -197,7 +198,6 @@ def worklists(
     winback = winback.assign(
         churn_probability=winback["churn_probability"].round(4),
         customer_value=winback["customer_value"].round(2),
-        value_at_risk=winback["value_at_risk"].round(2),
         risk_change=winback["risk_change"].round(4),
     )
     gone = gone.assign(

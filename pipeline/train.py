@@ -154,7 +154,8 @@ def fit_final_model(data: TrainingData, cfg: Config, method: str) -> tuple[Churn
 def model_metadata(
     model: ChurnModel, data: TrainingData, plan: CutoffPlan, backtest: BacktestResult, method: str, cfg: Config
 ) -> dict:
-    """What travels with a shipped model: schema, training distributions and medians, backtest figures, config."""
+    """What travels with a shipped model: schema, training distributions, backtest figures (the baselines' too),
+    config."""
     training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
     metrics = backtest.metrics
     latest = metrics[metrics["eval_cutoff"] == metrics["eval_cutoff"].max()]
@@ -163,7 +164,6 @@ def model_metadata(
         "feature_schema": model.schema.to_dict(),
         "feature_schema_hash": model.schema.fingerprint,
         "training_distributions": reference_distributions(training_rows),
-        "feature_medians": training_rows.median(numeric_only=True).to_dict(),
         "config": cfg.as_dict(),
         "calibration": method,
         "latest_backtest_metrics": {k: float(v) for k, v in chosen.drop("eval_cutoff").items()},

@@ -4,7 +4,7 @@ the complaint reason and the playbook's complaint action; and no listed reason e
 The model is a small LightGBM trained on the snapshots of a generated world in which open complaints are
 planted as a churn driver (a seeded 30% of the rows get an open complaint and churn), so that it has surely
 learned what an open complaint means; the twins are then added to the world and the whole world is scored
-with pipeline.scoring.score_customers and winback_list (no MLflow, no files).
+with pipeline.scoring's score_customers, explain_customers and worklists (no MLflow, no files).
 """
 
 from __future__ import annotations
@@ -16,10 +16,19 @@ import pandas as pd
 import pytest
 
 from features import make_tables
+from models.bgnbd import fit_bgnbd, rfm_summary
 from models.estimator import ChurnModel
+from models.explain import population_typical
 from models.modelframe import data_end, model_specs
+from models.plan import deciding_families
 from pipeline.config import PROJECT_ROOT, load_config, load_playbook
-from pipeline.scoring import ScoredCustomers, score_customers, winback_list
+from pipeline.scoring import (
+    ScoredCustomers,
+    explain_customers,
+    lapsed_with_owners,
+    score_customers,
+    worklists,
+)
 from pipeline.synthetic import generate_world
 from pipeline.train import fit_final_model, training_data
 
@@ -40,16 +49,15 @@ def world():
 
 @pytest.fixture(scope="module")
 def trained(world, cfg):
-    """(model, training medians) from snapshots where open complaints mean churn (a planted 30% of rows)."""
+    """The model, from snapshots where open complaints mean churn (a planted 30% of rows)."""
     data = training_data(make_tables(world), cfg)
     snapshots = data.snapshots.copy()
     planted = np.random.default_rng(0).random(len(snapshots)) < 0.3
     snapshots.loc[planted, "open_complaints"] = snapshots.loc[planted, "open_complaints"] + 1.0
     snapshots.loc[planted, "churned"] = True
     data = replace(data, snapshots=snapshots)
-    model, plan = fit_final_model(data, cfg, "isotonic")
-    training_rows = snapshots.loc[snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
-    return model, training_rows.median(numeric_only=True).to_dict()
+    model, _ = fit_final_model(data, cfg, "isotonic")
+    return model
 
 
 def with_twins(world: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
@@ -85,25 +93,30 @@ def with_twins(world: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str,
 
 @dataclass(frozen=True)
 class Scored:
-    """The world with the twins, scored (row for row with ``ids``), its ranked list, the model, the medians."""
+    """The world with the twins, scored (row for row with ``ids``), its ranked list, the model, what is typical
+    of its active population."""
 
     result: ScoredCustomers
     ids: list[str]
     ranked: pd.DataFrame
     model: ChurnModel
-    medians: dict[str, float]
+    typical: dict[str, float]
+    contributions: pd.DataFrame
 
 
 @pytest.fixture(scope="module")
 def scored(world, trained, cfg) -> Scored:
-    model, medians = trained
+    model = trained
     tables = make_tables(world)
     as_of = data_end(tables)
     twins = make_tables(with_twins(world, as_of))
-    result = score_customers(twins, as_of, model, cfg, medians=medians)
-    playbook = load_playbook(cfg)
-    ranked = winback_list(result, playbook, cfg, as_of=as_of, target_fraction=0.1, model_version="twins")
-    return Scored(result, result.customers["customer_id"].tolist(), ranked, model, medians)
+    unexplained = score_customers(twins, as_of, model, cfg)
+    typical = population_typical(unexplained.features, model_specs(cfg.features))
+    result = explain_customers(unexplained, typical, cfg)
+    lapsed = lapsed_with_owners(twins, as_of, fit_bgnbd(rfm_summary(twins.transactions, as_of)), cfg)
+    ranked, _ = worklists(result.for_list(), lapsed, load_playbook(cfg), cfg, as_of=as_of, model_version="twins")
+    return Scored(result, result.customers["customer_id"].tolist(), ranked, model, typical,
+                  unexplained.contributions)
 
 
 def test_the_twins_differ_only_in_complaint_features(scored, cfg):
@@ -125,20 +138,25 @@ def test_only_the_twin_with_the_open_complaint_gets_the_complaint_reason_and_act
     assert f"1 complaint still open, oldest {COMPLAINT_AGE_DAYS} days" in result.reasons.texts[complainer]
     assert not any("complaint" in text for text in result.reasons.texts[plain])
 
-    rows = scored.ranked.set_index("customer_id")
     playbook = load_playbook(cfg)
-    complaint_actions = {*playbook.actions["open_complaint"].values(), *playbook.actions["complaint"].values()}
+    deciding = deciding_families(result.reasons.has_family(list(playbook.priority)), playbook.priority)
+    assert deciding[complainer] == "open_complaint"
+    assert deciding[plain] not in ("open_complaint", "complaint")
+    rows = scored.ranked.set_index("customer_id")
     tier = rows.loc[COMPLAINER, "value_tier"]
-    assert rows.loc[COMPLAINER, "recommended_action"] == playbook.actions["open_complaint"][tier]
-    assert rows.loc[PLAIN, "recommended_action"] not in complaint_actions
+    planned = rows.loc[COMPLAINER, "action_id"]
+    assert pd.isna(planned) or planned in playbook.families["open_complaint"][tier]
+    complaint_actions = {a for tiers in (playbook.families["open_complaint"], playbook.families["complaint"])
+                         for names in tiers.values() for a in names}
+    assert pd.isna(rows.loc[PLAIN, "action_id"]) or rows.loc[PLAIN, "action_id"] not in complaint_actions
     assert "still open" in rows.loc[COMPLAINER, "reasons"] and "still open" not in rows.loc[PLAIN, "reasons"]
     assert rows.loc[COMPLAINER, "customer_value"] == rows.loc[PLAIN, "customer_value"]
     assert rows.loc[COMPLAINER, "churn_probability"] > rows.loc[PLAIN, "churn_probability"]
 
 
 def test_every_listed_reason_raises_risk_and_reads_as_bad_news(scored, cfg):
-    result, medians = scored.result, scored.medians
-    contributions = scored.model.contributions(result.features)
+    result, typical = scored.result, scored.typical
+    contributions = scored.contributions
     specs = model_specs(cfg.features)
     n_reasons = 0
     for row, names in enumerate(result.reasons.features):
@@ -148,5 +166,5 @@ def test_every_listed_reason_raises_risk_and_reads_as_bad_news(scored, cfg):
             assert contributions.iloc[row][name] > 0, (row, name)
             direction = specs[name].risk_direction
             assert direction != 0
-            assert np.sign(result.features.iloc[row][name] - medians[name]) == direction, (row, name)
+            assert np.sign(result.features.iloc[row][name] - typical[name]) == direction, (row, name)
     assert n_reasons > len(result.reasons.features)  # more than one reason per customer on average

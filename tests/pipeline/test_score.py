@@ -26,24 +26,27 @@ from pipeline.io import load_data_dir
 from pipeline.score import write_winback
 
 DAY = pd.Timedelta(days=1)
-# README "The win-back list", in its order: the contract's columns plus the ones the README adds.
-README_COLUMNS = [
-    "rank", "customer_id", "churn_probability", "customer_value", "value_tier", "value_at_risk", "reasons",
-    "recommended_action", "days_since_last_purchase", "last_purchase_date", "account_manager_id", "segment",
-    "lifecycle_stage", "open_complaints", "control_group", "in_target", "model_version", "as_of",
+# The shared data contract's worklist columns, in their order.
+CONTRACT_COLUMNS = [
+    "rank", "customer_id", "churn_probability", "customer_value", "value_tier", "value_at_risk",
+    "expected_net_value", "action_channel", "recommended_action", "in_target", "control_group", "owner_id",
+    "owner_status", "reasons", "reason_codes", "new_this_week", "risk_change", "days_since_last_purchase",
+    "last_purchase_date", "segment", "lifecycle_stage", "open_complaints", "model_version", "as_of",
 ]
-CONTRACT_COLUMNS = {
-    "rank", "customer_id", "churn_probability", "customer_value", "value_tier", "value_at_risk", "reasons",
-    "recommended_action", "days_since_last_purchase", "account_manager_id", "segment",
-}
-NUMERIC_COLUMNS = ["rank", "churn_probability", "customer_value", "value_at_risk", "days_since_last_purchase",
-                   "open_complaints"]
+LAPSED_CONTRACT_COLUMNS = [
+    "rank", "customer_id", "past_value", "value_tier", "days_since_last_purchase", "last_purchase_date",
+    "reactivation_probability", "expected_net_value", "action_channel", "recommended_action", "in_target",
+    "control_group", "owner_id", "owner_status", "reasons", "reason_codes", "as_of",
+]
+NUMERIC_COLUMNS = ["rank", "churn_probability", "customer_value", "value_at_risk", "expected_net_value",
+                   "days_since_last_purchase", "open_complaints"]
+TEXT_COLUMNS = ["customer_id", "owner_id", "owner_status", "segment", "reasons", "reason_codes",
+                "recommended_action", "action_channel"]
 
 
 def read_list(path: Path) -> pd.DataFrame:
     """The win-back CSV as a user's script would read it (ids and text as strings)."""
-    text_columns = ["customer_id", "account_manager_id", "segment", "reasons", "recommended_action"]
-    return pd.read_csv(path, dtype={c: "str" for c in text_columns}, keep_default_na=False, na_values=[""])
+    return pd.read_csv(path, dtype={c: "str" for c in TEXT_COLUMNS}, keep_default_na=False, na_values=[""])
 
 
 def raw_rows(path: Path) -> list[dict[str, str]]:
@@ -77,10 +80,10 @@ def winback(baseline) -> pd.DataFrame:
 # -------------------------------------------------------------------------------------------- the list itself
 
 
-def test_the_list_has_the_contract_and_readme_columns(baseline):
-    header = baseline.out.read_text(encoding="utf-8").splitlines()[0].split(",")
-    assert CONTRACT_COLUMNS <= set(header)
-    assert header == README_COLUMNS
+def test_the_lists_have_the_contract_columns_in_order(baseline):
+    assert baseline.out.read_text(encoding="utf-8").splitlines()[0].split(",") == CONTRACT_COLUMNS
+    assert baseline.lapsed == baseline.out.with_name("winback_lapsed.csv")
+    assert baseline.lapsed.read_text(encoding="utf-8").splitlines()[0].split(",") == LAPSED_CONTRACT_COLUMNS
 
 
 def test_default_as_of_is_the_day_after_the_last_event(baseline, winback, last_event_day_after):
@@ -120,10 +123,15 @@ def test_open_complaints_are_counted_at_as_of(winback, world, last_event_day_aft
     )
 
 
-def test_ranked_by_value_at_risk_then_customer_id(winback):
+def test_targeted_rows_first_by_expected_net_value_then_the_rest_by_value_at_risk(winback):
     assert winback["rank"].tolist() == list(range(1, len(winback) + 1))
-    order = winback.sort_values(["value_at_risk", "customer_id"], ascending=[False, True], kind="stable")
-    assert order.index.tolist() == winback.index.tolist()
+    targeted = winback[winback["in_target"]]
+    assert targeted.index.tolist() == list(range(len(targeted)))  # all targeted rows come first
+    order = targeted.sort_values(["expected_net_value", "customer_id"], ascending=[False, True], kind="stable")
+    assert order.index.tolist() == targeted.index.tolist()
+    rest = winback[~winback["in_target"]]
+    order = rest.sort_values(["value_at_risk", "customer_id"], ascending=[False, True], kind="stable")
+    assert order.index.tolist() == rest.index.tolist()
     # value at risk = probability x value, up to the rounding of the three printed numbers
     product = winback["churn_probability"] * winback["customer_value"]
     slack = 0.005 + 0.00005 * winback["customer_value"] + 0.005 * winback["churn_probability"] + 1e-9
@@ -131,30 +139,94 @@ def test_ranked_by_value_at_risk_then_customer_id(winback):
     assert winback["churn_probability"].between(0, 1).all()
 
 
-def test_control_group_is_ten_percent_of_each_tier(winback, cfg):
-    by_tier = winback.groupby("value_tier")["control_group"].agg(["size", "sum"])
-    assert set(by_tier.index) == {"A", "B", "C"}
-    assert ((by_tier["sum"] - cfg.scoring.control_share * by_tier["size"]).abs() <= 0.5).all()
-    assert by_tier["sum"].sum() > 0
+def test_a_row_has_a_contact_if_and_only_if_it_is_in_target_and_controls_have_none(winback, baseline):
+    lapsed = read_list(baseline.lapsed)
+    for rows in (winback, lapsed):
+        assert (rows["in_target"] == (rows["action_channel"] != "none")).all()
+        assert not (rows["in_target"] & rows["control_group"]).any()
+        assert (rows.loc[rows["control_group"], "recommended_action"] == "Control group: do not contact this week").all()
+        assert (rows.loc[rows["in_target"], "expected_net_value"] > 0).all()
+        assert rows["recommended_action"].notna().all()
+    assert winback["in_target"].sum() > 0 and winback["control_group"].sum() > 0
 
 
-def test_in_target_is_the_top_emp_fraction_of_the_ranked_list(winback, trained):
-    metrics = trained.result.backtest.metrics
-    latest = metrics[metrics["eval_cutoff"] == metrics["eval_cutoff"].max()].set_index("candidate")
-    fraction = latest.loc[f"model_{trained.result.calibration}", "emp_fraction"]
-    n_target = round(fraction * len(winback))
-    assert 0 < n_target < len(winback)
-    assert winback["in_target"].tolist() == [True] * n_target + [False] * (len(winback) - n_target)
+def test_the_control_group_is_a_share_of_the_planned_contacts_in_each_list_and_tier(baseline, cfg):
+    scored = pd.read_parquet(baseline.scored)
+    lapsed = read_list(baseline.lapsed)
+    planned = pd.concat([scored.assign(list="worklist")[["list", "value_tier", "in_target", "control_group"]],
+                         lapsed.assign(list="lapsed")[["list", "value_tier", "in_target", "control_group"]]])
+    planned = planned[planned["in_target"] | planned["control_group"]]
+    by_stratum = planned.groupby(["list", "value_tier"])["control_group"].agg(["size", "sum"])
+    assert ((by_stratum["sum"] - np.round(cfg.scoring.control_share * by_stratum["size"])).abs() < 1).all()
 
 
-def test_reasons_and_actions_come_from_the_registry_and_the_playbook(winback, cfg):
+def test_customer_value_is_margin_over_the_churn_horizon(winback, world, cfg, last_event_day_after):
+    tx = pd.read_csv(world / "transactions.csv", dtype={"customer_id": str}, parse_dates=["timestamp"])
+    customers = pd.read_csv(world / "customers.csv", dtype={"customer_id": str}).set_index("customer_id")
+    as_of = last_event_day_after
+    window = cfg.scoring.value_window_days
+    year = tx[(tx["timestamp"] >= as_of - DAY * window) & (tx["timestamp"] < as_of)]
+    spend = year.groupby("customer_id")["amount"].sum().clip(lower=0)
+    margin = customers["margin_rate"].fillna(cfg.scoring.margin_rate)
+    expected = spend * cfg.churn.horizon_days / window * margin.reindex(spend.index)
+    got = winback.set_index("customer_id")["customer_value"]
+    assert (customers.loc[got.index, "margin_rate"].notna()).any()  # B2B rows carry their own rate
+    pd.testing.assert_series_equal(got.sort_index(), expected.reindex(got.index).round(2).sort_index(),
+                                   check_names=False, atol=0.011)
+
+
+def test_no_owner_is_a_manager_who_left(winback, world, last_event_day_after):
+    managers = pd.read_csv(world / "account_managers.csv", parse_dates=["departed_at"])
+    left = set(managers.loc[managers["departed_at"] < last_event_day_after, "account_manager_id"])
+    assert left
+    assert not set(winback["owner_id"].dropna()) & left
+    customers = pd.read_csv(world / "customers.csv", dtype=str).set_index("customer_id")
+    their_manager = customers["account_manager_id"].reindex(winback["customer_id"]).to_numpy()
+    lost = np.isin(their_manager, list(left))
+    assert lost.any()  # the test world has customers whose manager left
+    assert set(winback.loc[lost, "owner_status"]) <= {"successor", "team_lead", "needs_owner"}
+    assert (winback.loc[~lost & pd.notna(their_manager), "owner_status"] == "account_manager").all()
+
+
+def test_reasons_and_actions_come_from_the_registry_and_the_playbook(winback, baseline, cfg):
     playbook = load_playbook(cfg)
-    allowed = {a for row in playbook.actions.values() for a in row.values()}
-    allowed |= set(playbook.default.values()) | {playbook.low_risk_action}
-    assert set(winback["recommended_action"]) <= allowed
+    texts = {a.text for a in playbook.actions.values()}
+    contacted = winback[winback["in_target"]]
+    assert set(contacted["recommended_action"]) <= texts
+    for _, row in contacted.iterrows():
+        assert playbook.actions[_action_of(playbook, row["recommended_action"])].channel == row["action_channel"]
+    assert set(winback.loc[~winback["in_target"], "recommended_action"]) <= {
+        "Control group: do not contact this week", "No action this week: no contact is worth its cost",
+        "No action this week: the playbook has no contact for this reason and tier",
+        *(f"No action this week: {c.replace('_', ' ')}s are fully booked" for c in cfg.scoring.capacity_per_week),
+    }
     reasons = winback["reasons"].fillna("").str.split("; ")
     assert reasons.map(len).max() <= cfg.scoring.top_reasons
     assert winback["reasons"].notna().mean() > 0.5
+    codes = winback["reason_codes"].fillna("").str.split(";")
+    assert (codes.map(len) <= reasons.map(len)).all()
+    assert not winback["reasons"].fillna("").str.contains("chance|likely still active").any()
+
+
+def _action_of(playbook, text: str) -> str:
+    return next(name for name, action in playbook.actions.items() if action.text == text)
+
+
+def test_the_lapsed_list_holds_valuable_customers_who_are_no_longer_active(baseline, winback, purchases, cfg):
+    lapsed = read_list(baseline.lapsed)
+    assert len(lapsed) > 0
+    assert not set(lapsed["customer_id"]) & set(winback["customer_id"])
+    as_of = baseline.as_of
+    last = purchases[purchases["timestamp"] < as_of].groupby("customer_id")["timestamp"].max()
+    last = last.reindex(lapsed["customer_id"])
+    window, lookback = cfg.churn.active_window_days, cfg.scoring.lapsed_lookback_days
+    assert (last < as_of - DAY * window).all()
+    assert (last.dt.normalize() + DAY * (window + 1) > as_of - DAY * lookback).all()
+    assert set(lapsed["value_tier"]) <= {"A", "B"}
+    floor = winback.loc[winback["value_tier"].isin(["A", "B"]), "customer_value"].min()
+    assert (lapsed["past_value"] >= floor - 0.01).all()
+    assert lapsed["reactivation_probability"].between(0, 1).all()
+    assert lapsed["reasons"].notna().all() and lapsed["reason_codes"].notna().all()
 
 
 # ------------------------------------------------------------------------------------------ reproducibility
@@ -294,7 +366,8 @@ def test_a_killed_run_leaves_the_previous_list_and_the_next_run_sweeps_its_temp_
     left = sorted(p.name.split(".")[1] for p in folder.glob(".*.staged"))
     assert left == ["winback", "winback_scored"]  # the half-written list, the scored table not moved in yet
     write_winback(world, folder / "winback.csv", None, None, cfg)
-    assert sorted(p.name for p in folder.iterdir()) == ["winback.csv", "winback_report.html", "winback_scored"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "winback.csv", "winback_lapsed.csv", "winback_report.html", "winback_scored"]
     assert (folder / "winback.csv").read_bytes() == baseline.out.read_bytes()
 
 
@@ -374,7 +447,9 @@ def hostile_world(world: Path, baseline, folder: Path, ids: list[str]) -> tuple[
     manager = frames["account_managers"]["account_manager_id"].iloc[0]
     customers.loc[customers["customer_id"] == ids[0], "account_manager_id"] = manager
     for frame in (customers, frames["account_managers"]):
-        frame["account_manager_id"] = frame["account_manager_id"].replace({manager: "@" + manager})
+        for column in ("account_manager_id", "successor_id", "team_lead_id"):
+            if column in frame:
+                frame[column] = frame[column].replace({manager: "@" + manager})
     for name, frame in frames.items():  # quoted, so that a carriage return stays inside its cell
         frame.to_csv(data / f"{name}.csv", index=False, quoting=csv.QUOTE_ALL)
     assert set(ids) <= set(load_data_dir(data)[0].customers["customer_id"])  # read back intact
@@ -389,9 +464,9 @@ def test_formula_like_text_gets_an_apostrophe_and_numbers_stay_numbers(world, ba
     for original in FORMULA_IDS:
         assert "'" + original in rows, f"{original!r} not written with an apostrophe"
         assert original not in rows
-    assert rows["'" + FORMULA_IDS[0]]["account_manager_id"] == "'@" + manager
+    assert rows["'" + FORMULA_IDS[0]]["owner_id"] == "'@" + manager  # the first manager never leaves
     assert rows[segment_owner]["segment"] == "'" + HOSTILE_SEGMENT
-    assert not any(row["account_manager_id"].startswith("@") for row in rows.values())
+    assert not any(row["owner_id"].startswith("@") for row in rows.values())
     for row in rows.values():
         for column in NUMERIC_COLUMNS:
             float(row[column])  # a number as written, never a prefixed text
@@ -416,7 +491,7 @@ def test_the_report_embeds_png_plots_and_the_backtest_metrics(baseline, trained)
     assert baseline.report == baseline.out.with_name("winback_report.html")
     page = baseline.report.read_text(encoding="utf-8")
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) >= 4  # risk by tier, reason mix, value by segment, value by manager
+    assert len(images) >= 4  # value by manager, reasons, actions, tiers
     assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
 
     predictions = trained.result.backtest.predictions
@@ -424,5 +499,9 @@ def test_the_report_embeds_png_plots_and_the_backtest_metrics(baseline, trained)
     shipped = latest[f"model_{trained.result.calibration}"]
     auc = roc_auc_score(latest["churned"], shipped)
     brier = float(np.mean((shipped - latest["churned"]) ** 2))
-    assert f'<td>roc_auc</td><td class="num">{auc:.4f}</td>' in page
-    assert f'<td>brier</td><td class="num">{brier:.4f}</td>' in page
+    recency_auc = roc_auc_score(latest["churned"], latest["baseline_recency"])
+    assert f"ROC-AUC {auc:.3f}" in page
+    assert f"Brier score {brier:.3f}" in page
+    assert f"the recency rule {recency_auc:.0%}" in page  # compared with a baseline in words
+    assert "drawn among the customers the plan would contact" in page
+    assert "EUR " in page and "e+0" not in page

@@ -1,0 +1,98 @@
+"""`churn score` as a retention team runs it: weekly capacities respected, every contact worth its cost, owners who
+are still employed, reasons without good news, and the week-over-week columns against last week's list."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.config import load_config
+from pipeline.score import write_winback
+from tests.pipeline.test_score import read_list
+
+DAY = pd.Timedelta(days=1)
+CAPACITY = {"senior_manager_call": 2, "account_manager_call": 4, "email": 15}
+
+
+@pytest.fixture(scope="module")
+def tight(world, store, trained, tmp_path_factory):
+    """The list with a few calls and emails a week (the test world is small: capacities must bind)."""
+    folder = tmp_path_factory.mktemp("tight")
+    config = store.config_with(folder, scoring={"capacity_per_week": CAPACITY})
+    result = write_winback(world, folder / "winback.csv", None, None, load_config(config))
+    return result, read_list(result.out), read_list(result.lapsed)
+
+
+def test_capacities_are_never_exceeded_and_left_out_rows_say_why(tight):
+    _, worklist, lapsed = tight
+    contacted = pd.concat([worklist[worklist["in_target"]], lapsed[lapsed["in_target"]]])
+    used = contacted["action_channel"].value_counts().to_dict()
+    for channel, limit in CAPACITY.items():
+        assert used.get(channel, 0) <= limit
+    assert sum(used.values()) > 0
+    full = worklist["recommended_action"].str.endswith("are fully booked")
+    assert full.any()  # the capacities did bind: someone worth a contact was left out for them
+    assert (worklist.loc[full, "expected_net_value"] > 0).all()
+    assert (contacted["expected_net_value"] > 0).all()
+
+
+def test_a_channel_fills_by_expected_net_value(tight):
+    _, worklist, lapsed = tight
+    both = pd.concat([worklist, lapsed])
+    checked = 0
+    for channel in CAPACITY:
+        contacted = both.loc[both["in_target"] & (both["action_channel"] == channel), "expected_net_value"]
+        booked_out = both["recommended_action"] == f"No action this week: {channel.replace('_', ' ')}s are fully booked"
+        if len(contacted) and booked_out.any():
+            # A row booked out of a channel was worth no more there than anyone who got a slot in it.
+            assert both.loc[booked_out, "expected_net_value"].max() <= contacted.min()
+            checked += 1
+    assert checked > 0
+
+
+NUMBER = r"-?[\d,]+(?:\.\d+)?"
+
+
+def test_no_reason_on_the_list_states_a_zero_or_favourable_change(tight):
+    _, worklist, _ = tight
+    reasons = [r for cell in worklist["reasons"].dropna() for r in cell.split("; ")]
+    assert reasons
+    for reason in reasons:
+        assert "chance" not in reason and "likely still active" not in reason, reason
+        assert not re.search(r"\b(up|rose) ", reason), reason
+        assert not re.search(r"down 0%", reason), reason
+        fell = re.search(rf"fell from ({NUMBER}) to ({NUMBER})", reason)
+        if fell:
+            assert float(fell[1].replace(",", "")) > float(fell[2].replace(",", "")), reason
+        typical = re.search(rf"\(typical: ({NUMBER})%?\)", reason)
+        stated = re.search(rf"({NUMBER})", reason)
+        if typical and stated and not reason.startswith("no "):
+            assert stated[1] != typical[1], reason
+
+
+def test_the_week_after_says_who_is_new_and_how_the_risk_moved(world, store, trained, cfg, tmp_path,
+                                                                last_event_day_after):
+    out = tmp_path / "out" / "winback.csv"
+    week_before = write_winback(world, out, (last_event_day_after - 7 * DAY).date(), None, cfg)
+    then = read_list(week_before.out).set_index("customer_id")
+    assert then["new_this_week"].isna().all() and then["risk_change"].isna().all()  # nothing to compare with
+
+    this_week = write_winback(world, out, last_event_day_after.date(), None, cfg)
+    now = read_list(this_week.out).set_index("customer_id")
+    both = now.index.intersection(then.index)
+    assert len(both) > 0
+    expected_change = (now.loc[both, "churn_probability"] - then.loc[both, "churn_probability"])
+    assert (now.loc[both, "risk_change"] - expected_change).abs().max() < 2e-4  # both rounded to 4 places
+    newcomers = now.index.difference(then.index)
+    assert now.loc[newcomers, "risk_change"].isna().all()
+    was_in = then["in_target"].reindex(now.index, fill_value=False).astype(bool)
+    assert (now["new_this_week"].astype(bool) == (now["in_target"] & ~was_in)).all()
+    page = this_week.report.read_text(encoding="utf-8")
+    assert f"Compared with the list of {(last_event_day_after - 7 * DAY).date()}" in page
+
+    again = write_winback(world, out, last_event_day_after.date(), None, cfg)  # a re-run of the same week
+    assert again.out.read_bytes() == this_week.out.read_bytes()
+    assert np.isfinite(read_list(again.out)["risk_change"]).any()
