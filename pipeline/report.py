@@ -28,7 +28,8 @@ table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.25em 0
 th { text-align: left; background: #f6f8fa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .figures { display: flex; flex-wrap: wrap; gap: 1em; margin: 1em 0; }
-.figure { background: #f6f8fa; border-radius: 6px; padding: 0.6em 1em; min-width: 11em; }
+.figure { background: #f6f8fa; border-radius: 6px; padding: 0.6em 1em; flex: 1 1 0; }
+td.nowrap { white-space: nowrap; } td { vertical-align: top; }
 .figure b { display: block; font-size: 1.5em; } .figure span { color: #555; font-size: 0.9em; }
 .warn { color: #a15c00; } .strong { color: #b00020; font-weight: bold; } img { max-width: 100%; }
 .small { font-size: 0.9em; color: #444; }
@@ -78,8 +79,12 @@ def _money(value: float, currency: str) -> str:
     return f"{_esc(currency)} {value:,.0f}" if np.isfinite(value) else ""
 
 
-def _table(frame: pd.DataFrame, money: tuple[str, ...] = (), currency: str = "", share: tuple[str, ...] = ()) -> str:
-    """An HTML table; ``money`` columns as whole currency units, ``share`` columns as percentages."""
+def _table(
+    frame: pd.DataFrame, money: tuple[str, ...] = (), currency: str = "", share: tuple[str, ...] = (),
+    nowrap: tuple[str, ...] = (),
+) -> str:
+    """An HTML table; ``money`` columns as whole currency units, ``share`` columns as percentages, ``nowrap``
+    columns on one line."""
     head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
     body = []
     for row in frame.itertuples(index=False):
@@ -98,7 +103,8 @@ def _table(frame: pd.DataFrame, money: tuple[str, ...] = (), currency: str = "",
             elif isinstance(value, float | np.floating):
                 cells.append(f'<td class="num">{float(value):,.2f}</td>')
             else:
-                cells.append(f"<td>{_esc(value)}</td>")
+                kind = ' class="nowrap"' if name in nowrap else ""
+                cells.append(f"<td{kind}>{_esc(value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
@@ -176,11 +182,12 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
 
     left_out = both[~both["in_target"]].copy()
     left_out["why"] = left_out["recommended_action"].str.replace("No action this week: ", "", regex=False)
-    why = (left_out.groupby("why").agg(customers=("customer_id", "size"), value_at_risk=("value_at_risk", "sum"),
-                                       past_value=("past_value", "sum"))
-           .sort_values("customers", ascending=False).reset_index())
-    why = why.rename(columns={"why": "why no contact", "value_at_risk": "value at risk (worklist)",
-                              "past_value": "past value (lapsed)"})
+    # Money as each list counts it: value at risk on the worklist, past value x reachability on the lapsed list.
+    left_out["at stake"] = left_out["value_at_risk"].fillna(
+        left_out["past_value"] * left_out["reactivation_probability"])
+    why = (left_out.groupby(["list", "why"]).agg(customers=("customer_id", "size"), at_stake=("at stake", "sum"))
+           .reset_index().sort_values(["list", "at_stake"], ascending=[False, False]))
+    why = why.rename(columns={"why": "why no contact", "at_stake": "value at stake"})
     n_active = len(winback)
     share_contacted = winback["in_target"].mean() if n_active else 0.0
     personal = winback["action_channel"].isin(["senior_manager_call", "account_manager_call"]).mean() if n_active else 0
@@ -199,7 +206,7 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
         ).rename(columns={"customer_id": "customer", "value_tier": "tier", "churn_probability": "risk",
                           "expected_net_value": "expected net value", "action_channel": "channel",
                           "owner_id": "owner"}),
-        money=("expected net value",), currency=c.currency,
+        money=("expected net value",), currency=c.currency, nowrap=("channel",),
     )
     return [
         "<h2>This week's plan</h2>",
@@ -218,7 +225,9 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
             "unused.</p>"
         ),
         "<h3>Left out this week, and why</h3>",
-        _table(why, money=("value at risk (worklist)", "past value (lapsed)"), currency=c.currency),
+        ("<p class='small'>Value at stake: value at risk on the worklist; past value x the chance they can still "
+        "be reached on the lapsed list.</p>"),
+        _table(why, money=("value at stake",), currency=c.currency),
         emp,
         "<h3>The first contacts on the list</h3>",
         top_table,
@@ -297,8 +306,10 @@ def _reasons_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
     return [
         "<h2>Why customers are at risk</h2>",
         (
-            "<p>Value at risk (churn probability x customer value) by each customer's strongest reason; and what the "
-            "plan does about it: the contacts planned by action, by the value they are expected to keep.</p>"
+            "<p>Value at risk (churn probability x customer value) by each customer's strongest reason; and what "
+            "the plan does about it: the contacts planned by action, by the value they are expected to keep. A "
+            "reason is given only where it raises the customer's predicted risk and the customer's value lies "
+            "beyond the typical one (the median of this week's active customers) on the risky side.</p>"
         ),
         _img(plots.bar_plot(by_reason, "Value at risk by main reason", f"value at risk ({c.currency})"),
              "value at risk by reason"),
@@ -365,19 +376,31 @@ def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
     left_ids = left_the_target(winback["customer_id"], winback["in_target"].to_numpy(), c.basis)
     still_listed = winback[winback["customer_id"].astype("str").isin(left_ids)]
     rising = winback[winback["risk_change"].notna()].nlargest(5, "risk_change")
+    names = {"customer_id": "customer", "value_tier": "tier", "churn_probability": "risk now",
+             "risk_change": "change", "recommended_action": "this week", "expected_net_value": "expected net value"}
+
+    def shown(rows: pd.DataFrame, columns: list[str]) -> str:
+        readable = rows[columns].assign(
+            churn_probability=rows["churn_probability"].map(lambda p: f"{p:.0%}"),
+            risk_change=rows["risk_change"].map(lambda d: "" if pd.isna(d) else f"{100 * d:+.0f} points"),
+        )
+        return _table(readable.rename(columns=names), money=("expected net value",), currency=c.currency,
+                      nowrap=("change",))
+
     columns = ["customer_id", "value_tier", "churn_probability", "risk_change", "recommended_action"]
     return [
         "<h2>Week over week</h2>",
         (
-            f"<p>Compared with the list of {_esc(c.basis.as_of.date())}: {len(entered):,} customers entered the target, "
-            f"{len(left_ids):,} left it ({len(left_ids) - len(still_listed):,} of them are no longer active).</p>"
+            f"<p>Compared with the list of {_esc(c.basis.as_of.date())}: {len(entered):,} customers entered the "
+            f"target, {len(left_ids):,} left it ({len(left_ids) - len(still_listed):,} of them are no longer "
+            "active).</p>"
         ),
         "<h3>Entered the target (highest expected net value)</h3>",
-        _table(entered.head(8)[columns + ["expected_net_value"]], money=("expected_net_value",), currency=c.currency),
+        shown(entered.head(8), [*columns, "expected_net_value"]),
         "<h3>Left the target, still on the list (highest value at risk)</h3>",
-        _table(still_listed.head(8)[columns]),
+        shown(still_listed.head(8), columns),
         "<h3>Biggest rises in churn probability</h3>",
-        _table(rising[columns]),
+        shown(rising, columns),
     ]
 
 

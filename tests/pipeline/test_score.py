@@ -284,6 +284,7 @@ def test_events_at_or_after_as_of_do_not_change_the_list(baseline, world, store,
     )
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == baseline.out.read_bytes()
+    assert out.with_name("winback_lapsed.csv").read_bytes() == baseline.lapsed.read_bytes()
 
 
 # ----------------------------------------------------------------------------------------------- atomicity
