@@ -181,6 +181,7 @@ def test_the_list_on_dask_is_byte_identical_and_the_model_is_sent_once(
     for name, data in (("plain", world), ("bucketed", bucketed)):
         result = write_winback(data, tmp_path / name / "winback.csv", None, None, dask_cfg)
         assert result.out.read_bytes() == local_list.out.read_bytes(), name
+        assert result.lapsed.read_bytes() == local_list.lapsed.read_bytes(), name
         assert result.report.read_bytes() == local_list.report.read_bytes(), name
         pd.testing.assert_frame_equal(read_scored(result.scored), local_scored, check_exact=True)
     assert shared == ["ChurnModel", "ChurnModel"]  # once per run, then reused by every bucket's task

@@ -51,6 +51,7 @@ def test_buckets_without_customers_or_active_ones_change_nothing(small_world, sm
     whole = write_winback(small_world, tmp_path / "whole" / "winback.csv", None, None, cfg)
     bucketed = write_winback(small_bucketed, tmp_path / "bucketed" / "winback.csv", None, None, cfg)
     assert bucketed.out.read_bytes() == whole.out.read_bytes()
+    assert bucketed.lapsed.read_bytes() == whole.lapsed.read_bytes()  # lapsed customers found bucket by bucket
     assert whole.n_customers == N_ACTIVE
     listed = pd.read_parquet(bucketed.scored)
     scored_buckets = set(listed["bucket"].astype(int))
