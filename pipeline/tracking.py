@@ -28,6 +28,7 @@ from pipeline.outputs import folder_lock
 
 BUNDLE_ARTIFACT = "bundle"
 MLFLOW_MAX_METRICS_PER_BATCH = 1000  # the limit of one log_batch call
+FEATURES_TAG = "feature_schema_hash"  # on each model version: the features it was trained on
 
 
 @dataclass
@@ -198,7 +199,11 @@ def log_training_run(
         with contextlib.redirect_stderr(io.StringIO()):  # register_model prints "Successfully registered ..."
             version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_model_version_tag(name, version, comparison_metric, repr(comparison_value))
-        promoted, decision = _promote_if_better(client, name, alias, version, comparison_metric, comparison_value)
+        features = str(bundle.metadata.get("feature_schema_hash", ""))
+        client.set_model_version_tag(name, version, FEATURES_TAG, features)
+        promoted, decision = _promote_if_better(
+            client, name, alias, version, comparison_metric, comparison_value, features
+        )
         mlflow.set_tag("champion_decision", decision)
     return RunOutcome(run.info.run_id, run.info.experiment_id, version, promoted, decision, tracking_uri(cfg))
 
@@ -213,7 +218,7 @@ def _log_metric_steps(client, run_id: str, metric_steps: dict[str, list[tuple[in
         client.log_batch(run_id, metrics=points[start : start + MLFLOW_MAX_METRICS_PER_BATCH])
 
 
-def _promote_if_better(client, name, alias, version, metric, value) -> tuple[bool, str]:
+def _promote_if_better(client, name, alias, version, metric, value, features: str) -> tuple[bool, str]:
     try:
         current = client.get_model_version_by_alias(name, alias)
     except Exception:  # noqa: BLE001 - MLflow raises a generic error when the alias does not exist yet
@@ -221,6 +226,11 @@ def _promote_if_better(client, name, alias, version, metric, value) -> tuple[boo
     if current is None:
         client.set_registered_model_alias(name, alias, version)
         return True, f"version {version} is the first {alias}"
+    if features and current.tags.get(FEATURES_TAG) != features:
+        # A champion built on other features cannot score what the pipeline now builds: scoring would refuse it.
+        client.set_registered_model_alias(name, alias, version)
+        return True, (f"version {version} becomes {alias}: version {current.version} was trained on other "
+                      "features, which scoring no longer builds")
     current_value = float(current.tags.get(metric, "nan"))
     if not np.isfinite(current_value) or value > current_value:
         client.set_registered_model_alias(name, alias, version)

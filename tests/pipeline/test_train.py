@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mlflow
 import numpy as np
@@ -101,6 +101,16 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     assert better.promoted
     assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == better.version
     assert f"0.7200 beats version {first.version}'s 0.7000" in better.decision
+
+    # A model on other features replaces the champion whatever its value: the old one could no longer score.
+    other_features = replace(bundle, metadata={**bundle.metadata, "feature_schema_hash": "other features"})
+    moved = log_training_run(
+        other, other_features, data_fingerprint="made-up", metrics={}, metric_steps={}, tables={}, figures={},
+        comparison_metric=COMPARISON, comparison_value=0.60,
+    )
+    assert moved.promoted
+    assert f"version {better.version} was trained on other features" in moved.decision
+    assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == moved.version
 
 
 def test_train_shows_no_mlflow_warnings(second_run):
