@@ -156,7 +156,8 @@ def plan_contacts(
     action = np.fromiter((code_of[name] for a in allowed for name in a), dtype=np.int64, count=int(lengths.sum()))
     place = np.arange(len(row)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     env = np.asarray(probability, dtype="float64")[row] * save[action] * np.asarray(value, dtype="float64")[row]
-    env = env - cost[action]
+    # In cents, as the list shows them: a contact worth less than a cent is not worth it.
+    env = np.round(env - cost[action], 2)
     env = np.where(np.isfinite(env), env, -np.inf)  # a missing probability or value is never worth a contact
 
     pairs = np.lexsort((place, np.asarray(order)[row], -env))

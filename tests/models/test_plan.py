@@ -122,3 +122,10 @@ def test_save_rates_can_be_replaced():
     assert PLAYBOOK.actions["em"].save_rate == 0.1
     with pytest.raises(KeyError, match="no such action"):
         PLAYBOOK.with_save_rates({"fax": 0.5})
+
+
+def test_a_contact_worth_less_than_a_cent_is_not_worth_it():
+    # email: 0.1 x 0.1 x 100.04 - 1 = 0.0004 (shows as 0.00) and 0.1 x 0.1 x 101 - 1 = 0.01
+    result = plan([("em",), ("em",)], [0.1, 0.1], [100.04, 101.0], {"email": None})
+    assert result.status.tolist() == ["not_worth", "contact"]
+    assert result.expected_net_value.tolist() == pytest.approx([0.0, 0.01])
