@@ -262,8 +262,20 @@ def _read_csv_strings(path: Path) -> pd.DataFrame:
     frame = _read_csv_strings_by_arrow(path)
     if frame is None:
         frame = _read_csv_strings_by_pandas(path)
+    _refuse_other_separators(path, frame.columns)
     frame.index = pd.RangeIndex(CSV_FIRST_DATA_LINE, CSV_FIRST_DATA_LINE + len(frame), name="line")
     return frame.dropna(how="all")
+
+
+def _refuse_other_separators(path: Path, header: pd.Index) -> None:
+    """A header read as one column that holds ; or a tab is a file separated by them (Excel's European CSV)."""
+    if len(header) != 1:
+        return
+    separator = next((s for s in (";", "\t", "|") if s in str(header[0])), None)
+    if separator is not None:
+        shown = "a tab" if separator == "\t" else repr(separator)
+        what = f"the columns are separated by {shown}, not by commas (header {str(header[0])!r})"
+        raise InputDataError([Problem(path.name, None, (1,), what, "save the file comma-separated, or as Parquet")])
 
 
 def _read_csv_strings_by_arrow(path: Path) -> pd.DataFrame | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 
 import matplotlib
@@ -13,6 +14,17 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 
+def _literal_text(plot):
+    """Labels drawn as written: a segment or manager named "$5-$10" is not math text."""
+
+    @functools.wraps(plot)
+    def literal(*args, **kwargs):
+        with plt.rc_context({"text.parse_math": False}):
+            return plot(*args, **kwargs)
+
+    return literal
+
+
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
@@ -20,6 +32,7 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
+@_literal_text
 def roc_plot(y: np.ndarray, scores: dict[str, np.ndarray]) -> bytes:
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, p in scores.items():
@@ -31,6 +44,7 @@ def roc_plot(y: np.ndarray, scores: dict[str, np.ndarray]) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def gains_plot(y: np.ndarray, scores: dict[str, np.ndarray]) -> bytes:
     fig, ax = plt.subplots(figsize=(5, 5))
     share = np.arange(1, len(y) + 1) / len(y)
@@ -43,6 +57,7 @@ def gains_plot(y: np.ndarray, scores: dict[str, np.ndarray]) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def reliability_plot(y: np.ndarray, scores: dict[str, np.ndarray], n_bins: int = 10) -> bytes:
     fig, ax = plt.subplots(figsize=(5, 5))
     edges = np.linspace(0, 1, n_bins + 1)
@@ -56,6 +71,7 @@ def reliability_plot(y: np.ndarray, scores: dict[str, np.ndarray], n_bins: int =
     return _png(fig)
 
 
+@_literal_text
 def importance_plot(importance: pd.Series, top: int = 20) -> bytes:
     shown = importance.sort_values().tail(top)
     fig, ax = plt.subplots(figsize=(6, 0.3 * len(shown) + 1))
@@ -64,6 +80,7 @@ def importance_plot(importance: pd.Series, top: int = 20) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def bar_plot(values: pd.Series, title: str, xlabel: str) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 0.35 * len(values) + 1.2))
     ax.barh([str(i) for i in values.index], values.to_numpy())
@@ -72,6 +89,7 @@ def bar_plot(values: pd.Series, title: str, xlabel: str) -> bytes:
     return _png(fig)
 
 
+@_literal_text
 def histogram_by_group(values: pd.Series, groups: pd.Series, title: str, xlabel: str) -> bytes:
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in sorted(groups.unique()):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features import as_timestamp
@@ -91,6 +92,7 @@ def write_winback(
                 scores.gathered, playbook, cfg,
                 as_of=as_of, target_fraction=bundle.metadata.get("emp_targeting_fraction"), model_version=version,
             )
+            _refuse_non_finite(winback)
             progress("writing the scored table, the list and the report")
             scored_root = outputs.folder(scored_out)
             parts = engine.map(scored_table_part, scores.handles, list_rows_by_bucket(winback, scores.customer_ids))
@@ -137,6 +139,20 @@ def _check_places(data_dir, out: Path, report: Path, scored_out: str) -> None:
     check_distinct({"--out": out, "the report": report, "--scored-out": scored_out})
     check_replaceable(scored_out, SCORED_MANIFEST)
     refuse_overwriting_inputs(data_dir, {"--out": out, "the report": report, "--scored-out": scored_out})
+
+
+def _refuse_non_finite(winback: pd.DataFrame) -> None:
+    """No list goes out with inf or NaN in a number column (its tiers, ranks and totals would be wrong)."""
+    numbers = winback.select_dtypes("number")
+    bad = ~np.isfinite(numbers.to_numpy(dtype="float64"))
+    if bad.any():
+        columns = numbers.columns[bad.any(axis=0)].tolist()
+        customers = winback.loc[bad.any(axis=1), "customer_id"].head(5).tolist()
+        raise ChurnError(
+            f"The list would hold values that are not finite numbers in {', '.join(columns)} "
+            f"(customers {', '.join(map(str, customers))}); nothing was written.",
+            "check these customers' amounts in the input (input.max_abs_value bounds them)",
+        )
 
 
 def _shrinking_population(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> tuple[str, ...]:
