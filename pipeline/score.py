@@ -85,7 +85,7 @@ def write_winback(
             buckets = load_buckets(engine, data_dir, cfg.engine, cfg.input.limits())
             as_of = as_timestamp(as_of) if as_of is not None else buckets.end
             note(f"As of {as_of.date()}" + (" (the day after the last event in the data)" if given is None else ""))
-            warnings = _shrinking_population(engine, buckets, as_of, cfg)
+            warnings = (*(p.render() for p in buckets.warnings), *_population_warnings(engine, buckets, as_of, cfg))
             progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
             scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)
             winback = winback_list(
@@ -131,12 +131,12 @@ def write_winback(
 
 def _check_places(data_dir, out: Path, report: Path, scored_out: str) -> None:
     """Refuse unusable output places before any work is done."""
+    check_distinct({"--out": out, "the report": report, "--scored-out": scored_out})
     check_writable(out, "--out")
     if out.suffix.lower() != ".csv":
         raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
     check_writable(report, "the report")
     check_writable(scored_out, "--scored-out", folder=True)
-    check_distinct({"--out": out, "the report": report, "--scored-out": scored_out})
     check_replaceable(scored_out, SCORED_MANIFEST)
     refuse_overwriting_inputs(data_dir, {"--out": out, "the report": report, "--scored-out": scored_out})
 
@@ -155,13 +155,18 @@ def _refuse_non_finite(winback: pd.DataFrame) -> None:
         )
 
 
-def _shrinking_population(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> tuple[str, ...]:
-    """A warning when far fewer customers are active at ``as_of`` than a week before it."""
+def _population_warnings(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> tuple[str, ...]:
+    """A warning when far fewer customers are active at ``as_of`` than a week before it; none active is an error."""
     window = cfg.churn.active_window_days
     now, week_before = (
         sum(engine.gather(engine.map(active_count, buckets.handles, as_of=day, active_window_days=window)))
         for day in (as_of, as_of - pd.Timedelta(days=7))
     )
+    if not now:
+        raise ChurnError(
+            f"No customer bought in the {window} days before {as_of.date()}: nothing to score.",
+            "check --as-of against the dates in the data",
+        )
     if week_before and now < SHRUNK_LIST_SHARE * week_before:
         warning = (
             f"Only {now:,} customers are active at {as_of.date()}, against {week_before:,} a week earlier: check "
