@@ -25,9 +25,9 @@ from features.tables import EVENT_TIME_COLUMN
 from models.modelframe import CutoffStats, combine_stats, cutoff_stats, data_end, stats_inputs
 from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
 from pipeline.config import EngineSettings
+from pipeline.contract import InputLimits
 from pipeline.errors import ChurnError, Problem
 from pipeline.io import load_bucket, load_data_dir
-from pipeline.validate import InputLimits
 
 DISTRIBUTION = "churn-pipeline"
 CONNECT_TIMEOUT = "30s"

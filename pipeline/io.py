@@ -39,8 +39,8 @@ from pipeline.bucket_store import (
     read_all_raw,
     read_bucket_raw,
 )
+from pipeline.contract import InputLimits, RawTable, check_tables
 from pipeline.errors import ChurnError, InputDataError, Problem
-from pipeline.validate import InputLimits, RawTable, check_tables
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 TABLE_FORMATS = {"csv": ".csv", "csv.gz": ".csv.gz", "parquet": ".parquet"}

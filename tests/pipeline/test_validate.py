@@ -8,7 +8,8 @@ import pytest
 
 from features.schemas import TABLE_SCHEMAS
 from features.tables import COLUMNS, empty_table
-from pipeline.validate import RawTable, _text_to_float, check_tables, validate_data_dir
+from pipeline.contract import RawTable, _text_to_float, check_tables
+from pipeline.validate import validate_data_dir
 
 CUSTOMERS = (
     "customer_id,signup_date,segment,account_manager_id,wallet_estimate\nC1,2020-01-15,retail,M1,1000\n"
