@@ -16,7 +16,7 @@ import pandera.errors
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.schemas import EARLIEST_TIMESTAMP, END_OF_TIMESTAMPS, SCORE_RANGE, TABLE_SCHEMAS, not_blank
+from features.schemas import EARLIEST_TIMESTAMP, END_OF_TIMESTAMPS, SCORE_RANGE, TABLE_SCHEMAS
 from features.tables import COLUMNS, DATETIME_DTYPE, EVENT_TIME_COLUMN, REQUIRED_TABLES
 from pipeline.errors import Problem
 
@@ -37,6 +37,8 @@ FUTURE_CHECKED = {
 }
 # Naive timestamps are read as UTC; a day's grace keeps local times of far-east zones from reading as future.
 FUTURE_GRACE = pd.Timedelta(days=1)
+# Columns holding ids some other table lists (see REFERENCES).
+ID_COLUMNS = tuple(dict.fromkeys(c for ref in REFERENCES for c in (ref[1], ref[3])))
 MAX_EXAMPLES = 5
 DATE_FIX = "write dates as ISO 8601 with a real day, e.g. 2024-03-01 or 2024-03-01 13:45:00"
 YEAR_FIX = f"check the year: dates must be from {EARLIEST_TIMESTAMP.year} to {END_OF_TIMESTAMPS.year - 1}"
@@ -68,6 +70,30 @@ class InputLimits:
     max_abs_value: float = 1e9
 
 
+# The Arrow type a reader gives each contract kind when every cell parses: labels as dictionaries (few distinct
+# values, repeated), ids as plain text (up to millions of distinct values: a dictionary per row group would cost
+# more than it saves), numbers, flags and nanosecond UTC times as they are.
+LABELS = pa.dictionary(pa.int32(), pa.string())
+CONTRACT_ARROW_TYPES = {
+    "id": pa.string(), "str": LABELS, "float": pa.float64(), "int": pa.int64(), "bool": pa.bool_(),
+    "datetime": pa.timestamp("ns"),
+}
+
+
+@dataclass(frozen=True)
+class TypedTable:
+    """A table read straight into :data:`CONTRACT_ARROW_TYPES` (only contract columns), every cell parsed by the
+    reader; whether its values keep the contract's rules is for :func:`conforms` to say.
+
+    ``first_row``: the number a person sees for the first row (2 in a CSV, after its header; 1 in Parquet).
+    """
+
+    file: str
+    table: pa.Table
+    first_row: int
+    physical_lines: Callable[[tuple[int, ...]], tuple[int, ...]] | None = None
+
+
 @dataclass(frozen=True)
 class CheckedTables:
     """Tables parsed to contract dtypes (unreadable cells as NA, index kept) and every problem found."""
@@ -86,19 +112,119 @@ class RejectedCells:
     severity: str = "error"  # a "warning" keeps the cells (as read)
 
 
-def check_tables(raw: Mapping[str, RawTable], limits: InputLimits | None = None) -> CheckedTables:
-    """Parse and check each table, then the ids shared between tables."""
+def check_tables(
+    raw: Mapping[str, RawTable],
+    limits: InputLimits | None = None,
+    typed: Mapping[str, TypedTable] | None = None,
+) -> CheckedTables:
+    """Parse and check each raw table, take each typed one (already found to conform) as it is, then check the ids
+    shared between tables."""
+    typed = typed or {}
     frames, problems = {}, []
     for name, table in raw.items():
         frames[name], table_problems = check_table(name, table, limits)
         problems += table_problems
-    files = {name: table.file for name, table in raw.items()}
-    problems = problems + reference_problems(frames, files)
-    relined = {t.file: t.physical_lines for t in raw.values() if t.physical_lines is not None}
+    ids = {
+        **{name: _ids_of_frame(table.file, frames[name]) for name, table in raw.items()},
+        **{name: _ids_of_typed(table) for name, table in typed.items()},
+    }
+    problems += reference_problems(ids)
+    frames |= {name: typed_frame(table) for name, table in typed.items()}
+    relined = {t.file: t.physical_lines for t in (*raw.values(), *typed.values()) if t.physical_lines is not None}
     return CheckedTables(
         frames,
         [replace(p, rows=relined[p.file](p.rows)) if p.file in relined and p.rows else p for p in problems],
     )
+
+
+def conforms(name: str, typed: TypedTable, limits: InputLimits | None = None) -> bool:
+    """Whether ``typed`` keeps every rule the precise check (:func:`check_table`) applies, tested on whole columns.
+
+    The rules are read from the table's pandera schema (nullable, unique, and its checks by name), so the schema
+    stays their one statement; a check this function does not know makes it answer False, and False only means
+    "let the precise check find and word the problems", never that there is one.
+    """
+    limits = limits or InputLimits()
+    table, schema = typed.table, TABLE_SCHEMAS[name]
+    if table.num_rows == 0:
+        return False
+    for column, spec in schema.columns.items():
+        if column not in table.column_names:
+            if spec.required:
+                return False
+            continue
+        kind, values = COLUMNS[name][column][0], table[column]
+        if values.type != CONTRACT_ARROW_TYPES[kind]:
+            return False
+        if (not spec.nullable and values.null_count) or (spec.unique and _repeats(values)):
+            return False
+        if not all(_holds(check, values) for check in spec.checks):
+            return False
+        if not _plausible(name, column, kind, values, limits):
+            return False
+    return all(_table_check_holds(check, table) for check in schema.checks)
+
+
+def _repeats(values: pa.ChunkedArray) -> bool:
+    """Whether a column holds some value (or the null) twice."""
+    return values.null_count > 1 or len(pc.unique(values)) < len(values)
+
+
+def _scalar(value, values: pa.ChunkedArray):
+    return pa.scalar(pd.Timestamp(value).as_unit("ns").value, values.type) if pa.types.is_timestamp(values.type) else value
+
+
+def _holds(check, values: pa.ChunkedArray) -> bool:
+    """One pandera column check, on a whole Arrow column (nulls pass, as in pandera)."""
+    name, stats = check.name, check.statistics
+    if name == "not_blank":
+        return not pc.any(_blank(values)).as_py()
+    present = values.drop_null()
+    if not len(present):
+        return True
+    low, high = pc.min_max(present).values()
+    if name == "greater_than_or_equal_to":
+        return pc.greater_equal(low, _scalar(stats["min_value"], values)).as_py()
+    if name == "less_than":
+        return pc.less(high, _scalar(stats["max_value"], values)).as_py()
+    if name == "in_range":
+        above = (pc.greater_equal if stats.get("include_min", True) else pc.greater)(low, _scalar(stats["min_value"], values))
+        below = (pc.less_equal if stats.get("include_max", True) else pc.less)(high, _scalar(stats["max_value"], values))
+        return above.as_py() and below.as_py()
+    return False
+
+
+def _table_check_holds(check, table: pa.Table) -> bool:
+    if check.name == "resolved_before_opened":
+        if "resolved_at" not in table.column_names:
+            return True
+        return not pc.any(pc.less(table["resolved_at"], table["opened_at"])).as_py()
+    return False
+
+
+def _plausible(name: str, column: str, kind: str, values: pa.ChunkedArray, limits: InputLimits) -> bool:
+    """The checks of :func:`implausible` (and finiteness), on a whole column."""
+    if kind == "float":
+        present = values.drop_null()
+        return bool(
+            not len(present)
+            or (pc.all(pc.is_finite(present)).as_py() and pc.max(pc.abs(present)).as_py() <= limits.max_abs_value)
+        )
+    if kind == "datetime" and limits.now is not None and (name, column) in FUTURE_CHECKED:
+        latest = pc.max(values).as_py()
+        return latest is None or pd.Timestamp(latest) <= limits.now + FUTURE_GRACE
+    return True
+
+
+def typed_frame(typed: TypedTable) -> pd.DataFrame:
+    """A conforming typed table as a pandas frame in the contract's dtypes (text as pandas' Arrow-backed str)."""
+    table = typed.table
+    text = [i for i, field in enumerate(table.schema) if pa.types.is_dictionary(field.type)]
+    for i in text:
+        table = table.set_column(i, table.field(i).name, table.column(i).cast(pa.string()))
+    mapping = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan), pa.bool_(): pd.BooleanDtype(),
+               pa.int64(): pd.Int64Dtype()}
+    return table.to_pandas(types_mapper=mapping.get)
 
 
 def check_table(name: str, table: RawTable, limits: InputLimits | None = None) -> tuple[pd.DataFrame, list[Problem]]:
@@ -300,28 +426,92 @@ def _describe_failure(name: str, column: str, check: str) -> tuple[str, str]:
     return f"fails the check {check}", ""
 
 
-def reference_problems(frames: Mapping[str, pd.DataFrame], files: Mapping[str, str]) -> list[Problem]:
+@dataclass(frozen=True)
+class IdColumns:
+    """One table's id columns for the reference checks: values as Arrow (text or dictionary-encoded text) and the
+    row number of each value (None: ``first_row`` + position)."""
+
+    file: str
+    columns: dict[str, pa.ChunkedArray]
+    rows: np.ndarray | None
+    first_row: int
+
+    def row_numbers(self, positions: np.ndarray) -> tuple[int, ...]:
+        numbers = self.rows[positions] if self.rows is not None else positions + self.first_row
+        return tuple(np.asarray(numbers, dtype=np.int64).tolist())
+
+
+def _ids_of_frame(file: str, frame: pd.DataFrame) -> IdColumns:
+    columns = {c: pa.chunked_array([pa.array(frame[c].array)]) for c in ID_COLUMNS if c in frame.columns}
+    return IdColumns(file, columns, frame.index.to_numpy(dtype=np.int64), 0)
+
+
+def _ids_of_typed(table: TypedTable) -> IdColumns:
+    columns = {c: table.table[c] for c in ID_COLUMNS if c in table.table.column_names}
+    return IdColumns(table.file, columns, None, table.first_row)
+
+
+def _distinct_text(values: pa.ChunkedArray) -> pa.Array:
+    """The distinct non-null values of a text or dictionary-encoded text column, as text."""
+    if pa.types.is_dictionary(values.type):
+        values = values.unify_dictionaries() if values.num_chunks > 1 else values
+        used = pc.unique(values).drop_null()  # dictionary entries some row refers to
+        return used.cast(pa.string()) if len(used) else pa.array([], pa.string())
+    return pc.unique(values).drop_null()
+
+
+def _rows_with_values_in(values: pa.ChunkedArray, chosen: pa.Array) -> np.ndarray:
+    """Positions of the rows whose value is one of ``chosen`` (looked up once per distinct value)."""
+    if pa.types.is_dictionary(values.type):
+        positions, offset = [], 0
+        for chunk in values.chunks:
+            entries = pc.is_in(chunk.dictionary.cast(pa.string()), value_set=chosen).to_numpy(zero_copy_only=False)
+            indices = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            hit = np.append(entries, False)[indices]
+            positions.append(np.flatnonzero(hit) + offset)
+            offset += len(chunk)
+        return np.concatenate(positions) if positions else np.array([], dtype=np.int64)
+    return np.flatnonzero(pc.is_in(values, value_set=chosen).to_numpy(zero_copy_only=False))
+
+
+def reference_problems(tables: Mapping[str, IdColumns]) -> list[Problem]:
     """Warnings for ids used in one table but absent from the table that lists them (the rows are kept)."""
     problems = []
     for table, column, target, target_column in REFERENCES:
-        if column not in frames.get(table, {}) or target_column not in frames.get(target, {}):
+        if column not in getattr(tables.get(table), "columns", {}) or target_column not in getattr(
+            tables.get(target), "columns", {}
+        ):
             continue
-        ids = frames[table][column]
-        # Look up each distinct id once (a table repeats its customers many times), by an index lookup:
-        # Series.isin on arrow-backed strings converts the value set one item at a time.
-        known = pd.Index(frames[target][target_column].dropna().unique())
-        codes, distinct = pd.factorize(ids)
-        missing = np.append(known.get_indexer(distinct) < 0, False)  # code -1 (missing id) is not unknown
-        unknown = not_blank(ids) & missing[codes]
-        if unknown.any():
-            count = ids[unknown].nunique()
-            what = f"{count} {column} value(s) not in {files[target]} ({_examples(ids[unknown])})"
-            fix = f"add them to {files[target]} or correct the ids; these rows are kept"
-            problems.append(Problem(files[table], column, _lines(unknown), what, fix, severity="warning"))
+        ids = tables[table].columns[column]
+        distinct = _distinct_text(ids)  # each distinct id looked up once: tables repeat their customers
+        known = _distinct_text(tables[target].columns[target_column])
+        unknown = distinct.filter(pc.invert(pc.is_in(distinct, value_set=known)))
+        unknown = unknown.filter(pc.invert(_blank(unknown)))  # blank ids are errors of their own
+        if not len(unknown):
+            continue
+        positions = _rows_with_values_in(ids, unknown)
+        shown: dict[str, None] = {}
+        for start in range(0, len(positions), 1_000):  # the first few distinct values, in row order
+            shown |= dict.fromkeys(ids.take(pa.array(positions[start: start + 1_000])).cast(pa.string()).to_pylist())
+            if len(shown) >= MAX_EXAMPLES:
+                break
+        shown = list(shown)
+        examples = ", ".join(repr(v) for v in shown[:MAX_EXAMPLES]) + (", ..." if len(unknown) > MAX_EXAMPLES else "")
+        target_file = tables[target].file
+        what = f"{len(unknown)} {column} value(s) not in {target_file} ({examples})"
+        fix = f"add them to {target_file} or correct the ids; these rows are kept"
+        problems.append(
+            Problem(tables[table].file, column, tables[table].row_numbers(positions), what, fix, severity="warning")
+        )
     return problems
 
 
-def summarize(frames: Mapping[str, pd.DataFrame], raw: Mapping[str, RawTable]) -> dict:
+def _blank(values: pa.Array) -> pa.Array:
+    """True where a text is empty or only spaces (as ``features.schemas.not_blank`` reads it, negated)."""
+    return pc.or_(pc.utf8_is_space(values), pc.equal(pc.utf8_length(values), 0))
+
+
+def summarize(frames: Mapping[str, pd.DataFrame], files: Mapping[str, str]) -> dict:
     """Tables found (file names), rows per table, number of customers, first and last event time."""
     ids = frames["customers"] if "customers" in frames else frames.get("transactions")
     times = [
@@ -329,7 +519,7 @@ def summarize(frames: Mapping[str, pd.DataFrame], raw: Mapping[str, RawTable]) -
     ]
     times = pd.concat(times).dropna() if times else pd.Series([], dtype=DATETIME_DTYPE)
     return {
-        "tables": {name: table.file for name, table in raw.items()},
+        "tables": {name: file for name, file in files.items() if name in frames},
         "rows": {name: len(frame) for name, frame in frames.items()},
         "customers": int(ids["customer_id"].nunique()) if ids is not None and "customer_id" in ids else 0,
         "first_event": times.min() if len(times) else None,

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from features import Tables, split_by_bucket
-from features.aggregate import prepare_tables
+from features.aggregate import READ_COLUMNS, prepare_tables
 from features.tables import EVENT_TIME_COLUMN
 from models.modelframe import CutoffStats, combine_stats, cutoff_stats, data_end, stats_inputs
 from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
@@ -198,7 +198,7 @@ def load_buckets(
         stored = open_bucketed(data_dir)
         loaded = engine.map(load_bucket, [stored] * stored.n_buckets, range(stored.n_buckets), limits=limits)
         return _with_end(engine, engine.map(prepare_tables, loaded))
-    tables, warnings = load_data_dir(data_dir, limits)
+    tables, warnings = load_data_dir(data_dir, limits, READ_COLUMNS)  # only what the builders read
     buckets = split_buckets(engine, tables, settings.buckets or (1 if engine.name == "local" else 2 * engine.threads))
     return replace(buckets, warnings=tuple(warnings))
 

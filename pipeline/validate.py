@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.tables import TABLE_NAMES
 from pipeline.contract import InputLimits, check_tables, summarize
 from pipeline.errors import Problem
-from pipeline.io import read_raw_tables
+from pipeline.io import read_tables
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class ValidationReport:
 
 def validate_data_dir(data_dir: str | Path, limits: InputLimits | None = None) -> ValidationReport:
     """Read and check every table of ``data_dir``; never raises for bad data, reports it."""
-    raw, problems = read_raw_tables(data_dir)
-    checked = check_tables(raw, limits)
-    return ValidationReport(problems + checked.problems, summarize(checked.frames, raw))
+    raw, typed, problems = read_tables(data_dir, limits)
+    checked = check_tables(raw, limits, typed)
+    files = {name: table.file for name, table in (*raw.items(), *typed.items())}
+    ordered = {name: files[name] for name in TABLE_NAMES if name in files}
+    return ValidationReport(problems + checked.problems, summarize(checked.frames, ordered))
