@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 import pipeline.scoring as score_step
-from benchmarks.features import AS_OF, _memory_mb, _reset_peak, generate
+from benchmarks.features_inner_old import AS_OF, _memory_mb, _reset_peak, generate
 from benchmarks.train import WORLD_SIZES
 from models.explain import top_reasons
 from models.modelframe import model_specs
