@@ -81,7 +81,7 @@ def _bundle(model_path: Path, features: Path):
 def run_step(step: str, engine: str, scheduler: str | None, data: str, out: str, model: str, features: str):
     """One step in this (fresh) process: its wall time, peak resident memory and rows written."""
     import pipeline.score
-    from benchmarks.features import AS_OF
+    from benchmarks.features_inner_old import AS_OF
     from pipeline.config import load_config
     from pipeline.featurize import write_features
 
@@ -108,7 +108,7 @@ def in_fresh_process(*args):
 
 def prepare(scale: float, buckets: int, folder: Path) -> tuple[Path, Path]:
     """The world as a plain Parquet directory and as a bucketed one (timed: what `churn partition` costs)."""
-    from benchmarks.features import generate
+    from benchmarks.features_inner_old import generate
     from benchmarks.train import WORLD_SIZES
     from pipeline.io import write_tables
     from pipeline.partition import partition_data_dir

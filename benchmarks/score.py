@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 import pipeline.scoring as score_step
-from benchmarks.features import AS_OF, _memory_mb, _reset_peak, generate
+from benchmarks.features_inner_old import AS_OF, _memory_mb, _reset_peak, generate
 from benchmarks.train import WORLD_SIZES
 from models.bgnbd import fit_bgnbd, rfm_summary
 from models.explain import population_typical, top_reasons

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from benchmarks.features import _memory_mb, _reset_peak, generate, timed
+from benchmarks.features_inner_old import _memory_mb, _reset_peak, generate, timed
 from features import build_feature_table_bucketed, churn_labels
 from features.aggregate import prepare_tables
 from models.backtest import LABEL, final_plan, fit_plan

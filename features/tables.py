@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 DATETIME_DTYPE = "datetime64[ns]"
 
@@ -111,6 +113,17 @@ def to_datetime_column(values: pd.Series) -> pd.Series:
     return parsed.dt.tz_localize(None).astype(DATETIME_DTYPE)
 
 
+def missing_values(dtype: str, n: int) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """``n`` missing values of ``dtype``, made without a Python object per row."""
+    if dtype in ("float64", DATETIME_DTYPE):
+        return np.full(n, np.nan if dtype == "float64" else np.datetime64("NaT"), dtype=dtype)
+    if dtype == "str":
+        return pd.array(pa.nulls(n, pa.string()), dtype="str")
+    if dtype == "Int64":
+        return pd.arrays.IntegerArray(np.zeros(n, "int64"), np.ones(n, bool))
+    return pd.arrays.BooleanArray(np.zeros(n, bool), np.ones(n, bool))
+
+
 def empty_table(name: str) -> pd.DataFrame:
     """A zero-row frame with every contract column of ``name`` in its dtype."""
     return pd.DataFrame({col: pd.Series([], dtype=PANDAS_DTYPE[kind]) for col, (kind, _) in COLUMNS[name].items()})
@@ -126,7 +139,7 @@ def conform_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     for col, (kind, _) in COLUMNS[name].items():
         dtype = PANDAS_DTYPE[kind]
         if col not in frame.columns:
-            out[col] = pd.Series(pd.array([None] * n, dtype=dtype), index=frame.index)
+            out[col] = pd.Series(missing_values(dtype, n), index=frame.index)
         elif kind == "datetime":
             out[col] = to_datetime_column(frame[col])
         else:

@@ -32,8 +32,8 @@ import pyarrow
 from fsspec.implementations.local import LocalFileSystem
 
 from features.tables import TABLE_NAMES
+from pipeline.contract import RawTable
 from pipeline.errors import ChurnError, InputDataError, Problem
-from pipeline.validate import RawTable
 
 MANIFEST = "_buckets.json"
 LAYOUT = "churn-buckets/1"

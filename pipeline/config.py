@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from features.settings import MAX_DAYS, ChurnDefinition, FeatureSettings
 from models.modelframe import model_specs
 from models.plan import NO_CHANNEL, Action, Playbook
+from pipeline.contract import InputLimits
 from pipeline.errors import ConfigError
-from pipeline.validate import InputLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"

@@ -13,21 +13,21 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version
 from typing import Any, Protocol
 
 import pandas as pd
 
 from features import Tables, split_by_bucket
-from features.aggregate import prepare_tables
+from features.aggregate import READ_COLUMNS, prepare_tables
 from features.tables import EVENT_TIME_COLUMN
 from models.modelframe import CutoffStats, combine_stats, cutoff_stats, data_end, stats_inputs
 from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
 from pipeline.config import EngineSettings
-from pipeline.errors import ChurnError
+from pipeline.contract import InputLimits
+from pipeline.errors import ChurnError, Problem
 from pipeline.io import load_bucket, load_data_dir
-from pipeline.validate import InputLimits
 
 DISTRIBUTION = "churn-pipeline"
 CONNECT_TIMEOUT = "30s"
@@ -175,6 +175,7 @@ class Buckets:
 
     handles: list
     end: pd.Timestamp
+    warnings: tuple[Problem, ...] = ()  # what the checks of a plain data directory warned about
 
     def __len__(self) -> int:
         return len(self.handles)
@@ -197,8 +198,9 @@ def load_buckets(
         stored = open_bucketed(data_dir)
         loaded = engine.map(load_bucket, [stored] * stored.n_buckets, range(stored.n_buckets), limits=limits)
         return _with_end(engine, engine.map(prepare_tables, loaded))
-    tables, _warnings = load_data_dir(data_dir, limits)
-    return split_buckets(engine, tables, settings.buckets or (1 if engine.name == "local" else 2 * engine.threads))
+    tables, warnings = load_data_dir(data_dir, limits, READ_COLUMNS)  # only what the builders read
+    buckets = split_buckets(engine, tables, settings.buckets or (1 if engine.name == "local" else 2 * engine.threads))
+    return replace(buckets, warnings=tuple(warnings))
 
 
 def split_buckets(engine: Engine, tables: Tables, n_buckets: int) -> Buckets:

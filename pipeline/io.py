@@ -7,22 +7,26 @@ bucketed directory (``churn partition``; local path or fsspec URL) is read throu
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import hashlib
 import os
 import re
 import uuid
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow
+import pyarrow.compute
 import pyarrow.csv
+import pyarrow.parquet
 
 from features.tables import (
+    COLUMNS,
     DATETIME_DTYPE,
     REQUIRED_TABLES,
     TABLE_NAMES,
@@ -39,8 +43,17 @@ from pipeline.bucket_store import (
     read_all_raw,
     read_bucket_raw,
 )
+from pipeline.contract import (
+    CONTRACT_ARROW_TYPES,
+    FALSE_WORDS,
+    TRUE_WORDS,
+    InputLimits,
+    RawTable,
+    TypedTable,
+    check_tables,
+    conforms,
+)
 from pipeline.errors import ChurnError, InputDataError, Problem
-from pipeline.validate import InputLimits, RawTable, check_tables
 
 TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 TABLE_FORMATS = {"csv": ".csv", "csv.gz": ".csv.gz", "parquet": ".parquet"}
@@ -49,10 +62,16 @@ CSV_FIX = "save the table as a UTF-8 CSV file with a header row (or as Parquet)"
 
 
 def load_data_dir(
-    data_dir: str | os.PathLike, limits: InputLimits | None = None
+    data_dir: str | os.PathLike,
+    limits: InputLimits | None = None,
+    columns: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[Tables, list[Problem]]:
-    """The conformed Tables of ``data_dir`` and the warnings found; raises InputDataError listing every error."""
-    return _checked(*read_raw_tables(data_dir), limits=limits)
+    """The conformed Tables of ``data_dir`` and the warnings found; raises InputDataError listing every error.
+
+    ``columns``: the columns to read per table (others are neither read nor checked); None reads every column.
+    """
+    raw, typed, problems = read_tables(data_dir, limits, columns)
+    return _checked(raw, problems, limits=limits, typed=typed)
 
 
 def load_bucket(data: BucketedDir, bucket: int, limits: InputLimits | None = None) -> Tables:
@@ -88,28 +107,59 @@ def _checked(
     problems: list[Problem],
     empty: Mapping[str, pd.DataFrame] | None = None,
     limits: InputLimits | None = None,
+    typed: Mapping[str, TypedTable] | None = None,
 ) -> tuple[Tables, list[Problem]]:
-    checked = check_tables(raw, limits)
+    checked = check_tables(raw, limits, typed)
     problems = problems + checked.problems
     if any(p.severity == "error" for p in problems):
         raise InputDataError(problems)
     return make_tables({**(empty or {}), **checked.frames}), problems
 
 
-def read_raw_tables(data_dir: str | os.PathLike) -> tuple[dict[str, RawTable], list[Problem]]:
-    """Every table file of ``data_dir`` read raw, and the problems that kept files from being found or read.
+def read_tables(
+    data_dir: str | os.PathLike,
+    limits: InputLimits | None = None,
+    columns: Mapping[str, Collection[str]] | None = None,
+) -> tuple[dict[str, RawTable], dict[str, TypedTable], list[Problem]]:
+    """Every table file of ``data_dir``, and the problems that kept files from being found or read.
 
-    Looks only at ``<table>.csv``, ``<table>.csv.gz`` and ``<table>.parquet`` directly in the folder; other
-    files and subfolders (such as ``_truth/``) are ignored. A bucketed directory (its manifest present; always
-    for a URL) is read whole, bucket after bucket.
+    Each file is first read straight into the contract's Arrow types (fast, only the ``columns`` wanted); a table
+    that reads so and keeps every rule (:func:`pipeline.contract.conforms`) is returned typed, any other raw, for
+    the precise check to find and word its problems. A bucketed directory is read raw, bucket after bucket.
     """
     if is_url(data_dir) or is_bucketed(data_dir):
-        return read_all_raw(data_dir)
+        raw, problems = read_all_raw(data_dir)
+        return raw, {}, problems
+    files, problems = table_files(data_dir)
+    raw, typed = {}, {}
+    for name, path in files.items():
+        wanted = None if columns is None or name not in columns else columns[name]
+        fast = _read_typed(path, name, wanted)
+        if fast is not None and conforms(name, fast, limits):
+            typed[name] = fast
+            continue
+        try:
+            frame = read_table_file(path)
+        except InputDataError as exc:
+            problems += exc.problems
+            continue
+        if wanted is not None:
+            frame = frame[[c for c in frame.columns if c in wanted or c not in COLUMNS[name]]]
+        raw[name] = _raw_table(path, frame)
+    return raw, typed, problems
+
+
+def table_files(data_dir: str | os.PathLike) -> tuple[dict[str, Path], list[Problem]]:
+    """The table files of a plain data directory, by table, and the problems finding them.
+
+    Looks only at ``<table>.csv``, ``<table>.csv.gz`` and ``<table>.parquet`` directly in the folder; other
+    files and subfolders (such as ``_truth/``) are ignored.
+    """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         fix = "pass the folder that holds transactions.csv (and the other tables)"
         return {}, [Problem(str(data_dir), None, (), "folder not found", fix)]
-    raw, problems = {}, []
+    files, problems = {}, []
     for name in TABLE_NAMES:
         paths = [
             path for path in (data_dir / f"{name}{suffix}" for suffix in TABLE_SUFFIXES) if path.is_file()
@@ -124,13 +174,127 @@ def read_raw_tables(data_dir: str | os.PathLike) -> tuple[dict[str, RawTable], l
             fix = f"add {names}; the {name} table is required"
             problems.append(Problem(str(data_dir), None, (), f"no {name} file", fix))
         elif paths:
-            try:
-                frame = read_table_file(paths[0])
-                lines = None if _table_suffix(paths[0]) == ".parquet" else _physical_lines_of(paths[0])
-                raw[name] = RawTable(paths[0].name, frame, lines)
-            except InputDataError as exc:
-                problems += exc.problems
+            files[name] = paths[0]
+    return files, problems
+
+
+def read_raw_tables(data_dir: str | os.PathLike) -> tuple[dict[str, RawTable], list[Problem]]:
+    """Every table file of ``data_dir`` read raw (see :func:`table_files`), and the problems that kept files
+    from being found or read. A bucketed directory (its manifest present; always for a URL) is read whole,
+    bucket after bucket.
+    """
+    if is_url(data_dir) or is_bucketed(data_dir):
+        return read_all_raw(data_dir)
+    files, problems = table_files(data_dir)
+    raw = {}
+    for name, path in files.items():
+        try:
+            raw[name] = _raw_table(path, read_table_file(path))
+        except InputDataError as exc:
+            problems += exc.problems
     return raw, problems
+
+
+def _raw_table(path: Path, frame: pd.DataFrame) -> RawTable:
+    lines = None if _table_suffix(path) == ".parquet" else _physical_lines_of(path)
+    return RawTable(path.name, frame, lines)
+
+
+def _read_typed(path: Path, name: str, wanted: Collection[str] | None) -> TypedTable | None:
+    """The table's contract columns (those ``wanted``) read straight into their Arrow types, or None when some
+    cell or column needs the precise, raw reading (a value that does not parse, a column stored as another kind,
+    a blank line, a header that is not plain)."""
+    try:
+        if _table_suffix(path) == ".parquet":
+            return _typed_parquet(path, name, wanted)
+        return _typed_csv(path, name, wanted)
+    except (pyarrow.ArrowException, OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error, ValueError):
+        return None
+
+
+def _typed_parquet(path: Path, name: str, wanted: Collection[str] | None) -> TypedTable | None:
+    schema = pyarrow.parquet.read_schema(path)
+    if len(set(schema.names)) < len(schema.names):
+        return None
+    present = [c for c in COLUMNS[name] if c in schema.names and (wanted is None or c in wanted)]
+    labels = [c for c in present if COLUMNS[name][c][0] == "str" and pyarrow.types.is_string(schema.field(c).type)]
+    table = pyarrow.parquet.read_table(path, columns=present, read_dictionary=labels)
+    converted = {c: _as_contract_type(table[c], COLUMNS[name][c][0]) for c in present}
+    if any(v is None for v in converted.values()):
+        return None
+    return TypedTable(path.name, pyarrow.table(converted), 1)
+
+
+def _as_contract_type(values: pyarrow.ChunkedArray, kind: str) -> pyarrow.ChunkedArray | None:
+    """A stored column in its kind's Arrow type (CONTRACT_ARROW_TYPES), or None when only the precise reading may
+    say what it holds (floats as ids, floats as whole numbers, text as numbers or times, ...)."""
+    kind_type, stored = CONTRACT_ARROW_TYPES[kind], values.type
+    types = pyarrow.types
+    if stored == kind_type:
+        return values
+    text = types.is_string(stored) or types.is_large_string(stored)
+    if kind == "id" and (text or types.is_integer(stored)):
+        return values.cast(kind_type)
+    if kind == "id" and types.is_dictionary(stored) and types.is_string(stored.value_type):
+        return values.cast(kind_type)
+    if kind == "str":
+        if types.is_dictionary(stored) and types.is_string(stored.value_type):
+            return values.cast(kind_type)
+        if text or types.is_integer(stored):
+            return pyarrow.chunked_array([_text_dictionary(chunk) for chunk in values.chunks], kind_type)
+        return None
+    if kind == "float" and (types.is_integer(stored) or types.is_floating(stored) or types.is_decimal(stored)):
+        return values.cast(kind_type)
+    if kind == "int" and types.is_integer(stored):
+        return values.cast(kind_type)
+    if kind == "datetime" and (types.is_timestamp(stored) or types.is_date(stored)):
+        return values.cast(kind_type)  # a zone's instants are kept in UTC; out of the ns range raises
+    return None
+
+
+def _text_dictionary(chunk: pyarrow.Array) -> pyarrow.DictionaryArray:
+    """Text or whole numbers as a dictionary of text (each distinct value turned into text once)."""
+    encoded = chunk.dictionary_encode()
+    return pyarrow.DictionaryArray.from_arrays(encoded.indices.cast(pyarrow.int32()), encoded.dictionary.cast(pyarrow.string()))
+
+
+def _typed_csv(path: Path, name: str, wanted: Collection[str] | None) -> TypedTable | None:
+    header = _plain_header(path)
+    if header is None:
+        return None
+    include = [c for c in header if c in COLUMNS[name] and (wanted is None or c in wanted)]
+    table = pyarrow.csv.read_csv(
+        _csv_stream(path),
+        read_options=pyarrow.csv.ReadOptions(column_names=header, skip_rows=1),
+        parse_options=pyarrow.csv.ParseOptions(ignore_empty_lines=False, newlines_in_values=True),
+        convert_options=pyarrow.csv.ConvertOptions(
+            include_columns=include,
+            column_types={c: CONTRACT_ARROW_TYPES[COLUMNS[name][c][0]] for c in include},
+            null_values=[""],  # only an empty field is missing: "NA" or "null" may be a real id
+            strings_can_be_null=True,
+            true_values=[w for word in TRUE_WORDS for w in (word, word.upper(), word.title())],
+            false_values=[w for word in FALSE_WORDS for w in (word, word.upper(), word.title())],
+        ),
+    )
+    if not include or table.num_rows == 0:
+        return None
+    all_empty = functools.reduce(pyarrow.compute.and_, [pyarrow.compute.is_null(table[c]) for c in include])
+    if pyarrow.compute.any(all_empty).as_py():  # a blank line: the raw reading keeps the line numbers right
+        return None
+    return TypedTable(path.name, table, CSV_FIRST_DATA_LINE, _physical_lines_of(path))
+
+
+def _csv_stream(path: Path):
+    return pyarrow.input_stream(str(path), compression="gzip" if path.name.lower().endswith(".gz") else None)
+
+
+def _plain_header(path: Path) -> list[str] | None:
+    """The CSV's column names when they are distinct and non-empty (else the pandas reading names the problem)."""
+    with (gzip.open if path.name.lower().endswith(".gz") else open)(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), None)
+    if not header or len(set(header)) < len(header) or not all(header):
+        return None
+    return header
 
 
 def read_table_file(path: str | os.PathLike) -> pd.DataFrame:
@@ -262,8 +426,20 @@ def _read_csv_strings(path: Path) -> pd.DataFrame:
     frame = _read_csv_strings_by_arrow(path)
     if frame is None:
         frame = _read_csv_strings_by_pandas(path)
+    _refuse_other_separators(path, frame.columns)
     frame.index = pd.RangeIndex(CSV_FIRST_DATA_LINE, CSV_FIRST_DATA_LINE + len(frame), name="line")
     return frame.dropna(how="all")
+
+
+def _refuse_other_separators(path: Path, header: pd.Index) -> None:
+    """A header read as one column that holds ; or a tab is a file separated by them (Excel's European CSV)."""
+    if len(header) != 1:
+        return
+    separator = next((s for s in (";", "\t", "|") if s in str(header[0])), None)
+    if separator is not None:
+        shown = "a tab" if separator == "\t" else repr(separator)
+        what = f"the columns are separated by {shown}, not by commas (header {str(header[0])!r})"
+        raise InputDataError([Problem(path.name, None, (1,), what, "save the file comma-separated, or as Parquet")])
 
 
 def _read_csv_strings_by_arrow(path: Path) -> pd.DataFrame | None:

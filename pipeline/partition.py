@@ -13,9 +13,9 @@ import pandas as pd
 
 from features import customer_bucket
 from pipeline.bucket_store import MANIFEST, WHOLE_TABLES, BucketedDir, check_replaceable, write_bucketed
+from pipeline.contract import InputLimits
 from pipeline.errors import ChurnError
 from pipeline.io import load_data_dir
-from pipeline.validate import InputLimits
 
 MAX_BUCKETS = 100_000
 

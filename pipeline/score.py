@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features import as_timestamp
@@ -93,13 +94,14 @@ def write_winback(
             buckets = load_buckets(engine, data_dir, cfg.engine, cfg.input.limits())
             as_of = as_timestamp(as_of) if as_of is not None else buckets.end
             note(f"As of {as_of.date()}" + (" (the day after the last event in the data)" if given is None else ""))
-            warnings = _shrinking_population(engine, buckets, as_of, cfg)
+            warnings = (*(p.render() for p in buckets.warnings), *_population_warnings(engine, buckets, as_of, cfg))
             progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
             scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)
             basis = comparison_basis(previous_list(scored_out), as_of)
             winback, lapsed = worklists(
                 scores.gathered, scores.lapsed, playbook, cfg, as_of=as_of, model_version=version, basis=basis
             )
+            _refuse_non_finite(winback)
             progress("writing the scored table, the lists and the report")
             scored_root = outputs.folder(scored_out)
             parts = engine.map(scored_table_part, scores.handles, list_rows_by_bucket(winback, scores.customer_ids))
@@ -157,25 +159,51 @@ def _contacts_per_channel(winback: pd.DataFrame, lapsed: pd.DataFrame) -> tuple[
 
 def _check_places(data_dir, out: Path, report: Path, lapsed: Path, scored_out: str) -> None:
     """Refuse unusable output places before any work is done."""
+    places = {"--out": out, "the lapsed list": lapsed, "the report": report, "--scored-out": scored_out}
+    check_distinct(places)
     check_writable(out, "--out")
     if out.suffix.lower() != ".csv":
         raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
     check_writable(report, "the report")
     check_writable(lapsed, "the lapsed list")
     check_writable(scored_out, "--scored-out", folder=True)
-    places = {"--out": out, "the lapsed list": lapsed, "the report": report, "--scored-out": scored_out}
-    check_distinct(places)
     check_replaceable(scored_out, SCORED_MANIFEST)
     refuse_overwriting_inputs(data_dir, places)
 
 
-def _shrinking_population(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> tuple[str, ...]:
-    """A warning when far fewer customers are active at ``as_of`` than a week before it."""
+# Number columns that every row fills; the others may be empty (risk_change without an earlier list, the expected
+# net value of a row the playbook allows no action).
+FILLED_NUMBERS = ("churn_probability", "customer_value", "value_at_risk")
+
+
+def _refuse_non_finite(winback: pd.DataFrame) -> None:
+    """No list goes out with inf anywhere or NaN where every row has a number (its tiers, ranks and totals
+    would be wrong)."""
+    numbers = winback.select_dtypes("number")
+    values = numbers.to_numpy(dtype="float64")
+    bad = np.isinf(values) | (np.isnan(values) & numbers.columns.isin(FILLED_NUMBERS))
+    if bad.any():
+        columns = numbers.columns[bad.any(axis=0)].tolist()
+        customers = winback.loc[bad.any(axis=1), "customer_id"].head(5).tolist()
+        raise ChurnError(
+            f"The list would hold values that are not finite numbers in {', '.join(columns)} "
+            f"(customers {', '.join(map(str, customers))}); nothing was written.",
+            "check these customers' amounts in the input (input.max_abs_value bounds them)",
+        )
+
+
+def _population_warnings(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> tuple[str, ...]:
+    """A warning when far fewer customers are active at ``as_of`` than a week before it; none active is an error."""
     window = cfg.churn.active_window_days
     now, week_before = (
         sum(engine.gather(engine.map(active_count, buckets.handles, as_of=day, active_window_days=window)))
         for day in (as_of, as_of - pd.Timedelta(days=7))
     )
+    if not now:
+        raise ChurnError(
+            f"No customer bought in the {window} days before {as_of.date()}: nothing to score.",
+            "check --as-of against the dates in the data",
+        )
     if week_before and now < SHRUNK_LIST_SHARE * week_before:
         warning = (
             f"Only {now:,} customers are active at {as_of.date()}, against {week_before:,} a week earlier: check "

@@ -8,7 +8,8 @@ import pytest
 
 from features.schemas import TABLE_SCHEMAS
 from features.tables import COLUMNS, empty_table
-from pipeline.validate import RawTable, _text_to_float, check_tables, validate_data_dir
+from pipeline.contract import RawTable, _text_to_float, check_tables
+from pipeline.validate import validate_data_dir
 
 CUSTOMERS = (
     "customer_id,signup_date,segment,account_manager_id,wallet_estimate\nC1,2020-01-15,retail,M1,1000\n"
@@ -491,3 +492,22 @@ def test_text_to_float_reads_numbers_and_leaves_the_rest_missing(cells, expected
 
     assert numbers.dtype == "float64" and numbers.index.equals(text.index)
     assert [None if pd.isna(v) else v for v in numbers] == expected
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_tables_read_typed_equal_the_precise_reading(tmp_path, fmt):
+    """A clean directory takes the fast typed path; its frames are the ones the precise path would give."""
+    from pipeline.contract import check_tables as check
+    from pipeline.generate import write_world
+    from pipeline.io import read_raw_tables, read_tables
+
+    write_world(tmp_path, 120, 3, fmt)
+    raw, typed, problems = read_tables(tmp_path)
+    assert not raw and set(typed) == set(TABLE_SCHEMAS) and not problems  # every table conformed as read
+    fast = check({}, None, typed)
+    precise = check(*read_raw_tables(tmp_path)[:1])
+    assert [p.render() for p in fast.problems] == [p.render() for p in precise.problems]
+    for name, frame in precise.frames.items():
+        expected = frame.reset_index(drop=True)
+        got = fast.frames[name][[c for c in expected.columns if c in fast.frames[name].columns]]
+        pd.testing.assert_frame_equal(got, expected[got.columns], check_dtype=True)
