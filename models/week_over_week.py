@@ -1,7 +1,7 @@
 """Week over week: this list against the previous one written to the same place.
 
 The basis is the previous list when it is older; when the previous list has the same as-of date (a re-run of
-the week), the basis it was itself compared with, which it carries, so a re-run changes nothing.
+the week), the basis it was itself compared with, which it keeps beside it, so a re-run changes nothing.
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-BASIS_COLUMNS = ("previous_churn_probability", "previous_in_target")
+BASIS_COLUMNS = ("customer_id", "churn_probability", "in_target")
 
 
 @dataclass(frozen=True)
 class PreviousList:
-    """An earlier scored table: its as-of date, the date it was compared with (None: nothing), and its rows
-    (customer_id, churn_probability, in_target, and the basis columns when it carries them)."""
+    """An earlier scored table: its as-of date and rows (:data:`BASIS_COLUMNS`), and the list it was itself
+    compared with (its as-of date and rows; None: nothing)."""
 
     as_of: pd.Timestamp
-    compared_with: pd.Timestamp | None
     rows: pd.DataFrame
+    compared_with: pd.Timestamp | None = None
+    compared_rows: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -38,32 +39,20 @@ def comparison_basis(previous: PreviousList | None, as_of: pd.Timestamp) -> Basi
     if previous is None or previous.as_of > as_of:
         return None
     if previous.as_of < as_of:
-        return Basis(previous.as_of, previous.rows[["customer_id", "churn_probability", "in_target"]])
-    if previous.compared_with is None or not set(BASIS_COLUMNS) <= set(previous.rows.columns):
+        return Basis(previous.as_of, previous.rows[list(BASIS_COLUMNS)])
+    if previous.compared_with is None or previous.compared_rows is None:
         return None
-    carried = previous.rows[previous.rows["previous_in_target"].notna()]
-    rows = pd.DataFrame({
-        "customer_id": carried["customer_id"].to_numpy(),
-        "churn_probability": carried["previous_churn_probability"].to_numpy(dtype="float64"),
-        "in_target": carried["previous_in_target"].to_numpy(dtype=bool),
-    })
-    return Basis(previous.compared_with, rows)
+    return Basis(previous.compared_with, previous.compared_rows[list(BASIS_COLUMNS)])
 
 
 def week_over_week(
     customer_ids: pd.Series, churn_probability: np.ndarray, in_target: np.ndarray, basis: Basis | None
 ) -> pd.DataFrame:
-    """Per row: ``new_this_week`` (in the target now, not in the basis's target), ``risk_change`` (churn
-    probability now minus then; NA for customers not on the basis list) and the basis columns carried along.
-    All NA without a basis."""
+    """Per row: ``new_this_week`` (in the target now, not in the basis's target) and ``risk_change`` (churn
+    probability now minus then; NA for customers not on the basis list). Both NA without a basis."""
     n = len(customer_ids)
     if basis is None:
-        return pd.DataFrame({
-            "new_this_week": pd.array([None] * n, dtype="boolean"),
-            "risk_change": np.full(n, np.nan),
-            "previous_churn_probability": np.full(n, np.nan),
-            "previous_in_target": pd.array([None] * n, dtype="boolean"),
-        })
+        return pd.DataFrame({"new_this_week": pd.array([None] * n, dtype="boolean"), "risk_change": np.full(n, np.nan)})
     then = basis.rows.drop_duplicates("customer_id", keep="last")
     position = pd.Index(then["customer_id"].astype("str")).get_indexer(customer_ids.astype("str"))
     known = position >= 0
@@ -72,8 +61,6 @@ def week_over_week(
     return pd.DataFrame({
         "new_this_week": pd.array(np.asarray(in_target, dtype=bool) & ~before_target, dtype="boolean"),
         "risk_change": np.asarray(churn_probability, dtype="float64") - before_p,
-        "previous_churn_probability": before_p,
-        "previous_in_target": pd.array(np.where(known, before_target, None), dtype="boolean"),
     })
 
 

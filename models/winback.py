@@ -87,8 +87,8 @@ LAPSED_COLUMNS = (
     "control_group", "owner_id", "owner_status", "reasons", "reason_codes", "as_of",
 )
 # Beyond the CSV's columns the frames carry, for the scored table and the report: the planned action's name
-# (also for control rows: what they would have had), the account manager on record, the week-over-week basis.
-EXTRA_COLUMNS = ("action_id", "account_manager_id", "previous_churn_probability", "previous_in_target")
+# (also for control rows: what they would have had) and the account manager on record.
+EXTRA_COLUMNS = ("action_id", "account_manager_id")
 
 
 def _channel_words(channel: str) -> str:

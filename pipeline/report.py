@@ -374,7 +374,10 @@ def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
                 )]
     entered = winback[winback["new_this_week"].fillna(False).astype(bool)]
     left_ids = left_the_target(winback["customer_id"], winback["in_target"].to_numpy(), c.basis)
-    still_listed = winback[winback["customer_id"].astype("str").isin(left_ids)]
+    left_rows = winback[winback["customer_id"].astype("str").isin(left_ids)]
+    # The control group is drawn anew each week: those held out now did not leave the plan, they sit out a week.
+    held_out = left_rows[left_rows["control_group"]]
+    still_listed = left_rows[~left_rows["control_group"]]
     rising = winback[winback["risk_change"].notna()].nlargest(5, "risk_change")
     names = {"customer_id": "customer", "value_tier": "tier", "churn_probability": "risk now",
              "risk_change": "change", "recommended_action": "this week", "expected_net_value": "expected net value"}
@@ -382,7 +385,7 @@ def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
     def shown(rows: pd.DataFrame, columns: list[str]) -> str:
         readable = rows[columns].assign(
             churn_probability=rows["churn_probability"].map(lambda p: f"{p:.0%}"),
-            risk_change=rows["risk_change"].map(lambda d: "" if pd.isna(d) else f"{100 * d:+.0f} points"),
+            risk_change=rows["risk_change"].map(lambda d: "" if pd.isna(d) else f"{round(100 * d):+d} points"),
         )
         return _table(readable.rename(columns=names), money=("expected net value",), currency=c.currency,
                       nowrap=("change",))
@@ -392,12 +395,12 @@ def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
         "<h2>Week over week</h2>",
         (
             f"<p>Compared with the list of {_esc(c.basis.as_of.date())}: {len(entered):,} customers entered the "
-            f"target, {len(left_ids):,} left it ({len(left_ids) - len(still_listed):,} of them are no longer "
-            "active).</p>"
+            f"target, {len(left_ids):,} left it: {len(left_ids) - len(left_rows):,} are no longer active, "
+            f"{len(held_out):,} are in this week's control group, {len(still_listed):,} no longer get a contact.</p>"
         ),
         "<h3>Entered the target (highest expected net value)</h3>",
         shown(entered.head(8), [*columns, "expected_net_value"]),
-        "<h3>Left the target, still on the list (highest value at risk)</h3>",
+        "<h3>No longer get a contact (highest value at risk)</h3>",
         shown(still_listed.head(8), columns),
         "<h3>Biggest rises in churn probability</h3>",
         shown(rising, columns),

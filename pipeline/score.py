@@ -25,7 +25,7 @@ from pipeline.bucket_store import (
 from pipeline.config import Config, load_playbook
 from pipeline.engine import load_buckets, open_engine
 from pipeline.errors import ChurnError, Interrupted
-from pipeline.history import previous_list
+from pipeline.history import previous_list, write_compared_with
 from pipeline.io import frame_writer, refuse_overwriting_inputs, text_writer
 from pipeline.outputs import check_distinct, check_writable, staged_outputs
 from pipeline.report import ReportContext, departed_managers, render_report
@@ -108,6 +108,8 @@ def write_winback(
             written = engine.gather(
                 engine.map(write_parquet, parts, [scored_part(scored_root, k) for k in range(len(parts))])
             )
+            if basis is not None:
+                write_compared_with(scored_root, basis)
             about = {"as_of": str(as_of.date()), "model_version": version,
                      "compared_with": str(basis.as_of.date()) if basis else None}
             finish_scored_table(scored_root, written, about)

@@ -95,4 +95,5 @@ def test_the_week_after_says_who_is_new_and_how_the_risk_moved(world, store, tra
 
     again = write_winback(world, out, last_event_day_after.date(), None, cfg)  # a re-run of the same week
     assert again.out.read_bytes() == this_week.out.read_bytes()
+    assert again.report.read_text(encoding="utf-8") == page  # the same comparison, customers gone since included
     assert np.isfinite(read_list(again.out)["risk_change"]).any()
