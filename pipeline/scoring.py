@@ -16,7 +16,7 @@ from features import Tables, as_timestamp
 from features.aggregate import prepare_tables
 from features.cutoff import NS_PER_DAY, active_customers, customers_before
 from models.drift import combined_counts, drift_counts, stability_from_counts
-from models.estimator import ChurnModel, FeatureSchemaMismatch
+from models.estimator import ChurnClassifier, FeatureSchemaMismatch
 from models.explain import Reasons, top_reasons
 from models.modelframe import CutoffStats, model_specs, scoring_frame
 from models.value import customer_value
@@ -63,7 +63,7 @@ def _last_purchase_dates(as_of: pd.Timestamp, days_since_last_purchase: pd.Serie
 def score_customers(
     tables: Tables,
     as_of: pd.Timestamp,
-    model: ChurnModel,
+    model: ChurnClassifier,
     cfg: Config,
     *,
     medians: dict[str, float],
@@ -163,7 +163,7 @@ class BucketScores:
 
 
 def score_buckets(
-    engine: Engine, buckets: Buckets, as_of: pd.Timestamp, model: ChurnModel, metadata: dict, cfg: Config
+    engine: Engine, buckets: Buckets, as_of: pd.Timestamp, model: ChurnClassifier, metadata: dict, cfg: Config
 ) -> BucketScores:
     """Score every bucket where it is (the model sent once per worker) and gather what the list needs."""
     as_of = as_timestamp(as_of)

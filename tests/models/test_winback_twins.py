@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from features import make_tables
-from models.estimator import ChurnModel
+from models.estimator import ChurnClassifier
 from models.modelframe import data_end, model_specs
 from pipeline.config import PROJECT_ROOT, load_config, load_playbook
 from pipeline.scoring import ScoredCustomers, score_customers, winback_list
@@ -90,7 +90,7 @@ class Scored:
     result: ScoredCustomers
     ids: list[str]
     ranked: pd.DataFrame
-    model: ChurnModel
+    model: ChurnClassifier
     medians: dict[str, float]
 
 
