@@ -254,7 +254,13 @@ def _log_metric_steps(client, run_id: str, metric_steps: dict[str, list[tuple[in
         client.log_batch(run_id, metrics=points[start : start + MLFLOW_MAX_METRICS_PER_BATCH])
 
 
+def _is_churn_model(info) -> bool:
+    """Whether an MLflow model (its ModelInfo) is a churn model as this version of `churn train` writes them."""
+    return "sklearn" in info.flavors and "feature_schema" in (info.metadata or {})
+
+
 def _promote_if_better(client, name, alias, version, metric, value) -> tuple[bool, str]:
+    mlflow = _mlflow()
     try:
         current = client.get_model_version_by_alias(name, alias)
     except Exception:  # noqa: BLE001 - MLflow raises a generic error when the alias does not exist yet
@@ -262,6 +268,12 @@ def _promote_if_better(client, name, alias, version, metric, value) -> tuple[boo
     if current is None:
         client.set_registered_model_alias(name, alias, version)
         return True, f"version {version} is the first {alias}"
+    if not _is_churn_model(mlflow.models.get_model_info(f"models:/{name}/{current.version}")):
+        client.set_registered_model_alias(name, alias, version)
+        return True, (
+            f"version {version} becomes {alias}: version {current.version} was written by an older churn-pipeline "
+            "and cannot be scored"
+        )
     current_value = float(current.tags.get(metric, "nan"))
     if not np.isfinite(current_value) or value > current_value:
         client.set_registered_model_alias(name, alias, version)
@@ -291,8 +303,7 @@ def load_bundle(cfg: Config, model_uri: str | None = None) -> ModelBundle:
         "pass the URI of a model `churn train` registered, or leave --model out to use the champion "
         "(a model registered by an older version of churn-pipeline: train again with `churn train`)",
     )
-    # Checked before unpickling: a model of another kind is never loaded.
-    if "sklearn" not in info.flavors or "feature_schema" not in (info.metadata or {}):
+    if not _is_churn_model(info):  # checked before unpickling: a model of another kind is never loaded
         raise not_ours
     model = mlflow.sklearn.load_model(uri)
     if not isinstance(model, ChurnClassifier):

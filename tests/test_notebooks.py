@@ -60,9 +60,8 @@ def champion_store(small_world, tmp_path_factory) -> str:
 def _registry(tracking: str) -> list[tuple]:
     """Every registered version with its aliases."""
     client = mlflow.MlflowClient(tracking_uri=tracking)
-    return sorted(
-        (v.name, v.version, tuple(sorted(v.aliases))) for v in client.search_model_versions()
-    )
+    versions = [client.get_model_version(v.name, v.version) for v in client.search_model_versions()]
+    return sorted((v.name, v.version, tuple(sorted(v.aliases))) for v in versions)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -126,6 +126,29 @@ def test_train_explains_each_metric_and_ends_with_the_mlflow_ui_command(second_r
     assert lines[-1].endswith(f"/runs/{second_run.run_id}")
 
 
+def test_a_champion_written_by_an_older_churn_pipeline_gives_way(store, cfg, trained):
+    """A champion that this version cannot score (here a model without the churn metadata) is replaced."""
+    from sklearn.dummy import DummyClassifier
+
+    other = load_config(store.config_file, {"tracking.registered_model": "older-champion"})
+    mlflow_module, client = connect(other)
+    with mlflow_module.start_run(run_name="older"):
+        info = mlflow_module.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model")
+    old = mlflow_module.register_model(info.model_uri, "older-champion").version
+    client.set_registered_model_alias("older-champion", "champion", old)
+    client.set_model_version_tag("older-champion", old, COMPARISON, "0.99")
+    bundle = load_bundle(cfg, "models:/churn-model/1")
+    rows = trained.snapshots[[*bundle.model.schema.names, "churned"]]
+    record = RunRecord("made up", "A made-up run.", 0.0, "nowhere", "made-up", rows, "churned")
+    outcome = log_training_run(
+        other, bundle, record, metrics={}, metric_steps={}, tables={}, figures={},
+        comparison_metric=COMPARISON, comparison_value=0.5,
+    )
+    assert outcome.promoted
+    assert f"version {old} was written by an older churn-pipeline and cannot be scored" in outcome.decision
+    assert str(client.get_model_version_by_alias("older-champion", "champion").version) == outcome.version
+
+
 def test_train_shows_no_mlflow_warnings(second_run):
     assert "UserWarning" not in second_run.stderr
     assert "WARNING mlflow" not in second_run.stderr
