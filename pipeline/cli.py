@@ -308,16 +308,18 @@ def _print_backtest(result) -> None:
 
 
 def _mlflow_ui_lines(outcome) -> list[str]:
-    """How to open the MLflow UI on the run: the command, then the address."""
+    """How to open the MLflow UI on the run: the command, then the address (whose workflowType opens the
+    model-training view: the UI's default is its GenAI view, whatever the experiment's kind)."""
     program = Path(sys.executable).with_name("mlflow")
     if program.exists():
         program = program.relative_to(Path.cwd()) if program.is_relative_to(Path.cwd()) else program
     else:
         program = "mlflow"
+    run_page = f"#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}?workflowType=machine_learning"
     return [
         "See the run in the MLflow UI:",
         f"  {program} ui --backend-store-uri {outcome.tracking_uri} --port 5000",
-        f"  then open http://127.0.0.1:5000/#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}",
+        f"  then open http://127.0.0.1:5000/{run_page}",
     ]
 
 

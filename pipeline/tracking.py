@@ -194,24 +194,20 @@ def log_training_run(
 
     The registered version's description is the run's, followed by the champion decision.
     """
-    mlflow, client = connect(cfg)
+    mlflow, client = connect(cfg)  # imports mlflow quietly: before any other mlflow import
+    from mlflow.entities import LoggedModelInput
+    from mlflow.tracking.context.registry import resolve_tags  # who and what started it, as start_run records
+
     name, alias = cfg.tracking.registered_model, cfg.tracking.alias
     experiment_id = mlflow.get_experiment_by_name(cfg.tracking.experiment).experiment_id
     created = client.create_run(
         experiment_id, start_time=int(record.started_at * 1000), run_name=record.name,
-        tags={"mlflow.note.content": record.description, "kind": "training"},
+        tags=resolve_tags({"mlflow.note.content": record.description, "kind": "training"}),
     )
     with mlflow.start_run(run_id=created.info.run_id) as run, tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         mlflow.log_params(flatten({k: v for k, v in cfg.as_dict().items() if k != "source"}))
         mlflow.set_tag("data_fingerprint", record.data_fingerprint)
-        with warnings.catch_warnings():  # MLflow finds two registrations of its own local-path source type
-            warnings.simplefilter("ignore", UserWarning)
-            dataset = mlflow.data.from_pandas(
-                record.training_rows, source=record.data_source, targets=record.target,
-                name="training snapshots", digest=record.data_fingerprint,
-            )
-        mlflow.log_input(dataset, context="training")
         mlflow.log_text(yaml.safe_dump(cfg.as_dict(), sort_keys=False), "config.yaml")
         mlflow.log_metrics(metrics)
         _log_metric_steps(client, run.info.run_id, metric_steps)
@@ -234,7 +230,15 @@ def log_training_run(
             input_example=example,
             pyfunc_predict_fn="predict_proba",
             metadata=_plain(bundle.metadata),
+            tags={"mlflow.note.content": record.description},
         )
+        with warnings.catch_warnings():  # MLflow finds two registrations of its own local-path source type
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(
+                record.training_rows, source=record.data_source, targets=record.target,
+                name="training snapshots", digest=record.data_fingerprint,
+            )
+        mlflow.log_input(dataset, context="training", model=LoggedModelInput(info.model_id))
         with contextlib.redirect_stderr(io.StringIO()):  # register_model prints "Successfully registered ..."
             version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_model_version_tag(name, version, comparison_metric, repr(comparison_value))
