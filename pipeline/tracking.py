@@ -195,7 +195,6 @@ def log_training_run(
     The registered version's description is the run's, followed by the champion decision.
     """
     mlflow, client = connect(cfg)  # imports mlflow quietly: before any other mlflow import
-    from mlflow.entities import LoggedModelInput
     from mlflow.tracking.context.registry import resolve_tags  # who and what started it, as start_run records
 
     name, alias = cfg.tracking.registered_model, cfg.tracking.alias
@@ -238,7 +237,7 @@ def log_training_run(
                 record.training_rows, source=record.data_source, targets=record.target,
                 name="training snapshots", digest=record.data_fingerprint,
             )
-        mlflow.log_input(dataset, context="training", model=LoggedModelInput(info.model_id))
+        mlflow.log_input(dataset, context="training")
         with contextlib.redirect_stderr(io.StringIO()):  # register_model prints "Successfully registered ..."
             version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_model_version_tag(name, version, comparison_metric, repr(comparison_value))

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -29,6 +30,7 @@ from models.modelframe import fixed_categories, model_feature_columns, model_fra
 from models.snapshots import snapshot_cutoffs
 from models.value import customer_value
 from pipeline import plots
+from pipeline.bucket_store import is_url
 from pipeline.config import Config
 from pipeline.engine import (
     Buckets,
@@ -196,11 +198,12 @@ def train_and_register(
     bundle = ModelBundle(model, metadata)
     training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), [*data.columns, LABEL]]
     fingerprint = data_fingerprint(data_dir)
+    source = str(data_dir) if is_url(data_dir) else str(Path(data_dir).resolve())
     record = RunRecord(
         name=f"train h{cfg.churn.horizon_days} as of {data.end.date()}",
-        description=run_description(data, plan, backtest, method, cfg, str(data_dir), fingerprint),
+        description=run_description(data, plan, backtest, method, cfg, source, fingerprint),
         started_at=started_at,
-        data_source=str(data_dir),
+        data_source=source,
         data_fingerprint=fingerprint,
         training_rows=training_rows,
         target=LABEL,
