@@ -47,7 +47,7 @@ from pipeline.outputs import signals_held
 from pipeline.tracking import ModelBundle, RunOutcome, RunRecord, log_training_run
 
 COMPARISON_METRIC = "latest_cutoff_roc_auc"  # the version tag the champion decision compares
-# Metric name prefixes, in the order MLflow lists them (alphabetical): the shipped model's summary first.
+# Metric name prefixes: sorted by name (and in the UI's chart sections, by prefix) the shipped model comes first.
 SHIPPED, SHIPPED_LATEST, PER_CUTOFF, OTHERS = "model/", "model_at_latest_cutoff/", "per_cutoff/", "vs/"
 
 
