@@ -122,7 +122,7 @@ def test_describe_takes_a_bare_value_when_the_template_needs_nothing_else():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"windows_days": ()}, "windows_days must be one or more whole days > 0"),
+        ({"windows_days": ()}, "windows_days must be one or more whole days from 1 to 3650"),
         ({"browse_window_days": 0}, "browse_window_days must be"),
         ({"wallet_quantile": 1.5}, "wallet_quantile must be in"),
         ({"peak_window_days": 90, "peak_lookback_days": 60}, "peak_lookback_days must be at least"),
@@ -136,8 +136,8 @@ def test_settings_refuse_windows_and_thresholds_that_cannot_work(change, message
 @pytest.mark.parametrize(
     ("kind", "change", "message"),
     [
-        (ChurnDefinition, {"horizon_days": 0}, "horizon_days must be > 0"),
-        (ChurnDefinition, {"active_window_days": -1}, "active_window_days must be > 0"),
+        (ChurnDefinition, {"horizon_days": 0}, "horizon_days must be from 1 to 3650 days"),
+        (ChurnDefinition, {"active_window_days": -1}, "active_window_days must be from 1 to 3650 days"),
         (LifecycleThresholds, {"growth_trend": -1.0}, "growth_trend must be > 0"),
         (LifecycleThresholds, {"decline_trend": 1.5}, "decline_trend .* must be below growth_trend"),
     ],
