@@ -186,11 +186,11 @@ def candidates_at(snapshots, transactions, plan, columns, cfg, args) -> tuple[np
     )
     e = plan.eval_cutoff
     recent = snapshots[(snapshots["as_of"] >= plan.calibration_cutoff) & (snapshots["as_of"] <= e)]
-    recent = recent.assign(raw=fitted.model.predict_raw(recent[columns]))
+    recent = recent.assign(raw=fitted.model.predict_proba(recent[columns])[:, 1])
     evaluation = recent[recent["as_of"] == e]
     y = evaluation[LABEL].to_numpy(dtype=float)
     raw = evaluation["raw"].to_numpy()
-    scores = {f"model_{m}": c.transform(raw) for m, c in fitted.calibrators.items()}
+    scores = {f"model_{m}": c.calibrator_.transform(raw) for m, c in fitted.calibrated.items()}
     horizon = cfg.churn.horizon_days
     periods = person_periods(recent[recent["as_of"] < e], e, horizon, args.interval_days, args.period_days)
     score = logit(np.clip(raw, 1e-6, 1 - 1e-6))

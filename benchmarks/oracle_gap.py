@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 
 from benchmarks.sample_world import sample_world
 from models.backtest import LABEL
-from models.estimator import FeatureSchema, fit_booster, holdout_customers
+from models.estimator import holdout_customers, make_booster
 from pipeline.config import load_config
 from pipeline.generate import TRUTH_FOLDER
 from pipeline.io import load_data_dir, read_frame
@@ -76,11 +76,10 @@ def main() -> None:
     for extra in VARIANTS:
         columns = [*data.columns, *extra]
         x, y = train[columns], train[LABEL].to_numpy(dtype=float)
-        schema = FeatureSchema.from_frame(x)
-        booster = fit_booster(
-            x[~held_out], y[~held_out], x[held_out], y[held_out], cfg.model.lightgbm, cfg.training.seed, schema
+        booster = make_booster(cfg.model.lightgbm, cfg.training.seed).fit(
+            x[~held_out], y[~held_out], eval_set=(x[held_out], y[held_out])
         )
-        auc = roc_auc_score(evaluation[LABEL], booster.predict(schema.prepare(evaluation[columns])))
+        auc = roc_auc_score(evaluation[LABEL], booster.predict_proba(evaluation[columns])[:, 1])
         print(f"{'model inputs' + (' + ' + ', '.join(extra) if extra else ''):<60} ROC-AUC {auc:.4f}")
 
 

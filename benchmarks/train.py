@@ -118,7 +118,7 @@ def main() -> None:
     if args.save:
         training_rows = snapshots.loc[snapshots["as_of"].isin(plan.train_cutoffs), columns]
         bundle = {
-            "model": fitted.model.with_calibrator(fitted.calibrators["isotonic"]),
+            "model": fitted.calibrated["isotonic"],
             "medians": training_rows.median(numeric_only=True).to_dict(),
         }
         args.save.parent.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 
-from models.estimator import Calibrator, ChurnModel, FeatureSchema, fit_booster, holdout_customers
+from models.estimator import ChurnBooster, ChurnClassifier, holdout_customers, make_booster
 from models.metrics import evaluate
 
 LABEL = "churned"
@@ -68,10 +69,10 @@ def final_plan(cutoffs: list[pd.Timestamp], data_end: pd.Timestamp, horizon_days
 
 @dataclass
 class FittedPlan:
-    """A booster trained under a plan, with calibrators fitted on its calibration cutoff."""
+    """A booster trained under a plan, and the booster calibrated on its calibration cutoff by each method."""
 
-    model: ChurnModel
-    calibrators: dict[str, Calibrator]
+    model: ChurnBooster
+    calibrated: dict[str, ChurnClassifier]
     recency_baseline: IsotonicRegression
 
 
@@ -89,28 +90,29 @@ def fit_plan(
     train = snapshots[snapshots["as_of"].isin(plan.train_cutoffs)]
     held_out = holdout_customers(train["customer_id"], early_stopping_share, seed)
     x, y = train[feature_columns], train[LABEL].to_numpy(dtype=float)
-    schema = FeatureSchema.from_frame(x, fixed_categories)
-    booster = fit_booster(x[~held_out], y[~held_out], x[held_out], y[held_out], lightgbm_settings, seed, schema)
-    model = ChurnModel(schema, booster, Calibrator("none"))
+    booster = make_booster(lightgbm_settings, seed, fixed_categories).fit(
+        x[~held_out], y[~held_out], eval_set=(x[held_out], y[held_out])
+    )
 
     calibration = snapshots[snapshots["as_of"] == plan.calibration_cutoff]
-    raw = model.predict_raw(calibration[feature_columns])
-    calib_y = calibration[LABEL].to_numpy(dtype=float)
-    calibrators = {m: Calibrator.fit(m, raw, calib_y) for m in CALIBRATION_METHODS}
+    calib_x, calib_y = calibration[feature_columns], calibration[LABEL].to_numpy(dtype=float)
+    calibrated = {
+        m: ChurnClassifier(FrozenEstimator(booster), method=m).fit(calib_x, calib_y) for m in CALIBRATION_METHODS
+    }
     recency = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(
         train["days_since_last_purchase"].to_numpy(), y
     )
-    return FittedPlan(model, calibrators, recency)
+    return FittedPlan(booster, calibrated, recency)
 
 
 def score_candidates(
     fitted: FittedPlan, rows: pd.DataFrame, feature_columns: list[str]
 ) -> dict[str, np.ndarray]:
     """Churn probabilities of the model (raw and each calibration) and of the baselines on ``rows``."""
-    raw = fitted.model.predict_raw(rows[feature_columns])
+    raw = fitted.model.predict_proba(rows[feature_columns])[:, 1]
     scores = {"model_uncalibrated": np.clip(raw, 1e-4, 1 - 1e-4)}
-    for method, calibrator in fitted.calibrators.items():
-        scores[f"model_{method}"] = calibrator.transform(raw)
+    for method, model in fitted.calibrated.items():
+        scores[f"model_{method}"] = model.calibrator_.transform(raw)  # the raw probabilities computed once
     scores["baseline_recency"] = np.clip(
         fitted.recency_baseline.predict(rows["days_since_last_purchase"].to_numpy()), 1e-4, 1 - 1e-4
     )

@@ -1,4 +1,4 @@
-"""Compiled loops of the grouped contributions (see :func:`models.estimator.tree_contributions`).
+"""Compiled loops of the grouped contributions (see :func:`models.contributions.tree_contributions`).
 
 Per tree and chunk of rows they replace three numpy passes that each made whole temporary arrays: the rows' mixed
 radix key over the tree's cells, the grouping of equal keys (pandas' hash factorisation), and adding each group's

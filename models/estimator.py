@@ -1,26 +1,34 @@
-"""The churn model: a deterministic LightGBM booster plus a probability calibrator, as one object.
+"""The churn model as scikit-learn estimators.
 
-``ChurnModel.predict_proba`` enforces the feature schema (columns by name, categories fixed at training), so
-the same object serves the backtest, MLflow and the weekly scoring job.
+- :class:`ChurnBooster`: the feature schema learnt from the training frame (column order, numeric or
+  categorical, the categories) + a deterministic LightGBM booster, early-stopped on an ``eval_set``.
+- :class:`ChurnClassifier`: a fitted booster (in scikit-learn's ``FrozenEstimator``) + a calibrator fitted on
+  data later than the booster's, shaped like ``CalibratedClassifierCV(FrozenEstimator(booster))``. This is what
+  ships: ``predict_proba`` gives calibrated churn probabilities, ``contributions`` the per-feature TreeSHAP
+  values behind them.
+
+Both enforce the feature schema (columns by name, kinds and categories fixed at training), so the same object
+serves the backtest, MLflow and the weekly scoring job.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
 
-from models.cell_kernels import add_group_values, extend_keys, group_keys
+from models.contributions import contributions, lightgbm_matrix
 
 PROBABILITY_FLOOR = 1e-4  # keeps log loss finite after isotonic calibration
+CLASSES = np.array([0, 1])  # 1 = churns
 
 
 class FeatureSchemaMismatch(ValueError):
@@ -144,68 +152,174 @@ def lightgbm_params(settings, seed: int) -> dict:
     return params
 
 
-@dataclass
-class ChurnModel:
-    """Feature schema + LightGBM booster + calibrator; predict_proba gives calibrated churn probabilities."""
+def _binary_labels(y) -> np.ndarray:
+    labels = np.asarray(y, dtype=float)
+    if not np.isin(labels, CLASSES).all():
+        raise ValueError("churn labels must be 0 (stays) or 1 (churns)")
+    return labels
 
-    schema: FeatureSchema
-    booster: lgb.Booster
-    calibrator: Calibrator
 
-    def predict_raw(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self.schema.prepare(frame))
+def _with_classes(estimator, schema: FeatureSchema) -> None:
+    """The fitted attributes scikit-learn expects of a classifier that was fitted on a frame."""
+    estimator.classes_ = CLASSES
+    estimator.n_features_in_ = len(schema.names)
+    estimator.feature_names_in_ = np.array(schema.names, dtype=object)
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        churn = self.calibrator.transform(self.predict_raw(frame))
+
+class ChurnBooster(ClassifierMixin, BaseEstimator):
+    """Feature schema + deterministic LightGBM booster; ``predict_proba`` gives its uncalibrated probabilities.
+
+    Args:
+        params: LightGBM parameters. The objective is always binary and the seed is ``random_state``;
+            training is deterministic and row-wise unless these say otherwise.
+        n_estimators: the most boosting rounds.
+        early_stopping_rounds: stop when the log loss on ``fit``'s ``eval_set`` has not improved for this
+            many rounds (None: train every round).
+        categories: the categories of a categorical feature, by name, where fixed in advance (else the sorted
+            values seen in training; values outside them are read as missing).
+        random_state: LightGBM's seed.
+    """
+
+    def __init__(
+        self,
+        params: dict | None = None,
+        *,
+        n_estimators: int = 100,
+        early_stopping_rounds: int | None = None,
+        categories: dict[str, tuple[str, ...]] | None = None,
+        random_state: int = 0,
+    ):
+        self.params = params
+        self.n_estimators = n_estimators
+        self.early_stopping_rounds = early_stopping_rounds
+        self.categories = categories
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y, eval_set: tuple[pd.DataFrame, object] | None = None) -> ChurnBooster:
+        """Learn the schema from ``X`` and train the booster; ``eval_set=(X_eval, y_eval)`` for early stopping
+        (rows of other customers than ``X``'s, so that it measures generalisation)."""
+        self.schema_ = FeatureSchema.from_frame(X, self.categories)
+        train = lgb.Dataset(self.schema_.prepare(X), label=_binary_labels(y), free_raw_data=True)
+        valid_sets, callbacks = [], []
+        if eval_set is not None:
+            eval_x, eval_y = eval_set
+            valid_sets = [lgb.Dataset(self.schema_.prepare(eval_x), label=_binary_labels(eval_y), reference=train)]
+            if self.early_stopping_rounds:
+                callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
+        params = {
+            "deterministic": True,
+            "force_row_wise": True,
+            **(self.params or {}),
+            "objective": "binary",
+            "seed": self.random_state,
+            "verbosity": -1,
+        }
+        self.booster_ = lgb.train(
+            params, train, num_boost_round=self.n_estimators, valid_sets=valid_sets, callbacks=callbacks
+        )
+        _with_classes(self, self.schema_)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Columns: stays, churns (the booster's own probabilities)."""
+        check_is_fitted(self, "booster_")
+        churn = self.booster_.predict(self.schema_.prepare(X))
         return np.column_stack([1 - churn, churn])
 
-    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Per-feature contributions to the raw log-odds (LightGBM pred_contrib), plus a ``bias`` column.
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return CLASSES[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
-        Computed tree by tree for each group of rows that the tree cannot tell apart (see
-        :func:`tree_contributions`): LightGBM's values up to the order of summation, with each row's signs and
-        order of contributions exactly LightGBM's.
+    def contributions(self, X: pd.DataFrame, method: str = "grouped") -> pd.DataFrame:
+        """Per-feature contributions to the raw log-odds (LightGBM's pred_contrib, TreeSHAP), plus ``bias``.
+
+        ``method``: "grouped" (fast; LightGBM's values to 1e-12, each row's signs and order of contributions
+        exactly LightGBM's) or "lightgbm" (LightGBM's own, row by row); see :mod:`models.contributions`.
         """
-        matrix = lightgbm_matrix(self.schema.prepare(frame), self.booster.pandas_categorical)
-        values = tree_contributions(self.booster, matrix)
-        return pd.DataFrame(values, index=frame.index, columns=[*self.schema.names, "bias"], copy=False)
+        check_is_fitted(self, "booster_")
+        matrix = lightgbm_matrix(self.schema_.prepare(X), self.booster_.pandas_categorical)
+        values = contributions(self.booster_, matrix, method)
+        return pd.DataFrame(values, index=X.index, columns=[*self.schema_.names, "bias"], copy=False)
 
-    def predict_with_contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+
+def make_booster(settings, seed: int, categories: dict[str, tuple[str, ...]] | None = None) -> ChurnBooster:
+    """An unfitted ChurnBooster with the ``model.lightgbm`` config section's settings."""
+    return ChurnBooster(
+        lightgbm_params(settings, seed),
+        n_estimators=settings.n_estimators,
+        early_stopping_rounds=settings.early_stopping_rounds,
+        categories=categories,
+        random_state=seed,
+    )
+
+
+class ChurnClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """A fitted :class:`ChurnBooster` and a calibrator fitted on later data: the churn model that ships.
+
+    The shape of ``CalibratedClassifierCV(FrozenEstimator(booster), method=...)``: ``fit`` fits only the
+    calibrator, on the rows it is given, which should be later than the booster's training data (the booster
+    is never refitted; wrap it in ``FrozenEstimator`` so that ``clone`` keeps it). Unlike scikit-learn's,
+    "sigmoid" is Platt scaling on the booster's log-odds, and the probabilities stay within
+    [1e-4, 1 - 1e-4] so that log loss stays finite.
+
+    Args:
+        estimator: a fitted ChurnBooster, as ``FrozenEstimator(booster)``.
+        method: "isotonic", "sigmoid" or "none".
+        contribution_method: how :meth:`contributions` are computed: "grouped" (fast) or "lightgbm"
+            (LightGBM's pred_contrib, row by row: the switch back; see :mod:`models.contributions`).
+    """
+
+    def __init__(self, estimator, *, method: str = "isotonic", contribution_method: str = "grouped"):
+        self.estimator = estimator
+        self.method = method
+        self.contribution_method = contribution_method
+
+    def fit(self, X: pd.DataFrame, y) -> ChurnClassifier:
+        check_is_fitted(
+            self.estimator, "booster_",
+            msg="ChurnClassifier calibrates a fitted booster: fit a ChurnBooster on earlier data first and pass "
+            "FrozenEstimator(booster)",
+        )
+        raw = self.estimator.predict_proba(X)[:, 1]
+        self.calibrator_ = Calibrator.fit(self.method, raw, _binary_labels(y))
+        _with_classes(self, self.estimator.schema_)
+        return self
+
+    @property
+    def schema(self) -> FeatureSchema:
+        """The features the model takes, in its order, with their kinds and categories."""
+        return self.estimator.schema_
+
+    @property
+    def booster(self) -> lgb.Booster:
+        """The LightGBM booster (e.g. for its feature importance)."""
+        return self.estimator.booster_
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Columns: stays, churns (calibrated)."""
+        check_is_fitted(self, "calibrator_")
+        churn = self.calibrator_.transform(self.estimator.predict_proba(X)[:, 1])
+        return np.column_stack([1 - churn, churn])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return CLASSES[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-feature contributions to the booster's raw log-odds, plus ``bias`` (see
+        :meth:`ChurnBooster.contributions`); computed by ``contribution_method``."""
+        return self.estimator.contributions(X, self.contribution_method)
+
+    def predict_with_contributions(self, X: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         """:meth:`predict_proba` and :meth:`contributions` in one pass through the trees.
 
         A row's contributions add up to its raw log-odds (TreeSHAP's local accuracy), so the probabilities are
         read from their sums: the same as predict_proba's up to the order of summation (~1e-15), without
         LightGBM's second walk of every row through every tree (~7 s per million rows on two cores).
         """
-        contributions = self.contributions(frame)
-        log_odds = contributions.to_numpy().sum(axis=1)
-        churn = self.calibrator.transform(1.0 / (1.0 + np.exp(-log_odds))) if len(frame) else log_odds
-        return np.column_stack([1 - churn, churn]), contributions
-
-    def with_calibrator(self, calibrator: Calibrator) -> ChurnModel:
-        return ChurnModel(self.schema, self.booster, calibrator)
-
-
-def fit_booster(
-    train_x: pd.DataFrame,
-    train_y: np.ndarray,
-    valid_x: pd.DataFrame,
-    valid_y: np.ndarray,
-    settings,
-    seed: int,
-    schema: FeatureSchema,
-) -> lgb.Booster:
-    """Train a deterministic LightGBM booster with early stopping on the validation rows."""
-    params = lightgbm_params(settings, seed)
-    train_set = lgb.Dataset(schema.prepare(train_x), label=train_y, free_raw_data=True)
-    valid_set = lgb.Dataset(schema.prepare(valid_x), label=valid_y, reference=train_set)
-    return lgb.train(
-        params,
-        train_set,
-        num_boost_round=settings.n_estimators,
-        valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)],
-    )
+        check_is_fitted(self, "calibrator_")
+        values = self.contributions(X)
+        log_odds = values.to_numpy().sum(axis=1)
+        churn = self.calibrator_.transform(1.0 / (1.0 + np.exp(-log_odds))) if len(X) else log_odds
+        return np.column_stack([1 - churn, churn]), values
 
 
 def holdout_customers(customer_ids: pd.Series, share: float, seed: int) -> np.ndarray:
@@ -216,218 +330,3 @@ def holdout_customers(customer_ids: pd.Series, share: float, seed: int) -> np.nd
     return customer_ids.isin(chosen).to_numpy()
 
 
-# ---------------------------------------------------------------------------------------------- contributions
-# LightGBM's pred_contrib runs TreeSHAP for every row through every tree, O(leaves x depth^2) each: minutes for
-# a million rows. But a tree's TreeSHAP values depend on a row only through the side it takes at each of the
-# tree's splits, and a tree of 15 leaves sorts a million rows into a few thousand such groups. So per tree,
-# LightGBM computes the values of one row per group, and every row of the group takes them.
-
-LIGHTGBM_ZERO = float(np.float32(1e-35))  # kZeroThreshold: LightGBM reads |x| <= this as 0
-CONTRIBUTION_CHUNK_ROWS = 1 << 19  # at most; rows are split evenly over the threads (fewer groups repeat)
-_KEY_LIMIT = 1 << 62
-
-
-def lightgbm_matrix(prepared: pd.DataFrame, pandas_categorical: list | None) -> np.ndarray:
-    """The float64 matrix LightGBM predicts from for a prepared frame (categoricals as codes of the training
-    categories, missing as NaN), so that predicting from it equals predicting from the frame."""
-    categories = iter(pandas_categorical or [])
-    columns = []
-    for name in prepared.columns:
-        column = prepared[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            known = next(categories, None)
-            if known is not None and list(column.cat.categories) != list(known):
-                column = column.cat.set_categories(known)
-            codes = column.cat.codes.to_numpy()
-            columns.append(np.where(codes < 0, np.nan, codes.astype("float64")))
-        else:
-            columns.append(column.to_numpy(dtype="float64"))
-    return np.column_stack(columns) if columns else np.empty((len(prepared), 0))
-
-
-@dataclass(frozen=True)
-class _TreeCells:
-    """One tree: per feature it splits on, a table from the feature's global cell to this tree's cell."""
-
-    index: int
-    features: tuple[int, ...]
-    tables: tuple[np.ndarray, ...]
-
-    @property
-    def radices(self) -> tuple[int, ...]:
-        """How many cells the tree tells apart on each of its features."""
-        return tuple(int(table[-1]) + 1 for table in self.tables)
-
-
-@dataclass(frozen=True)
-class _CellModel:
-    """Cut points per numeric feature (every threshold of every tree, one float either side, and the zero band)
-    and per tree the cells it distinguishes; ``margin`` bounds how far two orders of summing the same TreeSHAP
-    terms can drift apart."""
-
-    points: dict[int, np.ndarray]
-    categorical: dict[int, int]  # categorical feature -> number of cells (codes + 1, 0 for missing)
-    trees: tuple[_TreeCells, ...]
-    margin: float
-
-    def cells(self, feature: int, column: np.ndarray) -> np.ndarray:
-        """Global cell of each value: equal cells mean equal decisions at every split on the feature."""
-        missing = np.isnan(column)
-        if feature in self.categorical:
-            return np.where(missing, 0, np.nan_to_num(column) + 1).astype(np.int64)
-        points = self.points[feature]
-        return np.where(missing, len(points) + 1, np.searchsorted(points, column, side="left"))
-
-
-def _numeric_points(thresholds, zero_band: bool) -> np.ndarray:
-    """Cut points telling apart every two values that some split ``x <= t`` on the feature could tell apart.
-
-    Each threshold comes with its neighbouring floats. With ``zero_band``, also [-0, 0] as LightGBM reads
-    it (|x| <= 1e-35): needed where it tests for zero (missing_type "Zero") or a threshold lies in that band.
-    """
-    t = np.asarray(sorted(thresholds), dtype="float64")
-    zero = [np.nextafter(-LIGHTGBM_ZERO, -np.inf), LIGHTGBM_ZERO] if zero_band else []
-    return np.unique(np.concatenate([t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf), zero]))
-
-
-def _walk(node: dict, splits: list, leaves: list) -> None:
-    if "split_feature" in node:
-        splits.append((node["split_feature"], node["decision_type"], node["threshold"], node["missing_type"]))
-        _walk(node["left_child"], splits, leaves)
-        _walk(node["right_child"], splits, leaves)
-    else:
-        leaves.append(abs(node["leaf_value"]))
-
-
-def _summation_margin(terms: np.ndarray, term_sums: np.ndarray) -> float:
-    """How far two orders of summing a feature's TreeSHAP terms can drift apart, over all features, doubled.
-
-    A feature's value sums one term per leaf of each tree splitting on it (a feature appears once on a path),
-    each at most the leaf value in size; two summation orders differ by at most 2 gamma_n sum|terms|
-    (Higham, Accuracy and Stability of Numerical Algorithms, 4.2).
-    """
-    unit = np.finfo("float64").eps / 2
-    gamma = terms * unit / (1 - terms * unit)
-    return float(2 * 2 * (gamma * term_sums).max(initial=0.0))
-
-
-def _cell_model(booster: lgb.Booster, matrix: np.ndarray) -> _CellModel:
-    """The cells of ``booster``'s trees (those pred_contrib uses) for the rows of ``matrix``."""
-    n_features = matrix.shape[1]
-    per_tree, thresholds, categorical, zero_tested = [], {}, set(), set()
-    terms, term_sums = np.zeros(n_features), np.zeros(n_features)
-    for tree in booster.dump_model()["tree_info"]:
-        splits, leaves = [], []
-        _walk(tree["tree_structure"], splits, leaves)
-        own: dict[int, set] = {}
-        for feature, kind, threshold, missing in splits:
-            own.setdefault(feature, set())
-            if kind == "==":
-                categorical.add(feature)
-            else:
-                own[feature].add(float(threshold))
-                thresholds.setdefault(feature, set()).add(float(threshold))
-                if missing == "Zero" or -LIGHTGBM_ZERO <= float(threshold) < LIGHTGBM_ZERO:
-                    zero_tested.add(feature)
-        per_tree.append((tree["tree_index"], own))
-        features = list(own)
-        terms[features] += len(leaves)
-        term_sums[features] += sum(leaves)
-    points = {f: _numeric_points(t, f in zero_tested) for f, t in thresholds.items() if f not in categorical}
-    n_categories = {
-        f: int(np.nanmax(matrix[:, f], initial=-1)) + 2 if len(matrix) else 1 for f in categorical
-    }
-    trees = []
-    for index, own in per_tree:
-        tables = []
-        for feature in sorted(own):
-            if feature in categorical:
-                tables.append(np.arange(n_categories[feature]))
-            else:
-                local = np.isin(points[feature], _numeric_points(own[feature], feature in zero_tested))
-                below = np.concatenate([[0], np.cumsum(local)])
-                tables.append(np.append(below, below[-1] + 1))  # the last cell is "missing"
-        trees.append(_TreeCells(index, tuple(sorted(own)), tuple(tables)))
-    return _CellModel(points, n_categories, tuple(trees), _summation_margin(terms, term_sums))
-
-
-class _Grouping:
-    """Scratch space to group one chunk's rows tree after tree (see :mod:`models.cell_kernels`)."""
-
-    def __init__(self, n_rows: int):
-        size = 1 << max(4, (2 * n_rows).bit_length())  # a power of two, more than twice the rows
-        self.slot_keys = np.empty(size, dtype=np.int64)
-        self.slot_groups = np.full(size, -1, dtype=np.int64)
-        self.keys = np.empty(n_rows, dtype=np.int64)
-        self.groups = np.empty(n_rows, dtype=np.int64)
-        self.first_rows = np.empty(n_rows, dtype=np.int64)
-
-    def _number(self) -> int:
-        return group_keys(self.keys, self.slot_keys, self.slot_groups, self.groups, self.first_rows)
-
-    def group(self, tree: _TreeCells, cells: dict[int, np.ndarray]) -> int:
-        """Group the rows by their cells in ``tree`` (rows share a group exactly when they share every cell);
-        returns the number of groups, numbered in order of first appearance."""
-        self.keys[:] = 0
-        size = 1
-        for feature, table, radix in zip(tree.features, tree.tables, tree.radices, strict=True):
-            if size * radix >= _KEY_LIMIT:  # renumber the keys so far before they could overflow
-                size = self._number()
-                self.keys[:] = self.groups
-            extend_keys(self.keys, table, cells[feature], radix)
-            size *= radix
-        return self._number()
-
-
-def _fill_chunk(booster: lgb.Booster, model: _CellModel, rows: np.ndarray, out: np.ndarray) -> None:
-    """Contributions of ``rows`` into ``out`` (features + bias, rows), tree by tree in LightGBM's order."""
-    n_rows, n_features = rows.shape
-    used = {f for t in model.trees for f in t.features}
-    cells = {f: model.cells(f, rows[:, f]).astype(np.int32) for f in used}
-    out[:] = 0.0
-    grouping = _Grouping(n_rows)
-    for tree in model.trees:
-        n_groups = grouping.group(tree, cells)
-        phi = booster.predict(  # the first row of each group stands for it
-            rows[grouping.first_rows[:n_groups]],
-            pred_contrib=True, start_iteration=tree.index, num_iteration=1, num_threads=1,
-        )
-        add_group_values(out, phi, np.array([*tree.features, n_features], dtype=np.int64), grouping.groups)
-    _exact_where_close(booster, model, rows, out)
-
-
-def _exact_where_close(booster: lgb.Booster, model: _CellModel, rows: np.ndarray, out: np.ndarray) -> None:
-    """Rows with a contribution within the margin of 0 or of another get LightGBM's own values, so every row's
-    signs and order of contributions are exactly LightGBM's."""
-    used = sorted({f for t in model.trees for f in t.features})
-    if not used or not len(rows):
-        return
-    values = np.ascontiguousarray(out[used].T)
-    close = (np.abs(values) <= model.margin).any(axis=1)
-    values.sort(axis=1)
-    close |= (np.diff(values, axis=1) <= 2 * model.margin).any(axis=1)
-    if close.any():
-        out[:, close] = booster.predict(rows[close], pred_contrib=True, num_threads=1).T
-
-
-def tree_contributions(booster: lgb.Booster, matrix: np.ndarray, threads: int | None = None) -> np.ndarray:
-    """pred_contrib of ``booster`` on ``matrix`` (rows x (features + bias)), by groups of equivalent rows.
-
-    Row chunks run in ``threads`` threads (default: every core), each with its own copy of the booster (a
-    LightGBM predict sets which trees to use on the booster itself); the result depends on neither.
-    """
-    model = _cell_model(booster, matrix)
-    out = np.empty((matrix.shape[1] + 1, len(matrix)))
-    threads = threads or os.cpu_count() or 1
-    chunk = max(1, min(CONTRIBUTION_CHUNK_ROWS, -(-len(matrix) // threads)))
-    starts = list(range(0, len(matrix), chunk))
-    workers = max(1, min(threads, len(starts)))
-    copies = [booster, *(lgb.Booster(model_str=booster.model_to_string()) for _ in range(workers - 1))]
-
-    def work(worker: int) -> None:
-        for start in starts[worker::workers]:
-            _fill_chunk(copies[worker], model, matrix[start: start + chunk], out[:, start: start + chunk])
-
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(work, range(workers)))
-    return out.T

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import signal
+import sys
+import time
 import warnings
 from datetime import date, timedelta
 from enum import Enum
@@ -22,6 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: typer's rich panels show every flag as taking a value ("--debug <bool>").
+    rich_markup_mode=None,
     help="Churn prediction: validate data, build point-in-time features, train, and write the weekly win-back list.",
 )
 # No markup and no highlighting: messages quote values from the data ("[/red]12", "[n/a]"), which must print as
@@ -233,47 +237,64 @@ def features(
 
 
 class _StepProgress:
-    """One progress line per pipeline step: a spinner while it runs, then its elapsed time."""
+    """One line per pipeline step with its elapsed time. In a terminal a live spinner per step; in a log file or
+    a pipe (where a live display would only appear when the command ends) a plain line as each step finishes."""
 
-    def __init__(self):
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
-        )
+    def __init__(self, clock=time.perf_counter):
+        self.live = err_console.is_terminal
+        self.clock = clock
         self.task = None
+        self.step: tuple[str, float] | None = None
+        if self.live:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console
+            )
 
     def __enter__(self):
-        self.progress.__enter__()
+        if self.live:
+            self.progress.__enter__()
         return self
 
     def __call__(self, message: str):
         self._finish()
-        self.task = self.progress.add_task(message, total=1)
+        if self.live:
+            self.task = self.progress.add_task(message, total=1)
+        else:
+            self.step = (message, self.clock())
 
     def note(self, message: str):
         """A line that stays above the progress lines (e.g. the as-of date a run settled on)."""
-        self.progress.console.print(Text(message, "bold"))
+        err_console.print(Text(message, "bold"))
 
-    def _finish(self):
-        if self.task is not None:
+    def _finish(self, how: str = ""):
+        if self.live and self.task is not None:
             self.progress.update(self.task, completed=1)
+        elif self.step is not None:
+            message, started = self.step
+            elapsed = timedelta(seconds=round(self.clock() - started))
+            err_console.print(f"  {message}  {how}{elapsed}")
+            self.step = None
 
-    def __exit__(self, *exc):
-        self._finish()
-        return self.progress.__exit__(*exc)
+    def __exit__(self, exc_type, *exc):
+        self._finish("stopped after " if exc_type else "")
+        return self.progress.__exit__(exc_type, *exc) if self.live else False
 
 
 def _print_backtest(result) -> None:
-    """Metrics as rows, candidates as columns: fits an 80-column terminal."""
+    """Metrics as rows, candidates as columns (fits an 80-column terminal); then a sentence per metric."""
     from rich.table import Table
 
+    from models.backtest_summary import headline_metrics, mean_by_candidate, metric_sentences
+
     metrics = result.backtest.metrics
-    rows = ["roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_at_10", "emp", "emp_fraction"]
-    means = metrics.groupby("candidate")[rows].mean()
+    rows = headline_metrics(metrics)
+    means = mean_by_candidate(metrics)[rows]
     shipped = f"model_{result.calibration}"
     order = [shipped, *(c for c in means.index if c != shipped)]
-    table = Table(title="Backtest (mean over evaluation cutoffs)")
+    n_cutoffs = metrics["eval_cutoff"].nunique()
+    table = Table(title=f"Backtest (mean over {n_cutoffs} evaluation cutoffs)")
     table.add_column("metric")
     for candidate in order:
         header = candidate.replace("_", "\n", 1) + ("\n(shipped)" if candidate == shipped else "")
@@ -281,6 +302,25 @@ def _print_backtest(result) -> None:
     for metric in rows:
         table.add_row(metric, *(f"{means.loc[c, metric]:.4f}" for c in order))
     console.print(table)
+    console.print(f"The shipped model ({shipped}) against the baselines, mean over the evaluation cutoffs:")
+    for sentence in metric_sentences(metrics, shipped):
+        console.print(f"- {sentence}")
+
+
+def _mlflow_ui_lines(outcome) -> list[str]:
+    """How to open the MLflow UI on the run: the command, then the address (whose workflowType opens the
+    model-training view: the UI's default is its GenAI view, whatever the experiment's kind)."""
+    program = Path(sys.executable).with_name("mlflow")
+    if program.exists():
+        program = program.relative_to(Path.cwd()) if program.is_relative_to(Path.cwd()) else program
+    else:
+        program = "mlflow"
+    run_page = f"#/experiments/{outcome.experiment_id}/runs/{outcome.run_id}?workflowType=machine_learning"
+    return [
+        "See the run in the MLflow UI:",
+        f"  {program} ui --backend-store-uri {outcome.tracking_uri} --port 5000",
+        f"  then open http://127.0.0.1:5000/{run_page}",
+    ]
 
 
 @app.command()
@@ -315,7 +355,9 @@ def train(
     outcome = result.outcome
     console.print(f"Calibration: {result.calibration}; {result.n_snapshot_rows:,} snapshot rows.")
     console.print(f"Registered {cfg.tracking.registered_model} version {outcome.version}: {outcome.decision}.")
-    console.print(f"MLflow run {outcome.run_id} in {outcome.tracking_uri} (see it with: mlflow ui --backend-store-uri {outcome.tracking_uri})")
+    console.print(f"MLflow run {outcome.run_id} in {outcome.tracking_uri}")
+    for line in _mlflow_ui_lines(outcome):
+        console.print(line)
 
 
 def _print_scoring(result, cfg) -> None:
@@ -394,3 +436,5 @@ def demo(config: ConfigOpt = None):
     _print_backtest(result.training)
     console.print(f"Model: {result.training.outcome.decision}.")
     _print_scoring(result.scoring, cfg)
+    for line in _mlflow_ui_lines(result.training.outcome):
+        console.print(line)

@@ -65,6 +65,7 @@ class LightGBMSettings(_Section):
 
 class ModelSettings(_Section):
     lightgbm: LightGBMSettings
+    contributions: Literal["grouped", "lightgbm"]
 
 
 class EmpSettings(_Section):

@@ -18,7 +18,7 @@ from features.aggregate import prepare_tables
 from features.cutoff import NS_PER_DAY, active_customers, customers_before
 from models.bgnbd import BgNbdParams
 from models.drift import combined_counts, drift_counts, stability_from_counts
-from models.estimator import ChurnModel, FeatureSchemaMismatch
+from models.estimator import ChurnClassifier, FeatureSchemaMismatch
 from models.explain import Reasons, explains, population_typical, top_reasons
 from models.lapsed import LapsedSettings, lapsed_customers
 from models.modelframe import CutoffStats, model_specs, scoring_frame
@@ -75,7 +75,7 @@ def _last_purchase_dates(as_of: pd.Timestamp, days_since_last_purchase: pd.Serie
 def score_customers(
     tables: Tables,
     as_of: pd.Timestamp,
-    model: ChurnModel,
+    model: ChurnClassifier,
     cfg: Config,
     *,
     stats: CutoffStats | None = None,
@@ -244,7 +244,7 @@ def _account_managers(tables: Tables) -> pd.DataFrame:
 
 
 def score_buckets(
-    engine: Engine, buckets: Buckets, as_of: pd.Timestamp, model: ChurnModel, metadata: dict, cfg: Config
+    engine: Engine, buckets: Buckets, as_of: pd.Timestamp, model: ChurnClassifier, metadata: dict, cfg: Config
 ) -> BucketScores:
     """Score every bucket where it is (the model sent once per worker), word the reasons against the whole
     active population, find the lapsed customers, and gather what the lists need."""

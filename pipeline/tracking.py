@@ -1,19 +1,23 @@
 """The only door to MLflow: tracking URI, training/scoring runs, the registered model and its champion alias.
 
-The model is logged as a pyfunc whose ``predict`` returns churn probabilities (not labels) and accepts
-categorical features as plain strings; the whole ``ModelBundle`` (ChurnModel + metadata) travels as one
-artifact and is what scoring loads back.
+The model (a scikit-learn ``ChurnClassifier``) is logged with ``mlflow.sklearn``: ``mlflow.sklearn.load_model``
+gives the estimator back, and its pyfunc ``predict`` is ``predict_proba`` (columns: stays, churns), taking
+categorical features as plain strings. The modules it is made of travel with it (``code_paths``), so a Python
+environment with only its logged requirements loads it. What scoring needs besides (feature schema and hash,
+churn definition, training distributions, medians, backtest figures, config) is the model's MLflow metadata.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 import os
-import pickle
+import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,21 +25,26 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from models.estimator import ChurnModel
+from models.estimator import ChurnClassifier
 from pipeline.config import PROJECT_ROOT, Config
 from pipeline.errors import ModelError
 from pipeline.outputs import folder_lock
 
-BUNDLE_ARTIFACT = "bundle"
 MLFLOW_MAX_METRICS_PER_BATCH = 1000  # the limit of one log_batch call
 FEATURES_TAG = "feature_schema_hash"  # on each model version: the features it was trained on
+# The modules a pickled ChurnClassifier needs (tests/pipeline/test_tracking.py checks that they import nothing
+# else of this project), and the packages they import.
+MODEL_CODE_MODULES = ("models", "models.estimator", "models.contributions", "models.cell_kernels")
+MODEL_REQUIREMENTS = ("lightgbm", "scikit-learn", "scipy", "pandas", "numpy", "numba")
+# Tells the MLflow UI that the experiment trains models (it opens on runs, not on GenAI traces).
+EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
 @dataclass
 class ModelBundle:
     """What travels with a trained model: the model and everything scoring and drift checks need."""
 
-    model: ChurnModel
+    model: ChurnClassifier
     metadata: dict = field(default_factory=dict)  # feature schema, distributions, config, backtest summary
     version: str | None = None
 
@@ -86,43 +95,39 @@ def connect(cfg: Config):
     mlflow.set_tracking_uri(uri)
     with _store_setup_lock(uri):
         client = mlflow.MlflowClient()
-        if client.get_experiment_by_name(cfg.tracking.experiment) is None:
-            client.create_experiment(cfg.tracking.experiment, artifact_location=_artifact_root(cfg))
+        experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+        if experiment is None:
+            client.create_experiment(
+                cfg.tracking.experiment, artifact_location=_artifact_root(cfg),
+                tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND},
+            )
+        elif EXPERIMENT_KIND_TAG not in experiment.tags:  # made before the tag was set
+            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
         mlflow.set_experiment(cfg.tracking.experiment)
     return mlflow, client
 
 
-class _ChurnPyfunc:
-    """Factory for the pyfunc wrapper class (defined lazily so importing this module does not import mlflow)."""
-
-    @staticmethod
-    def make():
-        mlflow = _mlflow()
-
-        class ChurnProbabilityModel(mlflow.pyfunc.PythonModel):
-            """pyfunc whose predict returns a frame with churn_probability."""
-
-            def load_context(self, context):
-                with open(context.artifacts[BUNDLE_ARTIFACT], "rb") as handle:
-                    self.bundle = pickle.load(handle)
-
-            def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-                churn = self.bundle.model.predict_proba(model_input)[:, 1]
-                return pd.DataFrame({"churn_probability": churn}, index=model_input.index)
-
-        return ChurnProbabilityModel()
+def _model_code(folder: Path) -> Path:
+    """A copy of the modules the pickled model needs, as the package ``models`` under ``folder``: logged as
+    the model's ``code_paths``, so that loading it needs no installed churn-pipeline."""
+    package = folder / "models"
+    package.mkdir()
+    for name in MODEL_CODE_MODULES:
+        source = Path(importlib.import_module(name).__file__)
+        shutil.copyfile(source, package / source.name)
+    return package
 
 
 def _requirements() -> list[str]:
     """The packages the logged model needs, pinned to the running versions (skips MLflow's slow inference)."""
     from importlib.metadata import version
 
-    return [f"{name}=={version(name)}" for name in ("churn-pipeline", "lightgbm", "scikit-learn", "pandas", "numpy")]
+    return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
 
 
-def made_up_input_example(bundle: ModelBundle, n_rows: int = 3) -> pd.DataFrame:
+def made_up_input_example(model: ChurnClassifier, n_rows: int = 3) -> pd.DataFrame:
     """An input example built from the schema alone (never real customer rows)."""
-    schema = bundle.model.schema
+    schema = model.schema
     columns = {}
     for name in schema.names:
         if schema.kinds[name] == "categorical":
@@ -131,6 +136,12 @@ def made_up_input_example(bundle: ModelBundle, n_rows: int = 3) -> pd.DataFrame:
         else:
             columns[name] = np.linspace(0.0, 1.0, n_rows)
     return pd.DataFrame(columns)
+
+
+def _plain(mapping: dict) -> dict:
+    """``mapping`` with only YAML-safe values (numpy numbers as floats, dates as text): MLflow writes a model's
+    metadata into its MLmodel file."""
+    return json.loads(json.dumps(mapping, default=str))
 
 
 def flatten(mapping: dict, prefix: str = "") -> dict[str, str]:
@@ -155,11 +166,24 @@ class RunOutcome:
     tracking_uri: str
 
 
+@dataclass(frozen=True)
+class RunRecord:
+    """How a training run reads in MLflow: its name, its description, when it began, the data it trained on."""
+
+    name: str
+    description: str
+    started_at: float  # seconds since the epoch: the run spans the whole training, not only its logging
+    data_source: str
+    data_fingerprint: str
+    training_rows: pd.DataFrame  # the shipped model's training rows (features and label), logged as a dataset
+    target: str
+
+
 def log_training_run(
     cfg: Config,
     bundle: ModelBundle,
+    record: RunRecord,
     *,
-    data_fingerprint: str,
     metrics: dict[str, float],
     metric_steps: dict[str, list[tuple[int, float]]],
     tables: dict[str, pd.DataFrame],
@@ -167,13 +191,23 @@ def log_training_run(
     comparison_metric: str,
     comparison_value: float,
 ) -> RunOutcome:
-    """Log one training run, register its model, and move the champion alias only if it beats the champion."""
-    mlflow, client = connect(cfg)
+    """Log one training run, register its model, and move the champion alias only if it beats the champion.
+
+    The registered version's description is the run's, followed by the champion decision.
+    """
+    mlflow, client = connect(cfg)  # imports mlflow quietly: before any other mlflow import
+    from mlflow.tracking.context.registry import resolve_tags  # who and what started it, as start_run records
+
     name, alias = cfg.tracking.registered_model, cfg.tracking.alias
-    with mlflow.start_run() as run, tempfile.TemporaryDirectory() as scratch:
+    experiment_id = mlflow.get_experiment_by_name(cfg.tracking.experiment).experiment_id
+    created = client.create_run(
+        experiment_id, start_time=int(record.started_at * 1000), run_name=record.name,
+        tags=resolve_tags({"mlflow.note.content": record.description, "kind": "training"}),
+    )
+    with mlflow.start_run(run_id=created.info.run_id) as run, tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         mlflow.log_params(flatten({k: v for k, v in cfg.as_dict().items() if k != "source"}))
-        mlflow.set_tag("data_fingerprint", data_fingerprint)
+        mlflow.set_tag("data_fingerprint", record.data_fingerprint)
         mlflow.log_text(yaml.safe_dump(cfg.as_dict(), sort_keys=False), "config.yaml")
         mlflow.log_metrics(metrics)
         _log_metric_steps(client, run.info.run_id, metric_steps)
@@ -184,18 +218,27 @@ def log_training_run(
             mlflow.log_artifact(str(scratch / file_name), "plots")
         mlflow.log_text(json.dumps(bundle.metadata, indent=2, default=str), "model_metadata.json")
 
-        bundle_path = scratch / "bundle.pkl"
-        bundle_path.write_bytes(pickle.dumps(bundle))
-        example = made_up_input_example(bundle)
-        output = pd.DataFrame({"churn_probability": bundle.model.predict_proba(example)[:, 1]})
-        info = mlflow.pyfunc.log_model(
+        model = bundle.model
+        example = made_up_input_example(model)
+        info = mlflow.sklearn.log_model(
+            model,
             name="model",
-            python_model=_ChurnPyfunc.make(),
-            artifacts={BUNDLE_ARTIFACT: str(bundle_path)},
-            signature=mlflow.models.infer_signature(example, output),
-            input_example=example,
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_PICKLE,
+            code_paths=[str(_model_code(scratch))],
             pip_requirements=_requirements(),
+            signature=mlflow.models.infer_signature(example, model.predict_proba(example)),
+            input_example=example,
+            pyfunc_predict_fn="predict_proba",
+            metadata=_plain(bundle.metadata),
+            tags={"mlflow.note.content": record.description},
         )
+        with warnings.catch_warnings():  # MLflow finds two registrations of its own local-path source type
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(
+                record.training_rows, source=record.data_source, targets=record.target,
+                name="training snapshots", digest=record.data_fingerprint,
+            )
+        mlflow.log_input(dataset, context="training")
         with contextlib.redirect_stderr(io.StringIO()):  # register_model prints "Successfully registered ..."
             version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_model_version_tag(name, version, comparison_metric, repr(comparison_value))
@@ -204,6 +247,7 @@ def log_training_run(
         promoted, decision = _promote_if_better(
             client, name, alias, version, comparison_metric, comparison_value, features
         )
+        client.update_model_version(name, version, description=f"{record.description} Champion: {decision}.")
         mlflow.set_tag("champion_decision", decision)
     return RunOutcome(run.info.run_id, run.info.experiment_id, version, promoted, decision, tracking_uri(cfg))
 
@@ -218,7 +262,13 @@ def _log_metric_steps(client, run_id: str, metric_steps: dict[str, list[tuple[in
         client.log_batch(run_id, metrics=points[start : start + MLFLOW_MAX_METRICS_PER_BATCH])
 
 
+def _is_churn_model(info) -> bool:
+    """Whether an MLflow model (its ModelInfo) is a churn model as this version of `churn train` writes them."""
+    return "sklearn" in info.flavors and "feature_schema" in (info.metadata or {})
+
+
 def _promote_if_better(client, name, alias, version, metric, value, features: str) -> tuple[bool, str]:
+    mlflow = _mlflow()
     try:
         current = client.get_model_version_by_alias(name, alias)
     except Exception:  # noqa: BLE001 - MLflow raises a generic error when the alias does not exist yet
@@ -226,6 +276,12 @@ def _promote_if_better(client, name, alias, version, metric, value, features: st
     if current is None:
         client.set_registered_model_alias(name, alias, version)
         return True, f"version {version} is the first {alias}"
+    if not _is_churn_model(mlflow.models.get_model_info(f"models:/{name}/{current.version}")):
+        client.set_registered_model_alias(name, alias, version)
+        return True, (
+            f"version {version} becomes {alias}: version {current.version} was written by an older churn-pipeline "
+            "and cannot be scored"
+        )
     if features and current.tags.get(FEATURES_TAG) != features:
         # A champion built on other features cannot score what the pipeline now builds: scoring would refuse it.
         client.set_registered_model_alias(name, alias, version)
@@ -242,25 +298,31 @@ def _promote_if_better(client, name, alias, version, metric, value, features: st
 
 
 def load_bundle(cfg: Config, model_uri: str | None = None) -> ModelBundle:
-    """Load a ModelBundle from ``model_uri`` (any MLflow model URI) or the registered champion."""
+    """Load a ModelBundle from ``model_uri`` (any MLflow model URI) or the registered champion.
+
+    The model computes its contributions as the configuration says (``model.contributions``).
+    """
     mlflow, client = connect(cfg)
     uri = model_uri or f"models:/{cfg.tracking.registered_model}@{cfg.tracking.alias}"
     try:
-        pyfunc = mlflow.pyfunc.load_model(uri)
+        info = mlflow.models.get_model_info(uri)
     except Exception as exc:  # noqa: BLE001 - MLflow raises many types for "not found"
         raise ModelError(
             f"Could not load the model {uri} from {tracking_uri(cfg)}: {str(exc).splitlines()[0]}",
             "train one first with `churn train --data DIR`, or pass an existing --model URI",
         ) from None
-    try:
-        bundle = pyfunc.unwrap_python_model().bundle
-    except Exception as exc:  # noqa: BLE001 - another flavor (MlflowException) or another python model
-        raise ModelError(
-            f"The model {uri} is not a churn model written by `churn train` ({type(exc).__name__}).",
-            "pass the URI of a model `churn train` registered, or leave --model out to use the champion",
-        ) from None
-    bundle.version = _version_label(client, uri, pyfunc.metadata.run_id)
-    return bundle
+    not_ours = ModelError(
+        f"The model {uri} is not a churn model written by `churn train`.",
+        "pass the URI of a model `churn train` registered, or leave --model out to use the champion "
+        "(a model registered by an older version of churn-pipeline: train again with `churn train`)",
+    )
+    if not _is_churn_model(info):  # checked before unpickling: a model of another kind is never loaded
+        raise not_ours
+    model = mlflow.sklearn.load_model(uri)
+    if not isinstance(model, ChurnClassifier):
+        raise not_ours
+    model.set_params(contribution_method=cfg.model.contributions)
+    return ModelBundle(model, info.metadata, _version_label(client, uri, info.run_id))
 
 
 def _version_label(client, uri: str, run_id: str) -> str:
@@ -278,7 +340,7 @@ def _version_label(client, uri: str, run_id: str) -> str:
 def log_scoring_run(cfg: Config, metrics: dict[str, float], tags: dict[str, str], report_path: Path | None) -> str:
     """Log a scoring run (counts, drift) to the experiment; returns the run id."""
     mlflow, _client = connect(cfg)
-    with mlflow.start_run(run_name="score") as run:
+    with mlflow.start_run(run_name=f"score as of {tags.get('as_of', '?')}") as run:
         mlflow.set_tags({"kind": "scoring", **tags})
         mlflow.log_metrics(metrics)
         if report_path is not None and report_path.exists():

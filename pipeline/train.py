@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -20,13 +22,15 @@ from models.backtest import (
     fit_plan,
     run_backtest,
 )
+from models.backtest_summary import backtest_paragraph, mean_by_candidate
 from models.drift import reference_distributions
-from models.estimator import ChurnModel
+from models.estimator import ChurnClassifier
 from models.metrics import EmpParams
 from models.modelframe import fixed_categories, model_feature_columns, model_frames
 from models.snapshots import snapshot_cutoffs
 from models.value import customer_value
 from pipeline import plots
+from pipeline.bucket_store import is_url
 from pipeline.config import Config
 from pipeline.engine import (
     Buckets,
@@ -40,9 +44,11 @@ from pipeline.engine import (
 from pipeline.errors import ChurnError, Interrupted
 from pipeline.io import data_fingerprint
 from pipeline.outputs import signals_held
-from pipeline.tracking import ModelBundle, RunOutcome, log_training_run
+from pipeline.tracking import ModelBundle, RunOutcome, RunRecord, log_training_run
 
-COMPARISON_METRIC = "latest_cutoff_roc_auc"
+COMPARISON_METRIC = "latest_cutoff_roc_auc"  # the version tag the champion decision compares
+# Metric name prefixes: sorted by name (and in the UI's chart sections, by prefix) the shipped model comes first.
+SHIPPED, SHIPPED_LATEST, PER_CUTOFF, OTHERS = "model/", "model_at_latest_cutoff/", "per_cutoff/", "vs/"
 
 
 @dataclass(frozen=True)
@@ -143,16 +149,16 @@ def _plan_errors_explained(data: TrainingData):
         ) from error
 
 
-def fit_final_model(data: TrainingData, cfg: Config, method: str) -> tuple[ChurnModel, CutoffPlan]:
+def fit_final_model(data: TrainingData, cfg: Config, method: str) -> tuple[ChurnClassifier, CutoffPlan]:
     """The model that ships: trained on every outcome observed by the data's end, calibrated with ``method``."""
     with _plan_errors_explained(data):
         plan = final_plan(data.cutoffs, data.end, cfg.churn.horizon_days)
     fitted = fit_plan(data.snapshots, plan, data.columns, cfg.model.lightgbm, **_fit_options(cfg))
-    return fitted.model.with_calibrator(fitted.calibrators[method]), plan
+    return fitted.calibrated[method].set_params(contribution_method=cfg.model.contributions), plan
 
 
 def model_metadata(
-    model: ChurnModel, data: TrainingData, plan: CutoffPlan, backtest: BacktestResult, method: str, cfg: Config
+    model: ChurnClassifier, data: TrainingData, plan: CutoffPlan, backtest: BacktestResult, method: str, cfg: Config
 ) -> dict:
     """What travels with a shipped model: schema, training distributions, backtest figures (the baselines' too),
     config."""
@@ -184,8 +190,10 @@ def train_and_register(
 ) -> TrainingResult:
     """Train on every fully observed snapshot of ``data_dir``, backtest, log to MLflow and register.
 
-    The snapshots are built on the configured engine; the model is trained here, on one machine.
+    The snapshots are built on the configured engine; the model is trained here, on one machine. The MLflow run
+    spans the whole training: it starts now, though it is written only once the model is trained.
     """
+    started_at = time.time()
     with open_engine(cfg.engine) as engine:
         progress(f"loading the data ({engine.name} engine)")
         data = snapshot_data(engine, load_buckets(engine, data_dir, cfg.engine, cfg.input.limits()), cfg, progress)
@@ -194,7 +202,18 @@ def train_and_register(
     model, plan = fit_final_model(data, cfg, method)
     metadata = model_metadata(model, data, plan, backtest, method, cfg)
     bundle = ModelBundle(model, metadata)
-    training_features = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
+    training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), [*data.columns, LABEL]]
+    fingerprint = data_fingerprint(data_dir)
+    source = str(data_dir) if is_url(data_dir) else str(Path(data_dir).resolve())
+    record = RunRecord(
+        name=f"train h{cfg.churn.horizon_days} as of {data.end.date()}",
+        description=run_description(data, plan, backtest, method, cfg, source, fingerprint),
+        started_at=started_at,
+        data_source=source,
+        data_fingerprint=fingerprint,
+        training_rows=training_rows,
+        target=LABEL,
+    )
     progress("logging to MLflow")
     outcome = None
     try:
@@ -202,11 +221,11 @@ def train_and_register(
             outcome = log_training_run(
                 cfg,
                 bundle,
-                data_fingerprint=data_fingerprint(data_dir),
+                record,
                 metrics=_summary_metrics(backtest.metrics, method),
                 metric_steps=_per_cutoff_metrics(backtest.metrics),
                 tables={"backtest.csv": backtest.metrics},
-                figures=_figures(backtest, method, model, training_features),
+                figures=_figures(backtest, method, model, training_rows[data.columns]),
                 comparison_metric=COMPARISON_METRIC,
                 comparison_value=metadata["latest_backtest_metrics"]["roc_auc"],
             )
@@ -219,13 +238,32 @@ def train_and_register(
     return TrainingResult(backtest, method, outcome, len(data.snapshots))
 
 
+def run_description(
+    data: TrainingData, plan: CutoffPlan, backtest: BacktestResult, method: str, cfg: Config, source: str,
+    fingerprint: str,
+) -> str:
+    """One paragraph on what was trained on what, and how it did against the baselines."""
+    train = plan.train_cutoffs
+    n_rows = int(data.snapshots["as_of"].isin(train).sum())
+    return (
+        f"Churn = no purchase in the {cfg.churn.horizon_days} days after a cutoff, for customers who bought in "
+        f"the {cfg.churn.active_window_days} days before it. LightGBM trained on {n_rows:,} snapshot rows at "
+        f"{len(train)} cutoff(s) from {min(train).date()} to {max(train).date()}, calibrated ({method}) on "
+        f"{plan.calibration_cutoff.date()}; data {source} up to {(data.end - pd.Timedelta(days=1)).date()} "
+        f"(fingerprint {fingerprint}). {backtest_paragraph(backtest.metrics, f'model_{method}')}"
+    )
+
+
 def _summary_metrics(metrics: pd.DataFrame, method: str) -> dict[str, float]:
-    """Mean over evaluation cutoffs per candidate, plus the shipped model's latest-cutoff values."""
-    numeric = metrics.drop(columns=["eval_cutoff"]).groupby("candidate").mean()
-    summary = {f"mean.{cand}.{col}": float(v) for cand, row in numeric.iterrows() for col, v in row.items()}
+    """The shipped model's means over the evaluation cutoffs and its latest-cutoff values, then the other
+    candidates' means."""
+    shipped = f"model_{method}"
+    means = mean_by_candidate(metrics)
     latest = metrics[metrics["eval_cutoff"] == metrics["eval_cutoff"].max()].set_index("candidate")
-    summary.update({f"latest.model.{c}": float(v) for c, v in latest.loc[f"model_{method}"].drop("eval_cutoff").items()})
-    summary[COMPARISON_METRIC] = float(latest.loc[f"model_{method}", "roc_auc"])
+    summary = {f"{SHIPPED}{col}": float(v) for col, v in means.loc[shipped].items()}
+    summary.update({f"{SHIPPED_LATEST}{c}": float(v) for c, v in latest.loc[shipped].drop("eval_cutoff").items()})
+    for candidate, row in means.drop(index=shipped).iterrows():
+        summary.update({f"{OTHERS}{candidate}/{col}": float(v) for col, v in row.items()})
     return summary
 
 
@@ -235,7 +273,7 @@ def _per_cutoff_metrics(metrics: pd.DataFrame) -> dict[str, list[tuple[int, floa
     for _, row in metrics.iterrows():
         step = cutoffs.index(row["eval_cutoff"])
         for column in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "emp"):
-            steps.setdefault(f"cutoff.{row['candidate']}.{column}", []).append((step, float(row[column])))
+            steps.setdefault(f"{PER_CUTOFF}{row['candidate']}/{column}", []).append((step, float(row[column])))
     return steps
 
 

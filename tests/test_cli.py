@@ -1,11 +1,14 @@
 """The `churn` command through typer's CliRunner: happy paths and one bad input per command."""
 
+import io
 import re
 
 import pandas as pd
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+import pipeline.cli
 from pipeline.cli import app
 
 runner = CliRunner()
@@ -86,3 +89,42 @@ def test_version():
     result = run("--version")
     assert result.exit_code == 0
     assert "churn-pipeline" in result.output
+
+
+def test_debug_is_a_plain_flag_in_the_help():
+    result = run("--help")
+    assert result.exit_code == 0
+    (line,) = [line for line in result.output.splitlines() if "--debug" in line]
+    assert re.fullmatch(r"\s+--debug\s+Show full tracebacks for errors\.", line)
+
+
+@pytest.fixture
+def log_file(monkeypatch) -> io.StringIO:
+    """stderr as a file (not a terminal), as when a command's output is piped into a log."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=False, soft_wrap=True, markup=False, highlight=False)
+    monkeypatch.setattr(pipeline.cli, "err_console", console)
+    return buffer
+
+
+def test_progress_in_a_log_prints_each_step_as_soon_as_it_finishes(log_file):
+    ticks = iter([0.0, 75.4, 75.4, 80.4])  # seconds: the first step takes 75, the second 5
+    with pipeline.cli._StepProgress(clock=lambda: next(ticks)) as progress:
+        progress("loading the data [local]")
+        assert log_file.getvalue() == ""  # nothing until the step is done
+        progress("scoring")
+        assert log_file.getvalue() == "  loading the data [local]  0:01:15\n"
+        progress.note("As of 2025-12-29")
+    assert log_file.getvalue().splitlines() == [
+        "  loading the data [local]  0:01:15",
+        "As of 2025-12-29",
+        "  scoring  0:00:05",
+    ]
+
+
+def test_progress_in_a_log_says_which_step_stopped(log_file):
+    ticks = iter([0.0, 3.0])
+    with pytest.raises(KeyError), pipeline.cli._StepProgress(clock=lambda: next(ticks)) as progress:
+        progress("features at 12 cutoffs")
+        raise KeyError("boom")
+    assert log_file.getvalue() == "  features at 12 cutoffs  stopped after 0:00:03\n"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from models import backtest
 from models.backtest import CutoffPlan, backtest_plans, choose_calibration, final_plan, plan_for
-from tests.models.test_estimator import SmallLightGBM
+from tests.models.small_model import SmallLightGBM
 
 # Twelve cutoffs 30 days apart from 2023-01-01 (the default config: n_cutoffs 12, step 30, horizon 90).
 # By hand: Jan 1 + 30 = Jan 31; + 30 = Mar 2 (28 days of February); then Apr 1, May 1, May 31, Jun 30, Jul 30,
@@ -215,7 +215,7 @@ def test_run_backtest_fits_with_the_fixed_categories_it_is_given(monkeypatch):
 
     def recording_fit_plan(*args, **kwargs):
         fitted = real_fit_plan(*args, **kwargs)
-        schemas.append(fitted.model.schema)
+        schemas.append(fitted.model.schema_)
         return fitted
 
     monkeypatch.setattr(backtest, "fit_plan", recording_fit_plan)

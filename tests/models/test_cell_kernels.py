@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from models.cell_kernels import add_group_values, group_keys
-from models.estimator import _Grouping, _TreeCells
+from models.contributions import _Grouping, _TreeCells
 
 
 def _slots(n_rows: int):

@@ -1,48 +1,30 @@
-"""The churn model: feature schema, calibrators, a deterministic booster, customer-level early-stopping holdout."""
+"""The churn model: feature schema, calibrators, a deterministic booster, the calibrated scikit-learn classifier,
+customer-level early-stopping holdout."""
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from models.estimator import (
     PROBABILITY_FLOOR,
     Calibrator,
-    ChurnModel,
+    ChurnBooster,
+    ChurnClassifier,
     FeatureSchema,
     FeatureSchemaMismatch,
-    fit_booster,
     holdout_customers,
+    make_booster,
 )
-
-
-@dataclass(frozen=True)
-class SmallLightGBM:
-    """The ``model.lightgbm`` config section, small: fit_booster reads attributes, lightgbm_params model_dump()."""
-
-    n_estimators: int = 50
-    learning_rate: float = 0.1
-    num_leaves: int = 15
-    min_child_samples: int = 20
-    subsample: float = 0.8
-    subsample_freq: int = 1
-    colsample_bytree: float = 0.8
-    reg_lambda: float = 1.0
-    early_stopping_rounds: int = 10
-    num_threads: int = 1
-    deterministic: bool = True
-    force_row_wise: bool = True
-
-    def model_dump(self) -> dict:
-        return asdict(self)
-
-
-SETTINGS = SmallLightGBM()
-
+from tests.models.small_model import FEATURES, SETTINGS, fit_booster, synthetic
 
 # ---------------------------------------------------------------------------------------------- feature schema
 
@@ -202,67 +184,46 @@ def test_calibrators_repair_a_cubed_probability(method):
 # ---------------------------------------------------------------------------------------------- booster
 
 
-def _synthetic(n_customers: int = 1000, per_customer: int = 3, seed: int = 5) -> pd.DataFrame:
-    """Rows of (customer_id, two numeric features, one text category) with labels from a known logistic model."""
-    rng = np.random.default_rng(seed)
-    n = n_customers * per_customer
-    ids = np.repeat([f"cust{i:04d}" for i in range(n_customers)], per_customer)
-    x1 = rng.normal(size=n)
-    x2 = rng.random(n)
-    plan = rng.choice(np.array(["basic", "plus", "pro"]), size=n)
-    logit = 1.5 * x1 - 2.0 * (x2 - 0.5) + np.select([plan == "plus", plan == "pro"], [0.8, -0.8], 0.0)
-    churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
-    return pd.DataFrame(
-        {
-            "customer_id": pd.Series(ids, dtype="str"),
-            "days_quiet": x1,
-            "promo_share": x2,
-            "plan": pd.Series(plan, dtype="str"),
-            "churned": churned,
-        }
-    )
-
-
-FEATURES = ["days_quiet", "promo_share", "plan"]
-
-
-def _fit(data: pd.DataFrame, seed: int) -> ChurnModel:
-    held_out = holdout_customers(data["customer_id"], 0.2, seed=3)
-    x, y = data[FEATURES], data["churned"].to_numpy()
-    schema = FeatureSchema.from_frame(x)
-    booster = fit_booster(x[~held_out], y[~held_out], x[held_out], y[held_out], SETTINGS, seed, schema)
-    return ChurnModel(schema, booster, Calibrator("none"))
+def _raw(model: ChurnBooster, rows: pd.DataFrame) -> np.ndarray:
+    return model.predict_proba(rows)[:, 1]
 
 
 @pytest.fixture(scope="module")
 def data() -> pd.DataFrame:
-    return _synthetic()
+    return synthetic()
 
 
 @pytest.fixture(scope="module")
-def model(data) -> ChurnModel:
-    return _fit(data, seed=42)
+def model(data) -> ChurnBooster:
+    return fit_booster(data, seed=42)
 
 
 def test_same_seed_gives_identical_predictions(data, model):
-    again = _fit(data, seed=42)
+    again = fit_booster(data, seed=42)
     scoring = data[FEATURES].iloc[:500]
-    np.testing.assert_array_equal(model.predict_raw(scoring), again.predict_raw(scoring))
+    np.testing.assert_array_equal(_raw(model, scoring), _raw(again, scoring))
 
 
 def test_another_seed_gives_another_model(data, model):
     # bagging (subsample 0.8) and column sampling (0.8) draw from the seed
-    other = _fit(data, seed=43)
+    other = fit_booster(data, seed=43)
     scoring = data[FEATURES].iloc[:500]
-    assert not np.array_equal(model.predict_raw(scoring), other.predict_raw(scoring))
+    assert not np.array_equal(_raw(model, scoring), _raw(other, scoring))
 
 
 def test_booster_learns_the_planted_signal(data, model):
     # churn rises with days_quiet (coefficient +1.5): the top and bottom deciles must be far apart
     scoring = data[FEATURES]
-    raw = model.predict_raw(scoring)
+    raw = _raw(model, scoring)
     low, high = np.quantile(scoring["days_quiet"], [0.1, 0.9])
     assert raw[scoring["days_quiet"] >= high].mean() - raw[scoring["days_quiet"] <= low].mean() > 0.4
+
+
+def test_early_stopping_on_the_eval_set_stops_before_the_last_round(data, model):
+    # 50 rounds at most, stopped after 10 without improvement on the held-out customers
+    assert model.booster_.num_trees() < SETTINGS.n_estimators
+    unstopped = make_booster(SETTINGS, 42).fit(data[FEATURES], data["churned"])
+    assert unstopped.booster_.num_trees() == SETTINGS.n_estimators
 
 
 def test_column_order_of_the_scoring_frame_does_not_matter(data, model):
@@ -271,35 +232,99 @@ def test_column_order_of_the_scoring_frame_does_not_matter(data, model):
     np.testing.assert_array_equal(model.predict_proba(scoring), model.predict_proba(shuffled))
 
 
-def test_predict_proba_columns_are_stay_and_churn(data, model):
+def test_booster_predict_proba_columns_are_stay_and_churn(data, model):
     scoring = data[FEATURES].iloc[:50]
     proba = model.predict_proba(scoring)
     assert proba.shape == (50, 2)
-    np.testing.assert_allclose(proba[:, 1], np.clip(model.predict_raw(scoring), 1e-4, 1 - 1e-4))
+    np.testing.assert_array_equal(proba[:, 1], model.booster_.predict(model.schema_.prepare(scoring)))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(model.predict(scoring), (proba[:, 1] >= 0.5).astype(int))
 
 
-def test_contributions_add_up_to_the_raw_log_odds(data, model):
-    scoring = data[FEATURES].iloc[:100]
-    contributions = model.contributions(scoring)
-    assert list(contributions.columns) == [*FEATURES, "bias"]
-    assert list(contributions.index) == list(scoring.index)
-    raw = model.predict_raw(scoring)
-    np.testing.assert_allclose(contributions.sum(axis=1), np.log(raw / (1 - raw)), rtol=1e-6, atol=1e-9)
-
-
-def test_predict_with_contributions_is_predict_proba_and_contributions_in_one_pass(data, model):
-    scoring = data[FEATURES].iloc[:200]
-    proba, contributions = model.predict_with_contributions(scoring)
-    np.testing.assert_allclose(proba, model.predict_proba(scoring), rtol=1e-12, atol=1e-15)
-    pd.testing.assert_frame_equal(contributions, model.contributions(scoring))
-    empty_proba, empty_contributions = model.predict_with_contributions(scoring.iloc[:0])
-    assert empty_proba.shape == (0, 2) and empty_contributions.shape == (0, len(FEATURES) + 1)
+def test_labels_other_than_0_and_1_are_refused(data):
+    with pytest.raises(ValueError, match="churn labels must be 0 .stays. or 1 .churns."):
+        make_booster(SETTINGS, 1).fit(data[FEATURES], data["churned"] * 2)
 
 
 def test_scoring_frame_with_an_extra_column_is_refused(data, model):
     with pytest.raises(FeatureSchemaMismatch, match="extra columns: customer_id"):
         model.predict_proba(data[["customer_id", *FEATURES]].iloc[:5])
+
+
+# ---------------------------------------------------------------------------------------------- classifier
+
+
+def _calibrated(model: ChurnBooster, data: pd.DataFrame, method: str) -> ChurnClassifier:
+    later = data.iloc[-900:]  # stands in for a later cutoff
+    return ChurnClassifier(FrozenEstimator(model), method=method).fit(later[FEATURES], later["churned"])
+
+
+def test_the_classifier_is_the_booster_then_its_calibrator(data, model):
+    calibrated = _calibrated(model, data, "isotonic")
+    scoring = data[FEATURES].iloc[:200]
+    later = data.iloc[-900:]
+    by_hand = Calibrator.fit("isotonic", _raw(model, later[FEATURES]), later["churned"].to_numpy())
+    np.testing.assert_array_equal(calibrated.predict_proba(scoring)[:, 1], by_hand.transform(_raw(model, scoring)))
+    assert calibrated.schema is model.schema_ and calibrated.booster is model.booster_
+
+
+def test_the_classifier_is_a_scikit_learn_classifier_that_clones_and_sits_in_a_pipeline(data, model):
+    calibrated = _calibrated(model, data, "sigmoid")
+    assert is_classifier(calibrated) and is_classifier(model)
+    assert list(calibrated.classes_) == [0, 1]
+    assert calibrated.get_params()["method"] == "sigmoid"
+
+    # clone keeps the frozen booster, not the calibrator: fitting the clone recalibrates on what it is given
+    copy = clone(calibrated)
+    assert copy.estimator is calibrated.estimator and not hasattr(copy, "calibrator_")
+    with pytest.raises(NotFittedError):
+        copy.predict_proba(data[FEATURES].iloc[:5])
+    later = data.iloc[-900:]
+    pipeline = Pipeline([("features", FunctionTransformer(lambda frame: frame[FEATURES])), ("churn", copy)])
+    pipeline.fit(later, later["churned"])
+    np.testing.assert_array_equal(
+        pipeline.predict_proba(data.iloc[:100]), calibrated.predict_proba(data[FEATURES].iloc[:100])
+    )
+
+    # an unfitted booster is trained by a pipeline like any classifier
+    fresh = Pipeline([("features", FunctionTransformer(lambda frame: frame[FEATURES])), ("churn", clone(model))])
+    fresh.fit(data, data["churned"])
+    assert fresh.predict_proba(data.iloc[:10]).shape == (10, 2)
+
+
+def test_the_classifier_refuses_an_unfitted_booster(data):
+    with pytest.raises(NotFittedError, match="fit a ChurnBooster on earlier data first"):
+        ChurnClassifier(make_booster(SETTINGS, 1)).fit(data[FEATURES], data["churned"])
+
+
+def test_the_classifier_survives_pickling_unchanged(data, model):
+    import pickle
+
+    calibrated = _calibrated(model, data, "isotonic")
+    again = pickle.loads(pickle.dumps(calibrated))
+    scoring = data[FEATURES].iloc[:300]
+    np.testing.assert_array_equal(again.predict_proba(scoring), calibrated.predict_proba(scoring))
+
+
+def test_contributions_add_up_to_the_raw_log_odds(data, model):
+    scoring = data[FEATURES].iloc[:100]
+    calibrated = _calibrated(model, data, "none")
+    contributions = calibrated.contributions(scoring)
+    assert list(contributions.columns) == [*FEATURES, "bias"]
+    assert list(contributions.index) == list(scoring.index)
+    raw = _raw(model, scoring)
+    np.testing.assert_allclose(contributions.sum(axis=1), np.log(raw / (1 - raw)), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["isotonic", "sigmoid"])
+def test_predict_with_contributions_is_predict_proba_and_contributions_in_one_pass(data, model, method):
+    calibrated = _calibrated(model, data, method)
+    scoring = data[FEATURES].iloc[:200]
+    proba, contributions = calibrated.predict_with_contributions(scoring)
+    np.testing.assert_allclose(proba, calibrated.predict_proba(scoring), rtol=0, atol=1e-12)
+    pd.testing.assert_frame_equal(contributions, calibrated.contributions(scoring))
+    empty_proba, empty_contributions = calibrated.predict_with_contributions(scoring.iloc[:0])
+    assert empty_proba.shape == (0, 2) and empty_contributions.shape == (0, len(FEATURES) + 1)
 
 
 # ---------------------------------------------------------------------------------------------- holdout
@@ -336,68 +361,3 @@ def test_holdout_share_zero_and_one():
     ids = _ids()
     assert not holdout_customers(ids, 0.0, seed=1).any()
     assert holdout_customers(ids, 1.0, seed=1).all()
-
-
-# ---------------------------------------------------------------------------------------------- contributions
-
-
-def _awkward_rows(data: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """Scoring rows with what the grouping must keep apart: exact zeros, missing values, values on and next to
-    the booster's thresholds, and a category the booster never saw."""
-    rng = np.random.default_rng(seed)
-    rows = data[FEATURES].sample(n, replace=True, random_state=seed).reset_index(drop=True)
-    quiet = rows["days_quiet"].to_numpy().copy()
-    quiet[rng.random(n) < 0.1] = 0.0
-    quiet[rng.random(n) < 0.1] = -0.0
-    quiet[rng.random(n) < 0.1] = np.nan
-    promo = rows["promo_share"].to_numpy().copy()
-    promo[rng.random(n) < 0.1] = np.nan
-    plan = rows["plan"].to_numpy(dtype=object)
-    plan[rng.random(n) < 0.05] = None
-    plan[rng.random(n) < 0.05] = "enterprise"  # unseen at training
-    return pd.DataFrame(
-        {"days_quiet": quiet, "promo_share": promo, "plan": pd.Series(plan, dtype="str")}
-    )
-
-
-def _thresholds(model: ChurnModel, feature: int) -> np.ndarray:
-    dump = model.booster.dump_model()["tree_info"]
-    found = []
-
-    def walk(node):
-        if "split_feature" in node:
-            if node["split_feature"] == feature and node["decision_type"] == "<=":
-                found.append(float(node["threshold"]))
-            walk(node["left_child"])
-            walk(node["right_child"])
-
-    for tree in dump:
-        walk(tree["tree_structure"])
-    return np.array(found)
-
-
-def test_grouped_contributions_equal_lightgbms_pred_contrib(data, model):
-    rows = _awkward_rows(data, 3000, seed=11)
-    on_threshold = _thresholds(model, 0)[:200]
-    rows.loc[: len(on_threshold) - 1, "days_quiet"] = on_threshold  # exactly on a split
-    rows.loc[200: 200 + len(on_threshold) - 1, "days_quiet"] = np.nextafter(on_threshold, np.inf)
-    ours = model.contributions(rows)
-    theirs = model.booster.predict(model.schema.prepare(rows), pred_contrib=True)
-    np.testing.assert_allclose(ours.to_numpy(), theirs, rtol=0, atol=1e-12)
-    # every row's drivers in LightGBM's order, with LightGBM's signs
-    feature_part = ours.to_numpy()[:, :-1]
-    np.testing.assert_array_equal(np.sign(feature_part), np.sign(theirs[:, :-1]))
-    np.testing.assert_array_equal(
-        np.argsort(-feature_part, axis=1, kind="stable"), np.argsort(-theirs[:, :-1], axis=1, kind="stable")
-    )
-
-
-def test_grouped_contributions_do_not_depend_on_chunks_or_threads(data, model, monkeypatch):
-    from models import estimator
-
-    rows = _awkward_rows(data, 2500, seed=12)
-    whole = model.contributions(rows).to_numpy()
-    monkeypatch.setattr(estimator, "CONTRIBUTION_CHUNK_ROWS", 300)  # 9 chunks over 2 threads
-    matrix = estimator.lightgbm_matrix(model.schema.prepare(rows), model.booster.pandas_categorical)
-    for threads in (1, 2):
-        np.testing.assert_array_equal(estimator.tree_contributions(model.booster, matrix, threads), whole)

@@ -17,7 +17,7 @@ import pytest
 
 from features import make_tables
 from models.bgnbd import fit_bgnbd, rfm_summary
-from models.estimator import ChurnModel
+from models.estimator import ChurnClassifier
 from models.explain import population_typical
 from models.modelframe import data_end, model_specs
 from models.plan import deciding_families
@@ -99,7 +99,7 @@ class Scored:
     result: ScoredCustomers
     ids: list[str]
     ranked: pd.DataFrame
-    model: ChurnModel
+    model: ChurnClassifier
     typical: dict[str, float]
     contributions: pd.DataFrame
 

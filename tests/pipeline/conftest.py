@@ -7,6 +7,7 @@ training run whose backtest plans and booster rows are recorded on the way for t
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +16,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import models.backtest
 import pipeline.train
+from models.estimator import ChurnBooster
 from pipeline.cli import app
 from pipeline.config import PROJECT_ROOT, Config, load_config
 from pipeline.train import TrainingResult, train_and_register
@@ -53,6 +54,8 @@ class Trained:
     snapshots: pd.DataFrame  # the training snapshots handed to the backtest
     plans: list  # the backtest's CutoffPlans, in the order they were fitted
     booster_rows: list[pd.Index]  # rows of each booster fit (per plan, then the final), incl. early stopping
+    began: float  # time.time() just before train_and_register was called
+    backtest_began: float  # time.time() when the backtest began, after the snapshots were built
 
 
 def invoke(*args: str):
@@ -116,19 +119,20 @@ def purchases(world) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def trained(world, cfg) -> Trained:
     """Train once for the session (the first model in the store: version 1, the first champion)."""
-    seen = {"snapshots": None, "plans": [], "booster_rows": []}
-    real_backtest, real_booster = pipeline.train.run_backtest, models.backtest.fit_booster
+    seen = {"snapshots": None, "plans": [], "booster_rows": [], "backtest_began": None}
+    real_backtest, real_fit = pipeline.train.run_backtest, ChurnBooster.fit
 
     def recording_backtest(snapshots, plans, *args, **kwargs):
-        seen["snapshots"], seen["plans"] = snapshots, list(plans)
+        seen["snapshots"], seen["plans"], seen["backtest_began"] = snapshots, list(plans), time.time()
         return real_backtest(snapshots, plans, *args, **kwargs)
 
-    def recording_booster(train_x, train_y, valid_x, valid_y, *args, **kwargs):
-        seen["booster_rows"].append(train_x.index.append(valid_x.index))
-        return real_booster(train_x, train_y, valid_x, valid_y, *args, **kwargs)
+    def recording_fit(self, train_x, train_y, eval_set=None):
+        seen["booster_rows"].append(train_x.index.append(eval_set[0].index))
+        return real_fit(self, train_x, train_y, eval_set)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline.train, "run_backtest", recording_backtest)
-        patch.setattr(models.backtest, "fit_booster", recording_booster)
+        patch.setattr(ChurnBooster, "fit", recording_fit)
+        began = time.time()
         result = train_and_register(world, cfg)
-    return Trained(result, seen["snapshots"], seen["plans"], seen["booster_rows"])
+    return Trained(result, seen["snapshots"], seen["plans"], seen["booster_rows"], began, seen["backtest_began"])

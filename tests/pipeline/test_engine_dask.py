@@ -184,7 +184,7 @@ def test_the_list_on_dask_is_byte_identical_and_the_model_is_sent_once(
         assert result.lapsed.read_bytes() == local_list.lapsed.read_bytes(), name
         assert result.report.read_bytes() == local_list.report.read_bytes(), name
         pd.testing.assert_frame_equal(read_scored(result.scored), local_scored, check_exact=True)
-    assert shared == ["ChurnModel", "ChurnModel"]  # once per run, then reused by every bucket's task
+    assert shared == ["ChurnClassifier", "ChurnClassifier"]  # once per run, then reused by every bucket's task
 
     # the scored table holds the list's rows and, per bucket folder, the customers of that data bucket
     listed = pd.read_csv(local_list.out, dtype={"customer_id": str}, keep_default_na=False)

@@ -19,7 +19,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from pipeline.config import load_config
-from pipeline.tracking import connect, load_bundle, log_training_run
+from pipeline.tracking import RunRecord, connect, load_bundle, log_training_run
 
 DAY = pd.Timedelta(days=1)
 COMPARISON = "latest_cutoff_roc_auc"
@@ -40,13 +40,20 @@ class SecondRun:
     version: str
 
 
+def _environment_of_a_new_shell() -> dict[str, str]:
+    """This environment without the MLflow settings this test process made for itself on importing mlflow
+    (its logging level, telemetry): only the store, as a user's shell would have it."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_") or k == "MLFLOW_TRACKING_URI"}
+    return {**kept, "COLUMNS": "200"}
+
+
 @pytest.fixture(scope="module")
 def second_run(world, store, trained) -> SecondRun:
     """`churn train` again on the same data, in its own process."""
     completed = subprocess.run(
         [sys.executable, "-c", "from pipeline.cli import app; app(prog_name='churn')",
          "train", "--data", str(world), "--config", str(store.config_file)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}, check=False,
+        capture_output=True, text=True, timeout=300, env=_environment_of_a_new_shell(), check=False,
     )
     assert completed.returncode == 0, completed.stderr
     run_id = re.search(r"MLflow run (\w+) in ", completed.stdout)[1]
@@ -82,10 +89,12 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     """Made-up comparison values through the MLflow door, under a registered model of their own."""
     other = load_config(store.config_file, {"tracking.registered_model": "promotion-check"})
     bundle = load_bundle(cfg, "models:/churn-model/1")
+    rows = trained.snapshots[[*bundle.model.schema.names, "churned"]]
+    record = RunRecord("made up", "A made-up run.", 0.0, "nowhere", "made-up", rows, "churned")
 
     def log(value: float):
         return log_training_run(
-            other, bundle, data_fingerprint="made-up", metrics={}, metric_steps={}, tables={}, figures={},
+            other, bundle, record, metrics={}, metric_steps={}, tables={}, figures={},
             comparison_metric=COMPARISON, comparison_value=value,
         )
 
@@ -113,6 +122,50 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == moved.version
 
 
+def test_train_output_piped_to_a_file_shows_each_step_with_its_time(second_run, cfg):
+    steps = [line for line in second_run.stderr.splitlines() if re.fullmatch(r"  \S.*  \d+:\d\d:\d\d", line)]
+    names = [line.strip().rsplit("  ", 1)[0] for line in steps]
+    assert names[0] == "loading the data (local engine)"
+    assert names[1].startswith(f"features at {cfg.training.n_cutoffs} cutoffs")
+    assert [n for n in names if n.startswith("backtest cutoff ")] == names[2: 2 + cfg.training.eval_cutoffs]
+    assert names[2 + cfg.training.eval_cutoffs:] == ["final model", "logging to MLflow"]
+
+
+def test_train_explains_each_metric_and_ends_with_the_mlflow_ui_command(second_run, store):
+    lines = second_run.stdout.splitlines()
+    sentences = [line for line in lines if line.startswith("- ")]
+    assert [s.split(":")[0] for s in sentences] == [
+        "- ROC-AUC", "- PR-AUC", "- Log loss", "- Brier score", "- ECE", "- Lift in the top 10%", "- EMP",
+        "- EMP targeting fraction",
+    ]
+    assert all(re.search(r"; (beats|does not beat|a size, not a score)", s) for s in sentences)
+    assert lines[-2].endswith(f"mlflow ui --backend-store-uri {store.uri} --port 5000")
+    assert lines[-1].endswith(f"/runs/{second_run.run_id}?workflowType=machine_learning")
+
+
+def test_a_champion_written_by_an_older_churn_pipeline_gives_way(store, cfg, trained):
+    """A champion that this version cannot score (here a model without the churn metadata) is replaced."""
+    from sklearn.dummy import DummyClassifier
+
+    other = load_config(store.config_file, {"tracking.registered_model": "older-champion"})
+    mlflow_module, client = connect(other)
+    with mlflow_module.start_run(run_name="older"):
+        info = mlflow_module.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model")
+    old = mlflow_module.register_model(info.model_uri, "older-champion").version
+    client.set_registered_model_alias("older-champion", "champion", old)
+    client.set_model_version_tag("older-champion", old, COMPARISON, "0.99")
+    bundle = load_bundle(cfg, "models:/churn-model/1")
+    rows = trained.snapshots[[*bundle.model.schema.names, "churned"]]
+    record = RunRecord("made up", "A made-up run.", 0.0, "nowhere", "made-up", rows, "churned")
+    outcome = log_training_run(
+        other, bundle, record, metrics={}, metric_steps={}, tables={}, figures={},
+        comparison_metric=COMPARISON, comparison_value=0.5,
+    )
+    assert outcome.promoted
+    assert f"version {old} was written by an older churn-pipeline and cannot be scored" in outcome.decision
+    assert str(client.get_model_version_by_alias("older-champion", "champion").version) == outcome.version
+
+
 def test_train_shows_no_mlflow_warnings(second_run):
     assert "UserWarning" not in second_run.stderr
     assert "WARNING mlflow" not in second_run.stderr
@@ -127,7 +180,7 @@ def test_training_twice_gives_identical_backtest_metrics_and_predictions(second_
     _, client = connect(cfg)
     first, again = client.get_run(first_id).data, client.get_run(run_id).data
     assert first.tags["data_fingerprint"] == again.tags["data_fingerprint"]
-    assert any(key.startswith("mean.model_") for key in first.metrics)
+    assert any(key.startswith("model/") for key in first.metrics)
     assert again.metrics == first.metrics
     table = mlflow.artifacts.load_text(f"runs:/{first_id}/backtest.csv")
     assert mlflow.artifacts.load_text(f"runs:/{run_id}/backtest.csv") == table
@@ -146,7 +199,7 @@ def test_each_evaluation_cutoff_is_a_step_of_the_per_cutoff_metrics(trained, cfg
     table = trained.result.backtest.metrics.sort_values("eval_cutoff")
     for candidate, rows in table.groupby("candidate"):
         for metric in ("roc_auc", "ece"):
-            history = client.get_metric_history(trained.result.outcome.run_id, f"cutoff.{candidate}.{metric}")
+            history = client.get_metric_history(trained.result.outcome.run_id, f"per_cutoff/{candidate}/{metric}")
             assert sorted((point.step, point.value) for point in history) == list(
                 enumerate(rows[metric].astype(float))
             )
