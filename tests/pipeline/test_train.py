@@ -114,7 +114,7 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     # A model on other features replaces the champion whatever its value: the old one could no longer score.
     other_features = replace(bundle, metadata={**bundle.metadata, "feature_schema_hash": "other features"})
     moved = log_training_run(
-        other, other_features, data_fingerprint="made-up", metrics={}, metric_steps={}, tables={}, figures={},
+        other, other_features, record, metrics={}, metric_steps={}, tables={}, figures={},
         comparison_metric=COMPARISON, comparison_value=0.60,
     )
     assert moved.promoted
