@@ -46,6 +46,15 @@ def data_end(tables: Tables) -> pd.Timestamp:
     return last.normalize() + pd.Timedelta(days=1)
 
 
+def purchase_history(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """Midnight of the first transaction's day and the day after the last one's: the span over which purchases,
+    and so churn labels, are observed (None without transactions)."""
+    timestamps = tables.transactions["timestamp"]
+    if not len(timestamps):
+        return None
+    return timestamps.min().normalize(), timestamps.max().normalize() + pd.Timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class CutoffStats:
     """The cross-customer statistics of the model frame at one as_of: feature statistics and the BG/NBD fit."""

@@ -248,7 +248,10 @@ def _print_backtest(result) -> None:
     means = metrics.groupby("candidate")[rows].mean()
     shipped = f"model_{result.calibration}"
     order = [shipped, *(c for c in means.index if c != shipped)]
-    table = Table(title="Backtest (mean over evaluation cutoffs)")
+    estimate = result.estimate
+    kind = "Rolling-origin backtest" if estimate["kind"] == "backtest" else "Cross-fitted estimate"
+    n_eval = len(estimate["evaluation_cutoffs"])
+    table = Table(title=f"{kind} (mean over {n_eval} evaluation cutoff{'s' if n_eval != 1 else ''})")
     table.add_column("metric")
     for candidate in order:
         header = candidate.replace("_", "\n", 1) + ("\n(shipped)" if candidate == shipped else "")
@@ -256,6 +259,7 @@ def _print_backtest(result) -> None:
     for metric in rows:
         table.add_row(metric, *(f"{means.loc[c, metric]:.4f}" for c in order))
     console.print(table)
+    console.print(f"Estimate: {estimate['summary']}", highlight=False)
 
 
 @app.command()

@@ -27,9 +27,11 @@ class _Section(BaseModel):
 
 
 class TrainingSettings(_Section):
-    n_cutoffs: int = Field(ge=2)
+    n_cutoffs: int = Field(ge=1)
     cutoff_step_days: int = Field(gt=0)
+    min_history_days: int = Field(ge=0)
     eval_cutoffs: int = Field(ge=1)
+    cross_fit_folds: int = Field(ge=2)
     early_stopping_customer_share: float = Field(gt=0, lt=1)
     calibration: Literal["auto", "isotonic", "sigmoid"]
     seed: int

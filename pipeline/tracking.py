@@ -151,14 +151,19 @@ def log_training_run(
     figures: dict[str, bytes],
     comparison_metric: str,
     comparison_value: float,
+    tags: dict[str, str] | None = None,
 ) -> RunOutcome:
-    """Log one training run, register its model, and move the champion alias only if it beats the champion."""
+    """Log one training run, register its model, and move the champion alias only if it beats the champion.
+
+    ``tags`` go on the run and on the registered version (e.g. which estimate the metrics are).
+    """
     mlflow, client = connect(cfg)
     name, alias = cfg.tracking.registered_model, cfg.tracking.alias
+    tags = tags or {}
     with mlflow.start_run() as run, tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         mlflow.log_params(flatten({k: v for k, v in cfg.as_dict().items() if k != "source"}))
-        mlflow.set_tag("data_fingerprint", data_fingerprint)
+        mlflow.set_tags({"data_fingerprint": data_fingerprint, **tags})
         mlflow.log_text(yaml.safe_dump(cfg.as_dict(), sort_keys=False), "config.yaml")
         mlflow.log_metrics(metrics)
         _log_metric_steps(client, run.info.run_id, metric_steps)
@@ -184,6 +189,8 @@ def log_training_run(
         with contextlib.redirect_stderr(io.StringIO()):  # register_model prints "Successfully registered ..."
             version = str(mlflow.register_model(info.model_uri, name).version)
         client.set_model_version_tag(name, version, comparison_metric, repr(comparison_value))
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, value)
         promoted, decision = _promote_if_better(client, name, alias, version, comparison_metric, comparison_value)
         mlflow.set_tag("champion_decision", decision)
     return RunOutcome(run.info.run_id, run.info.experiment_id, version, promoted, decision, tracking_uri(cfg))

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
 
 from features import Tables
 from models.backtest import (
+    BACKTEST,
     LABEL,
     BacktestResult,
-    CutoffPlan,
-    backtest_plans,
+    TooFewOutcomes,
+    EstimatePlan,
     choose_calibration,
-    final_plan,
+    choose_estimate,
     fit_plan,
+    fit_uncalibrated,
     run_backtest,
+    run_cross_fit,
 )
 from models.drift import reference_distributions
-from models.estimator import ChurnModel
+from models.estimator import Calibrator, ChurnModel
 from models.metrics import EmpParams
 from models.modelframe import fixed_categories, model_feature_columns, model_frames
 from models.snapshots import snapshot_cutoffs
@@ -44,22 +46,34 @@ from pipeline.tracking import ModelBundle, RunOutcome, log_training_run
 COMPARISON_METRIC = "latest_cutoff_roc_auc"
 
 
+# Fewer customers of either outcome than this cannot be split into training, early stopping and calibration;
+# and a cutoff that calibrates or evaluates needs a few of each (a calibration or a ROC curve needs both).
+MIN_CUSTOMERS_PER_OUTCOME = 10
+MIN_CUSTOMERS_PER_OUTCOME_AT_A_CUTOFF = 2
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     backtest: BacktestResult
     calibration: str
     outcome: RunOutcome
     n_snapshot_rows: int
+    estimate: dict  # kind, evaluation_cutoffs, summary: which estimate the metrics are, and why
 
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Snapshots (features, BG/NBD outputs, labels) at every cutoff, and where the data ends."""
+    """Snapshots (features, BG/NBD outputs, labels) at every cutoff, where the data ends and its history starts."""
 
     snapshots: pd.DataFrame
     cutoffs: list[pd.Timestamp]
     end: pd.Timestamp
     columns: list[str]
+    start: pd.Timestamp | None = None
+
+    @property
+    def history_days(self) -> int:
+        return (self.end - self.start).days if self.start is not None else 0
 
 
 def training_data(tables: Tables, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingData:
@@ -76,10 +90,17 @@ def snapshot_data(
     Built where the buckets are, with the statistics of every customer, for the customers of the training
     sample (``engine.snapshot_customer_share``); rows sorted by cutoff, then customer, whatever the bucketing.
     """
+    if buckets.purchases is None:
+        raise _history_too_short(None, None, cfg)
+    # Labels come from the transactions: outcomes are observed up to the last one, even where visits or
+    # complaints go on after it.
+    start, end = buckets.purchases
     cutoffs = snapshot_cutoffs(
-        buckets.end - pd.Timedelta(days=1), cfg.churn.horizon_days, cfg.training.cutoff_step_days,
-        cfg.training.n_cutoffs,
+        end - pd.Timedelta(days=1), cfg.churn.horizon_days, cfg.training.cutoff_step_days,
+        cfg.training.n_cutoffs, history_start=start, min_history_days=cfg.training.min_history_days,
     )
+    if not cutoffs:
+        raise _history_too_short(start, end, cfg)
     progress(f"features at {len(cutoffs)} cutoffs in {len(buckets)} bucket(s)")
     stats = global_stats(engine, buckets, cutoffs, cfg.features)
     parts = engine.gather(
@@ -91,7 +112,46 @@ def snapshot_data(
     snapshots = pd.concat(parts, ignore_index=True)
     if len(parts) > 1:
         snapshots = snapshots.sort_values(["as_of", "customer_id"], kind="stable", ignore_index=True)
-    return TrainingData(snapshots, cutoffs, buckets.end, model_feature_columns(snapshots))
+    data = TrainingData(snapshots, cutoffs, end, model_feature_columns(snapshots), start)
+    _check_outcomes(data, cfg)
+    return data
+
+
+def _history_too_short(start: pd.Timestamp | None, end: pd.Timestamp | None, cfg: Config) -> ChurnError:
+    """The refusal when not one cutoff has both its history and its label window inside the data."""
+    horizon, minimum = cfg.churn.horizon_days, cfg.training.min_history_days
+    held = (
+        f"{(end - start).days} days of transactions ({start.date()} to {(end - pd.Timedelta(days=1)).date()})"
+        if start is not None else "no transactions"
+    )
+    return ChurnError(
+        f"Too little history to train: the data holds {held}; training needs at least "
+        f"churn.horizon_days + training.min_history_days = {horizon} + {minimum} = {horizon + minimum} days "
+        "(the history before a cutoff, then a whole label window after it).",
+        "give more history, or lower --horizon-days (churn.horizon_days) or training.min_history_days in "
+        "the config",
+    )
+
+
+def _check_outcomes(data: TrainingData, cfg: Config) -> None:
+    """Refuse snapshots with too few customers who churned or who stayed, overall or at a cutoff that may
+    calibrate or evaluate (any but the first), to learn and calibrate anything from."""
+    snapshots = data.snapshots
+    groups = [("the cutoffs together", snapshots, MIN_CUSTOMERS_PER_OUTCOME)] + [
+        (f"the cutoff {c.date()}", snapshots[snapshots["as_of"] == c], MIN_CUSTOMERS_PER_OUTCOME_AT_A_CUTOFF)
+        for c in data.cutoffs[1:]
+    ]
+    for where, rows, needed in groups:
+        churned = rows.loc[rows[LABEL].astype(bool), "customer_id"].nunique()
+        stayed = rows.loc[~rows[LABEL].astype(bool), "customer_id"].nunique()
+        if min(churned, stayed) < needed:
+            raise ChurnError(
+                f"Too few customers to train: at {where}, {churned} active customer(s) churned and {stayed} "
+                f"stayed (no purchase / a purchase in the {cfg.churn.horizon_days} days after the cutoff); "
+                f"training needs at least {needed} customers of each there.",
+                "give data with more customers or more history; check that transactions.* holds the purchases "
+                "(amount > 0) up to the end of the data",
+            )
 
 
 def _fit_options(cfg: Config) -> dict:
@@ -102,73 +162,152 @@ def _fit_options(cfg: Config) -> dict:
     }
 
 
-def backtest_model(
-    data: TrainingData, cfg: Config, progress: Callable[[str], None] = lambda m: None
-) -> tuple[BacktestResult, str]:
-    """The rolling-origin backtest of the model and the baselines, and the calibration method it picks."""
+def _metric_options(cfg: Config) -> dict:
+    emp = cfg.evaluation.emp
+    return {
+        "k": cfg.evaluation.top_fraction,
+        "emp_params": EmpParams(emp.alpha, emp.beta, emp.incentive_cost, emp.contact_cost, emp.clv),
+    }
 
+
+def _value_of(cfg: Config) -> Callable[[pd.DataFrame], object]:
     def value_of(rows: pd.DataFrame):
         return customer_value(
             rows, window_days=cfg.scoring.value_window_days, horizon_days=cfg.scoring.value_horizon_days
         )
 
-    emp = cfg.evaluation.emp
-    metric_options = {
-        "k": cfg.evaluation.top_fraction,
-        "emp_params": EmpParams(emp.alpha, emp.beta, emp.incentive_cost, emp.contact_cost, emp.clv),
-    }
-    with _plan_errors_explained(data):
-        plans = backtest_plans(data.cutoffs, cfg.training.eval_cutoffs, cfg.churn.horizon_days)
-    backtest = run_backtest(
-        data.snapshots, plans, data.columns, cfg.model.lightgbm, value_of,
-        metric_options=metric_options, progress=progress, **_fit_options(cfg),
-    )
-    return backtest, choose_calibration(backtest.metrics, cfg.training.calibration)
+    return value_of
 
 
-@contextmanager
-def _plan_errors_explained(data: TrainingData):
-    """A cutoff grid too short for a train/calibrate/evaluate split becomes a ChurnError the CLI can show."""
+@dataclass(frozen=True)
+class ShippedModel:
+    """The model that ships, the cutoffs its booster trained on and the one its calibrator was fitted at."""
+
+    model: ChurnModel
+    train_cutoffs: tuple[pd.Timestamp, ...]
+    calibration_cutoff: pd.Timestamp
+
+
+@dataclass(frozen=True)
+class ModelEstimate:
+    """The reported estimate (metrics and predictions per evaluation cutoff), which one it is, and the calibration
+    method it picks; cross-fitted, also the calibrators the shipped model takes (fitted on out-of-fold scores)."""
+
+    plan: EstimatePlan
+    backtest: BacktestResult
+    calibration: str
+    calibrators: dict[str, Calibrator] | None = None
+
+
+def estimate_plan(data: TrainingData, cfg: Config) -> EstimatePlan:
+    """The rolling-origin backtest when the history has room for it, else the cross-fitted estimate."""
+    return choose_estimate(data.cutoffs, data.end, cfg.churn.horizon_days, cfg.training.eval_cutoffs)
+
+
+def estimate_model(
+    data: TrainingData, cfg: Config, progress: Callable[[str], None] = lambda m: None
+) -> ModelEstimate:
+    """The model's and the baselines' metrics on the estimate :func:`estimate_plan` chooses, and the calibration."""
+    plan = estimate_plan(data, cfg)
+    if plan.kind == BACKTEST:
+        backtest = run_backtest(
+            data.snapshots, list(plan.plans), data.columns, cfg.model.lightgbm, _value_of(cfg),
+            metric_options=_metric_options(cfg), progress=progress, **_fit_options(cfg),
+        )
+        return ModelEstimate(plan, backtest, choose_calibration(backtest.metrics, cfg.training.calibration))
     try:
-        yield
-    except ValueError as error:
-        span = f"{min(data.cutoffs).date()} to {max(data.cutoffs).date()}" if data.cutoffs else "none"
+        cross = run_cross_fit(
+            data.snapshots, plan.evaluation_cutoffs, data.columns, cfg.model.lightgbm, _value_of(cfg),
+            n_folds=cfg.training.cross_fit_folds, metric_options=_metric_options(cfg), progress=progress,
+            **_fit_options(cfg),
+        )
+    except TooFewOutcomes as error:
         raise ChurnError(
-            f"cannot split the snapshots into training, calibration and evaluation: {error} "
-            f"(snapshot cutoffs: {span})",
-            hint="give more history in the data, or change training.n_cutoffs / training.cutoff_step_days "
-            "/ training.eval_cutoffs in the config",
-        ) from error
+            f"Too few customers to cross-fit: {error}.",
+            "give data with more customers, or fewer training.cross_fit_folds in the config",
+        ) from None
+    method = choose_calibration(cross.backtest.metrics, cfg.training.calibration)
+    return ModelEstimate(plan, cross.backtest, method, cross.calibrators)
 
 
-def fit_final_model(data: TrainingData, cfg: Config, method: str) -> tuple[ChurnModel, CutoffPlan]:
-    """The model that ships: trained on every outcome observed by the data's end, calibrated with ``method``."""
-    with _plan_errors_explained(data):
-        plan = final_plan(data.cutoffs, data.end, cfg.churn.horizon_days)
-    fitted = fit_plan(data.snapshots, plan, data.columns, cfg.model.lightgbm, **_fit_options(cfg))
-    return fitted.model.with_calibrator(fitted.calibrators[method]), plan
+def fit_shipped_model(
+    data: TrainingData,
+    cfg: Config,
+    plan: EstimatePlan,
+    method: str,
+    calibrators: dict[str, Calibrator] | None = None,
+) -> ShippedModel:
+    """The model that ships, calibrated with ``method``: after a backtest, trained on every label window that
+    ends before the latest observed one and calibrated on that one; cross-fitted, trained on every cutoff and
+    calibrated with the out-of-fold ``calibrators``."""
+    if plan.kind == BACKTEST:
+        fitted = fit_plan(data.snapshots, plan.final, data.columns, cfg.model.lightgbm, **_fit_options(cfg))
+        model = fitted.model.with_calibrator(fitted.calibrators[method])
+        return ShippedModel(model, plan.final.train_cutoffs, plan.final.calibration_cutoff)
+    booster, _recency = fit_uncalibrated(data.snapshots, data.columns, cfg.model.lightgbm, **_fit_options(cfg))
+    return ShippedModel(
+        booster.with_calibrator(calibrators[method]), tuple(data.cutoffs), max(plan.evaluation_cutoffs)
+    )
 
 
-def model_metadata(
-    model: ChurnModel, data: TrainingData, plan: CutoffPlan, backtest: BacktestResult, method: str, cfg: Config
-) -> dict:
-    """What travels with a shipped model: schema, training distributions and medians, backtest figures, config."""
-    training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
-    metrics = backtest.metrics
+def _dates(cutoffs) -> str:
+    return ", ".join(str(pd.Timestamp(c).date()) for c in cutoffs)
+
+
+def estimate_summary(estimate: ModelEstimate, data: TrainingData, cfg: Config) -> str:
+    """One plain sentence: which estimate the reported metrics are, and why."""
+    plan, horizon = estimate.plan, cfg.churn.horizon_days
+    n_eval, wanted = len(plan.evaluation_cutoffs), cfg.training.eval_cutoffs
+    history = f"{data.history_days} days of history"
+    if plan.kind == BACKTEST and n_eval >= wanted:
+        return (
+            f"Rolling-origin backtest at {n_eval} evaluation cutoff(s) ({_dates(plan.evaluation_cutoffs)}): "
+            "each scored by a model trained on earlier label windows and calibrated on a later one, as the "
+            "shipped model is."
+        )
+    if plan.kind == BACKTEST:
+        return (
+            f"Rolling-origin backtest at {n_eval} evaluation cutoff(s) ({_dates(plan.evaluation_cutoffs)}) "
+            f"instead of training.eval_cutoffs = {wanted}: the {history} leave room for only {n_eval} (an "
+            f"evaluation cutoff needs two {horizon}-day label windows of snapshots before it)."
+        )
+    needed = cfg.training.min_history_days + 3 * horizon
+    return (
+        f"Cross-fitted estimate at {n_eval} cutoff(s) ({_dates(plan.evaluation_cutoffs)}), not a backtest: "
+        f"the {history} are too short for a rolling-origin backtest (about training.min_history_days + 3 x "
+        f"horizon = {needed} days), so each customer was scored by a model trained on the other customers "
+        f"({cfg.training.cross_fit_folds} folds) over the same period; it cannot show how the model holds up "
+        "as time moves on and is likely optimistic."
+    )
+
+
+def model_metadata(shipped: ShippedModel, estimate: ModelEstimate, data: TrainingData, cfg: Config) -> dict:
+    """What travels with a shipped model: schema, training distributions and medians, the estimate, the
+    definition of churn and of the features, and the config."""
+    method = estimate.calibration
+    training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(shipped.train_cutoffs), data.columns]
+    metrics = estimate.backtest.metrics
     latest = metrics[metrics["eval_cutoff"] == metrics["eval_cutoff"].max()]
     chosen = latest.set_index("candidate").loc[f"model_{method}"]
+    config = cfg.as_dict()
     return {
-        "feature_schema": model.schema.to_dict(),
-        "feature_schema_hash": model.schema.fingerprint,
+        "feature_schema": shipped.model.schema.to_dict(),
+        "feature_schema_hash": shipped.model.schema.fingerprint,
         "training_distributions": reference_distributions(training_rows),
         "feature_medians": training_rows.median(numeric_only=True).to_dict(),
-        "config": cfg.as_dict(),
+        "definition": {"churn": config["churn"], "features": config["features"]},
+        "config": config,
         "calibration": method,
+        "estimate": {
+            "kind": estimate.plan.kind,
+            "evaluation_cutoffs": [str(c.date()) for c in estimate.plan.evaluation_cutoffs],
+            "summary": estimate_summary(estimate, data, cfg),
+        },
         "latest_backtest_metrics": {k: float(v) for k, v in chosen.drop("eval_cutoff").items()},
         "latest_backtest_cutoff": str(pd.Timestamp(chosen["eval_cutoff"]).date()),
         "emp_targeting_fraction": float(chosen["emp_fraction"]),
-        "train_cutoffs": [str(c.date()) for c in plan.train_cutoffs],
-        "calibration_cutoff": str(plan.calibration_cutoff.date()),
+        "train_cutoffs": [str(c.date()) for c in shipped.train_cutoffs],
+        "calibration_cutoff": str(shipped.calibration_cutoff.date()),
     }
 
 
@@ -182,13 +321,16 @@ def train_and_register(
     with open_engine(cfg.engine) as engine:
         progress(f"loading the data ({engine.name} engine)")
         data = snapshot_data(engine, load_buckets(engine, data_dir, cfg.engine), cfg, progress)
-    backtest, method = backtest_model(data, cfg, progress)
+    estimate = estimate_model(data, cfg, progress)
+    backtest, method = estimate.backtest, estimate.calibration
     progress("final model")
-    model, plan = fit_final_model(data, cfg, method)
-    metadata = model_metadata(model, data, plan, backtest, method, cfg)
+    shipped = fit_shipped_model(data, cfg, estimate.plan, method, estimate.calibrators)
+    metadata = model_metadata(shipped, estimate, data, cfg)
+    model = shipped.model
     bundle = ModelBundle(model, metadata)
-    training_features = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
+    training_features = data.snapshots.loc[data.snapshots["as_of"].isin(shipped.train_cutoffs), data.columns]
     progress("logging to MLflow")
+    described = metadata["estimate"]
     outcome = log_training_run(
         cfg,
         bundle,
@@ -199,8 +341,14 @@ def train_and_register(
         figures=_figures(backtest, method, model, training_features),
         comparison_metric=COMPARISON_METRIC,
         comparison_value=metadata["latest_backtest_metrics"]["roc_auc"],
+        tags={
+            "estimate.kind": described["kind"],
+            "estimate.evaluation_cutoffs": ", ".join(described["evaluation_cutoffs"]),
+            "estimate.summary": described["summary"],
+            "history_days": str(data.history_days),
+        },
     )
-    return TrainingResult(backtest, method, outcome, len(data.snapshots))
+    return TrainingResult(backtest, method, outcome, len(data.snapshots), described)
 
 
 def _summary_metrics(metrics: pd.DataFrame, method: str) -> dict[str, float]:

@@ -21,7 +21,7 @@ from models.modelframe import data_end, model_specs
 from pipeline.config import PROJECT_ROOT, load_config, load_playbook
 from pipeline.scoring import ScoredCustomers, score_customers, winback_list
 from pipeline.synthetic import generate_world
-from pipeline.train import fit_final_model, training_data
+from pipeline.train import estimate_plan, fit_shipped_model, training_data
 
 TEST_CONFIG = PROJECT_ROOT / "configs" / "test.yaml"
 PLAIN, COMPLAINER = "TWIN-PLAIN", "TWIN-COMPLAINT"
@@ -47,9 +47,9 @@ def trained(world, cfg):
     snapshots.loc[planted, "open_complaints"] = snapshots.loc[planted, "open_complaints"] + 1.0
     snapshots.loc[planted, "churned"] = True
     data = replace(data, snapshots=snapshots)
-    model, plan = fit_final_model(data, cfg, "isotonic")
-    training_rows = snapshots.loc[snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
-    return model, training_rows.median(numeric_only=True).to_dict()
+    shipped = fit_shipped_model(data, cfg, estimate_plan(data, cfg), "isotonic")
+    training_rows = snapshots.loc[snapshots["as_of"].isin(shipped.train_cutoffs), data.columns]
+    return shipped.model, training_rows.median(numeric_only=True).to_dict()
 
 
 def with_twins(world: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:
