@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.errors import ChurnError
 
@@ -142,6 +143,22 @@ def generate(
     customers: Annotated[int | None, typer.Option("--customers", help="Number of customers.", min=1)] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (same seed, same bytes).")] = None,
     file_format: Annotated[FileFormat, typer.Option("--format", help="csv or parquet.")] = FileFormat.csv,
+    history_days: Annotated[
+        int | None,
+        typer.Option("--history-days", help="Keep only the last N days of transactions, complaints and visits.", min=1),
+    ] = None,
+    only_transactions: Annotated[
+        bool, typer.Option("--transactions-only", help="Write only transactions (no customers, complaints, ...).")
+    ] = False,
+    seasonal_churn: Annotated[
+        float,
+        typer.Option(
+            "--seasonal-churn",
+            help="Amplitude A of a yearly cycle in the churn hazard, x (1 + A cos(...)), 0 <= A < 1 (0: none).",
+            min=0.0,
+            max=0.99,
+        ),
+    ] = 0.0,
     config: ConfigOpt = None,
 ):
     """Write a synthetic data directory that follows the data contract, with its latent truth in _truth/."""
@@ -149,7 +166,10 @@ def generate(
     from pipeline.generate import write_world
 
     cfg = load_config(config, {"generate.customers": customers, "generate.seed": seed})
-    summary = write_world(out, cfg.generate.customers, cfg.generate.seed, file_format.value)
+    summary = write_world(
+        out, cfg.generate.customers, cfg.generate.seed, file_format.value,
+        history_days=history_days, only_transactions=only_transactions, seasonal_churn=seasonal_churn,
+    )
     console.print(summary)
 
 
@@ -302,6 +322,8 @@ def _print_scoring(result, cfg) -> None:
         f"Scored {result.n_customers:,} active customers as of {result.as_of.date()} with model "
         f"{result.model_version}; {result.n_target:,} in the target group."
     )
+    for override in result.definition_overrides:
+        err_console.print(f"[yellow]Definition overridden:[/] {escape(override.describe())}", highlight=False)
     strong = result.drift[result.drift > cfg.scoring.drift_strong_psi]
     warn = result.drift[(result.drift > cfg.scoring.drift_warning_psi) & (result.drift <= cfg.scoring.drift_strong_psi)]
     for name, psi in strong.items():
@@ -333,15 +355,27 @@ def score(
     config: ConfigOpt = None,
     engine: EngineOpt = None,
     scheduler: SchedulerOpt = None,
+    override_definition: Annotated[
+        bool,
+        typer.Option(
+            "--override-definition",
+            help="Score with the config's churn and feature settings where they differ from the model's "
+            "(recorded with the list); by default such a difference is refused.",
+        ),
+    ] = False,
 ):
-    """Write the ranked, explained win-back list of customers active at --as-of, its report and scored table."""
+    """Write the ranked, explained win-back list of customers active at --as-of, its report and scored table.
+
+    The churn definition (active window, horizon) and the feature settings are the model's.
+    """
     from pipeline.config import load_config
     from pipeline.score import write_winback
 
     cfg = load_config(config, _engine_overrides(engine, scheduler))
     with _StepProgress() as progress:
         result = write_winback(
-            data, out, _parse_date(as_of, "--as-of"), model, cfg, progress=progress, scored_out=scored_out
+            data, out, _parse_date(as_of, "--as-of"), model, cfg, progress=progress, scored_out=scored_out,
+            override_definition=override_definition,
         )
     _print_scoring(result, cfg)
 

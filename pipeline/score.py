@@ -15,6 +15,7 @@ from features import as_timestamp
 from models.winback import spreadsheet_safe
 from pipeline.bucket_store import finish_scored_table, scored_part, scored_table_replaced, write_parquet
 from pipeline.config import Config, load_playbook
+from pipeline.definition import DefinitionOverride, apply_model_definition
 from pipeline.engine import load_buckets, open_engine
 from pipeline.errors import ChurnError
 from pipeline.io import write_frame, write_text
@@ -33,6 +34,8 @@ class ScoringResult:
     n_target: int
     drift: pd.Series
     model_version: str
+    # Settings scored with another value than the model's definition (--override-definition); empty normally.
+    definition_overrides: tuple[DefinitionOverride, ...] = ()
 
 
 def report_path_for(out: Path) -> Path:
@@ -51,17 +54,24 @@ def write_winback(
     cfg: Config,
     progress: Callable[[str], None] = lambda m: None,
     scored_out: str | os.PathLike | None = None,
+    override_definition: bool = False,
 ) -> ScoringResult:
     """Score every customer active at ``as_of`` (default: the day after the last event) and write the list, its
-    report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``)."""
+    report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``).
+
+    The churn definition and feature settings are the model's; a conflicting explicit setting in ``cfg`` is
+    refused unless ``override_definition`` (then used, and recorded).
+    """
     out = Path(out)
     if out.suffix.lower() != ".csv":
         raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
     scored_out = str(scored_out or scored_path_for(out))
     progress("loading the model")
     bundle = load_bundle(cfg, model_uri)
+    cfg, overrides = apply_model_definition(cfg, bundle.metadata, override=override_definition)
     playbook = load_playbook(cfg)
     version = bundle.version or "unknown"
+    about = {"as_of": None, "model_version": version, "definition_overrides": [o.describe() for o in overrides]}
     # The scored table's folder first: an unusable --scored-out is refused before any work; it is moved into
     # place last, after the list and the report.
     with scored_table_replaced(scored_out) as temp, open_engine(cfg.engine) as engine:
@@ -77,7 +87,7 @@ def write_winback(
         progress("writing the scored table, the list and the report")
         parts = engine.map(scored_table_part, scores.handles, list_rows_by_bucket(winback, scores.customer_ids))
         written = engine.gather(engine.map(write_parquet, parts, [scored_part(temp, k) for k in range(len(parts))]))
-        finish_scored_table(temp, written, {"as_of": str(as_of.date()), "model_version": version})
+        finish_scored_table(temp, written, {**about, "as_of": str(as_of.date())})
         write_frame(spreadsheet_safe(winback), out)
         report = _write_report(winback, scores, as_of, version, bundle.metadata, cfg, out)
     drift = scores.drift
@@ -87,10 +97,13 @@ def write_winback(
          "value_at_risk": float(winback["value_at_risk"].sum()),
          "drift_features_warning": float((drift > cfg.scoring.drift_warning_psi).sum()),
          "drift_max_psi": float(drift.max()) if len(drift) else 0.0},
-        {"as_of": str(as_of.date()), "model_version": version, "engine": cfg.engine.kind},
+        {"as_of": str(as_of.date()), "model_version": version, "engine": cfg.engine.kind,
+         **({"definition_overrides": "; ".join(about["definition_overrides"])} if overrides else {})},
         report,
     )
-    return ScoringResult(out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version)
+    return ScoringResult(
+        out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version, overrides
+    )
 
 
 def _write_report(winback, scores, as_of, version, metadata, cfg, out: Path) -> Path:

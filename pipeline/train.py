@@ -13,8 +13,8 @@ from models.backtest import (
     BACKTEST,
     LABEL,
     BacktestResult,
-    TooFewOutcomes,
     EstimatePlan,
+    TooFewOutcomes,
     choose_calibration,
     choose_estimate,
     fit_plan,
@@ -30,6 +30,7 @@ from models.snapshots import snapshot_cutoffs
 from models.value import customer_value
 from pipeline import plots
 from pipeline.config import Config
+from pipeline.definition import model_definition
 from pipeline.engine import (
     Buckets,
     Engine,
@@ -295,7 +296,7 @@ def model_metadata(shipped: ShippedModel, estimate: ModelEstimate, data: Trainin
         "feature_schema_hash": shipped.model.schema.fingerprint,
         "training_distributions": reference_distributions(training_rows),
         "feature_medians": training_rows.median(numeric_only=True).to_dict(),
-        "definition": {"churn": config["churn"], "features": config["features"]},
+        "definition": model_definition(cfg),
         "config": config,
         "calibration": method,
         "estimate": {

@@ -185,16 +185,21 @@ def test_snapshot_labels_and_actives_match_a_hand_count_of_the_purchases(trained
 # --------------------------------------------------------------------------------------------------- errors
 
 
-def test_too_short_a_history_is_one_clean_screen(cli, store, world, tmp_path, cfg):
+def test_too_short_a_history_is_one_clean_screen(cli, store, world, tmp_path, cfg, purchases):
+    # The world's transactions span 2023-01-02 .. 2025-12-28: fewer days than 90 + 1100.
     config = store.config_with(
-        tmp_path, training={"n_cutoffs": 4, "eval_cutoffs": 4}, tracking={"registered_model": "too-short"}
+        tmp_path, training={"min_history_days": 1100}, tracking={"registered_model": "too-short"}
     )
     result = cli("train", "--data", world, "--config", config)
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)  # handled, not an exception escaping the command
     assert "Traceback" not in result.output
-    assert "cannot split the snapshots into training, calibration and evaluation" in result.output
-    assert "training.eval_cutoffs" in result.output  # says what to change
+    first, last = purchases["timestamp"].min(), purchases["timestamp"].max()
+    days = (last.normalize() - first.normalize()).days + 1
+    text = " ".join(result.output.split())
+    assert f"the data holds {days} days of transactions ({first.date()} to {last.date()})" in text
+    assert "90 + 1100 = 1190 days" in text
+    assert "training.min_history_days" in text  # says what to change
     assert len(result.output.splitlines()) <= 20
     _, client = connect(cfg)
     assert client.search_registered_models(filter_string="name = 'too-short'") == []
