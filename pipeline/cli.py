@@ -280,6 +280,14 @@ def _print_backtest(result) -> None:
         table.add_row(metric, *(f"{means.loc[c, metric]:.4f}" for c in order))
     console.print(table)
     console.print(f"Estimate: {estimate['summary']}", highlight=False)
+    for baseline in ("baseline_recency", "baseline_bgnbd"):
+        behind = [m for m in ("roc_auc", "pr_auc") if means.loc[shipped, m] <= means.loc[baseline, m]]
+        if behind:
+            figures = ", ".join(f"{m} {means.loc[shipped, m]:.4f} vs {means.loc[baseline, m]:.4f}" for m in behind)
+            err_console.print(
+                f"[yellow]Note:[/] on this estimate the model does not beat {baseline.replace('_', ' ')} ({figures}).",
+                highlight=False,
+            )
 
 
 @app.command()

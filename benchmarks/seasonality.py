@@ -1,0 +1,74 @@
+"""Does seeing the time of year help the model's calibration? The rolling-origin backtest of `churn train` with
+and without cyclic time-of-year features of the as-of date, on cutoffs that reach back more than a year.
+
+Three variants on the same snapshots (the grid 30 days apart is the same, so the default's 12 cutoffs are the
+latest 12 of the longer grid):
+- ``default``: training.n_cutoffs cutoffs (the shipped setting);
+- ``longer grid``: --cutoffs cutoffs, so that each evaluation cutoff has training cutoffs from a year before it;
+- ``longer grid + season``: the same plus sin and cos of the as-of date's day of the year as features.
+
+    .venv/bin/python -m benchmarks.seasonality --data data/scratch/seasonal    # e.g. churn generate --seasonal-churn 0.5
+
+Prints ROC-AUC, PR-AUC, log loss, Brier and ECE of the shipped calibration and of BG/NBD per evaluation cutoff
+and their means (figures: benchmarks/README.md, "Seasonality").
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import load_config
+from pipeline.io import load_data_dir
+from pipeline.train import estimate_model, training_data
+
+METRICS = ["roc_auc", "pr_auc", "log_loss", "brier", "ece"]
+
+
+def with_time_of_year(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """sin and cos of the as-of date's day of the year: the same value for every row of a snapshot."""
+    angle = 2 * np.pi * snapshots["as_of"].dt.day_of_year.to_numpy() / 365.25
+    return snapshots.assign(as_of_year_sin=np.sin(angle), as_of_year_cos=np.cos(angle))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--config", type=Path)
+    parser.add_argument("--cutoffs", type=int, default=24, help="cutoffs of the longer grid")
+    args = parser.parse_args()
+    base = load_config(args.config)
+    longer = load_config(args.config, {"training.n_cutoffs": args.cutoffs})
+    tables, _ = load_data_dir(args.data)
+    data = training_data(tables, longer)
+    default_cutoffs = data.cutoffs[-base.training.n_cutoffs:]
+    variants = {
+        "default": replace(
+            data, snapshots=data.snapshots[data.snapshots["as_of"].isin(default_cutoffs)], cutoffs=default_cutoffs
+        ),
+        "longer grid": data,
+        "longer grid + season": replace(
+            data, snapshots=with_time_of_year(data.snapshots),
+            columns=[*data.columns, "as_of_year_sin", "as_of_year_cos"],
+        ),
+    }
+    rows = []
+    for name, variant in variants.items():
+        estimate = estimate_model(variant, base)
+        metrics = estimate.backtest.metrics
+        for candidate, label in ((f"model_{estimate.calibration}", name), ("baseline_bgnbd", "BG/NBD")):
+            chosen = metrics[metrics["candidate"] == candidate]
+            for _, row in chosen.iterrows():
+                rows.append({"variant": label, "eval_cutoff": str(row["eval_cutoff"].date()), **row[METRICS]})
+    table = pd.DataFrame(rows).drop_duplicates(["variant", "eval_cutoff"])
+    pd.set_option("display.width", 200)
+    print(table.round(4).to_string(index=False))
+    print(table.groupby("variant", sort=False)[METRICS].mean().round(4).to_string())
+
+
+if __name__ == "__main__":
+    main()
