@@ -26,10 +26,11 @@ def model_definition(cfg: Config) -> dict[str, dict]:
 
 
 def definition_of(metadata: dict) -> dict[str, dict]:
-    """The definition stored with a model (models trained before it was stored: their config's sections)."""
-    if "definition" in metadata:
-        return metadata["definition"]
-    return {section: metadata["config"][section] for section in DEFINITION_SECTIONS}
+    """The config sections of the definition stored with a model (models trained before it was stored: their
+    config's). The definition also says whether the model takes the time of year (``time_of_year``), which its
+    feature schema carries too."""
+    stored = metadata["definition"] if "definition" in metadata else metadata["config"]
+    return {section: stored[section] for section in DEFINITION_SECTIONS}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from features.cutoff import NS_PER_DAY, customers_before
 from models.drift import combined_counts, drift_counts, stability_from_counts
 from models.estimator import ChurnModel, FeatureSchemaMismatch
 from models.explain import Reasons, top_reasons
-from models.modelframe import CutoffStats, model_specs, scoring_frame
+from models.modelframe import TIME_OF_YEAR_COLUMNS, CutoffStats, model_specs, scoring_frame
 from models.value import customer_value
 from models.winback import WINBACK_COLUMNS, Playbook, build_winback_list
 from pipeline.config import Config
@@ -69,7 +69,9 @@ def score_customers(
     ``stats``: the statistics over all customers when ``tables`` is one bucket (see ``scoring_frame``).
     """
     tables = prepare_tables(tables)  # once: the frame, the cut and the lookups below share it
-    frame = scoring_frame(tables, as_of, cfg.features, cfg.churn, stats)
+    # A model trained over more than a year takes the time of year as inputs: its schema says so.
+    seasonal = set(TIME_OF_YEAR_COLUMNS) <= set(model.schema.names)
+    frame = scoring_frame(tables, as_of, cfg.features, cfg.churn, stats, with_time_of_year=seasonal)
     features = frame[[c for c in frame.columns if c != "customer_id"]]
     try:
         model.schema.check(features)

@@ -26,6 +26,7 @@ from pipeline.config import PROJECT_ROOT, Config
 from pipeline.errors import ModelError
 
 BUNDLE_ARTIFACT = "bundle"
+ESTIMATE_TAG = "estimate.kind"  # which estimate a version's figures are (backtest or cross_fitted)
 MLFLOW_MAX_METRICS_PER_BATCH = 1000  # the limit of one log_batch call
 
 
@@ -191,7 +192,9 @@ def log_training_run(
         client.set_model_version_tag(name, version, comparison_metric, repr(comparison_value))
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
-        promoted, decision = _promote_if_better(client, name, alias, version, comparison_metric, comparison_value)
+        promoted, decision = _promote_if_better(
+            client, name, alias, version, comparison_metric, comparison_value, tags.get(ESTIMATE_TAG)
+        )
         mlflow.set_tag("champion_decision", decision)
     return RunOutcome(run.info.run_id, run.info.experiment_id, version, promoted, decision, tracking_uri(cfg))
 
@@ -206,7 +209,9 @@ def _log_metric_steps(client, run_id: str, metric_steps: dict[str, list[tuple[in
         client.log_batch(run_id, metrics=points[start : start + MLFLOW_MAX_METRICS_PER_BATCH])
 
 
-def _promote_if_better(client, name, alias, version, metric, value) -> tuple[bool, str]:
+def _promote_if_better(client, name, alias, version, metric, value, kind=None) -> tuple[bool, str]:
+    """Move ``alias`` to ``version`` when its ``metric`` beats the current holder's; ``kind``: which estimate the
+    value is (said in the decision when the two were estimated differently)."""
     try:
         current = client.get_model_version_by_alias(name, alias)
     except Exception:  # noqa: BLE001 - MLflow raises a generic error when the alias does not exist yet
@@ -215,12 +220,20 @@ def _promote_if_better(client, name, alias, version, metric, value) -> tuple[boo
         client.set_registered_model_alias(name, alias, version)
         return True, f"version {version} is the first {alias}"
     current_value = float(current.tags.get(metric, "nan"))
+    current_kind = current.tags.get(ESTIMATE_TAG)
+    caveat = (
+        f" (the figures are estimated differently: {kind or 'unknown'} vs {current_kind or 'unknown'})"
+        if kind != current_kind else ""
+    )
     if not np.isfinite(current_value) or value > current_value:
         client.set_registered_model_alias(name, alias, version)
-        return True, f"version {version} becomes {alias}: {metric} {value:.4f} beats version {current.version}'s {current_value:.4f}"
+        return True, (
+            f"version {version} becomes {alias}: {metric} {value:.4f} beats version {current.version}'s "
+            f"{current_value:.4f}{caveat}"
+        )
     return False, (
         f"{alias} stays version {current.version}: version {version}'s {metric} {value:.4f} "
-        f"does not beat {current_value:.4f}"
+        f"does not beat {current_value:.4f}{caveat}"
     )
 
 

@@ -25,7 +25,13 @@ from models.backtest import (
 from models.drift import reference_distributions
 from models.estimator import Calibrator, ChurnModel
 from models.metrics import EmpParams
-from models.modelframe import fixed_categories, model_feature_columns, model_frames
+from models.modelframe import (
+    TIME_OF_YEAR_COLUMNS,
+    fixed_categories,
+    model_feature_columns,
+    model_frames,
+    spans_a_year,
+)
 from models.snapshots import snapshot_cutoffs
 from models.value import customer_value
 from pipeline import plots
@@ -42,7 +48,7 @@ from pipeline.engine import (
 )
 from pipeline.errors import ChurnError
 from pipeline.io import data_fingerprint
-from pipeline.tracking import ModelBundle, RunOutcome, log_training_run
+from pipeline.tracking import ESTIMATE_TAG, ModelBundle, RunOutcome, log_training_run
 
 COMPARISON_METRIC = "latest_cutoff_roc_auc"
 
@@ -71,6 +77,7 @@ class TrainingData:
     end: pd.Timestamp
     columns: list[str]
     start: pd.Timestamp | None = None
+    time_of_year: bool = False  # the snapshots hold the as-of date's time of year (cutoffs a year apart)
 
     @property
     def history_days(self) -> int:
@@ -86,7 +93,8 @@ def training_data(tables: Tables, cfg: Config, progress: Callable[[str], None] =
 def snapshot_data(
     engine: Engine, buckets: Buckets, cfg: Config, progress: Callable[[str], None] = lambda m: None
 ) -> TrainingData:
-    """Snapshots at the configured cutoffs, the latest with its label window ending by the data's last day.
+    """Snapshots at the cutoffs the history allows (:func:`models.snapshots.snapshot_cutoffs`), the latest with
+    its label window ending by the last transaction's day.
 
     Built where the buckets are, with the statistics of every customer, for the customers of the training
     sample (``engine.snapshot_customer_share``); rows sorted by cutoff, then customer, whatever the bucketing.
@@ -104,16 +112,17 @@ def snapshot_data(
         raise _history_too_short(start, end, cfg)
     progress(f"features at {len(cutoffs)} cutoffs in {len(buckets)} bucket(s)")
     stats = global_stats(engine, buckets, cutoffs, cfg.features)
+    seasonal = spans_a_year(cutoffs)
     parts = engine.gather(
         engine.map(
             model_frames, buckets.handles, cutoffs=cutoffs, settings=cfg.features, churn=cfg.churn, stats=stats,
-            customer_share=cfg.engine.snapshot_customer_share,
+            customer_share=cfg.engine.snapshot_customer_share, with_time_of_year=seasonal,
         )
     )
     snapshots = pd.concat(parts, ignore_index=True)
     if len(parts) > 1:
         snapshots = snapshots.sort_values(["as_of", "customer_id"], kind="stable", ignore_index=True)
-    data = TrainingData(snapshots, cutoffs, end, model_feature_columns(snapshots), start)
+    data = TrainingData(snapshots, cutoffs, end, model_feature_columns(snapshots), start, seasonal)
     _check_outcomes(data, cfg)
     return data
 
@@ -135,12 +144,12 @@ def _history_too_short(start: pd.Timestamp | None, end: pd.Timestamp | None, cfg
 
 
 def _check_outcomes(data: TrainingData, cfg: Config) -> None:
-    """Refuse snapshots with too few customers who churned or who stayed, overall or at a cutoff that may
-    calibrate or evaluate (any but the first), to learn and calibrate anything from."""
+    """Refuse snapshots with too few customers who churned or who stayed, overall or at a cutoff (any may
+    calibrate or evaluate), to learn and calibrate anything from."""
     snapshots = data.snapshots
     groups = [("the cutoffs together", snapshots, MIN_CUSTOMERS_PER_OUTCOME)] + [
         (f"the cutoff {c.date()}", snapshots[snapshots["as_of"] == c], MIN_CUSTOMERS_PER_OUTCOME_AT_A_CUTOFF)
-        for c in data.cutoffs[1:]
+        for c in data.cutoffs
     ]
     for where, rows, needed in groups:
         churned = rows.loc[rows[LABEL].astype(bool), "customer_id"].nunique()
@@ -287,6 +296,8 @@ def model_metadata(shipped: ShippedModel, estimate: ModelEstimate, data: Trainin
     definition of churn and of the features, and the config."""
     method = estimate.calibration
     training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(shipped.train_cutoffs), data.columns]
+    # One value per snapshot, one at scoring: a drift measure of the time of year would always cry wolf.
+    drift_reference = training_rows.drop(columns=list(TIME_OF_YEAR_COLUMNS), errors="ignore")
     metrics = estimate.backtest.metrics
     latest = metrics[metrics["eval_cutoff"] == metrics["eval_cutoff"].max()]
     chosen = latest.set_index("candidate").loc[f"model_{method}"]
@@ -294,9 +305,9 @@ def model_metadata(shipped: ShippedModel, estimate: ModelEstimate, data: Trainin
     return {
         "feature_schema": shipped.model.schema.to_dict(),
         "feature_schema_hash": shipped.model.schema.fingerprint,
-        "training_distributions": reference_distributions(training_rows),
+        "training_distributions": reference_distributions(drift_reference),
         "feature_medians": training_rows.median(numeric_only=True).to_dict(),
-        "definition": model_definition(cfg),
+        "definition": {**model_definition(cfg), "time_of_year": data.time_of_year},
         "config": config,
         "calibration": method,
         "estimate": {
@@ -343,7 +354,7 @@ def train_and_register(
         comparison_metric=COMPARISON_METRIC,
         comparison_value=metadata["latest_backtest_metrics"]["roc_auc"],
         tags={
-            "estimate.kind": described["kind"],
+            ESTIMATE_TAG: described["kind"],
             "estimate.evaluation_cutoffs": ", ".join(described["evaluation_cutoffs"]),
             "estimate.summary": described["summary"],
             "history_days": str(data.history_days),

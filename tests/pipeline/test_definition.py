@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -13,6 +14,7 @@ import yaml
 from pipeline.config import load_config
 from pipeline.definition import DefinitionOverride, apply_model_definition, model_definition
 from pipeline.errors import ConfigError
+from pipeline.tracking import load_bundle
 
 DAY = pd.Timedelta(days=1)
 
@@ -160,3 +162,44 @@ def test_an_override_scores_the_given_population_and_is_recorded(
     assert listed == _active(purchases, last_event_day_after, 90)
     manifest = json.loads((tmp_path / "narrow_scored" / "_scored.json").read_text())
     assert manifest["definition_overrides"] == ["churn.active_window_days: model 365, used 90"]
+
+
+# ------------------------------------------------------------------------------------------- the time of year
+
+
+def test_time_of_year_by_hand():
+    from models.modelframe import spans_a_year, time_of_year
+
+    # 2024-04-01 is day 92 of 2024 (31 + 29 + 31 + 1): angle 2 pi 92 / 365.25
+    angle = 2 * np.pi * 92 / 365.25
+    assert time_of_year(pd.Timestamp("2024-04-01")) == pytest.approx(
+        {"as_of_year_sin": np.sin(angle), "as_of_year_cos": np.cos(angle)}
+    )
+    # the last day of a year sits next to the first: days 365 and 1 are 1.25 days' angle apart (2 pi / 365.25
+    # each, 0.0172), not a year's
+    last, first = time_of_year("2023-12-31"), time_of_year("2024-01-01")
+    assert abs(last["as_of_year_sin"] - first["as_of_year_sin"]) == pytest.approx(
+        np.sin(2 * np.pi / 365.25) - np.sin(2 * np.pi * -0.25 / 365.25)
+    )
+    assert spans_a_year(["2024-01-01", "2024-12-31"]) and not spans_a_year(["2024-01-01", "2024-12-30"])
+
+
+def test_cutoffs_a_year_apart_give_a_model_that_scores_with_the_time_of_year(
+    cli, store, world, last_event_day_after, tmp_path
+):
+    # 14 cutoffs 30 days apart span 390 days: the model takes the time of year; scoring adds it by the schema
+    config = _config_file(store, tmp_path, "seasonal-inputs", training={"n_cutoffs": 14})
+    trained = cli("train", "--data", world, "--config", config)
+    assert trained.exit_code == 0, trained.output
+    metadata = load_bundle(load_config(config)).metadata
+    assert metadata["definition"]["time_of_year"] is True
+    assert {"as_of_year_sin", "as_of_year_cos"} <= set(metadata["feature_schema"]["names"])
+    assert "as_of_year_sin" not in metadata["training_distributions"]  # never a drift warning
+
+    scored = cli("score", "--data", world, "--out", tmp_path / "s.csv", "--config", config)
+    assert scored.exit_code == 0, scored.output
+    assert "as_of_year" not in scored.output
+    table = pd.read_parquet(tmp_path / "s_scored")
+    day = last_event_day_after.day_of_year
+    assert table["as_of_year_sin"].eq(np.sin(2 * np.pi * day / 365.25)).all()
+    assert table["as_of_year_cos"].eq(np.cos(2 * np.pi * day / 365.25)).all()

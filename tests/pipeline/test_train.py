@@ -83,10 +83,10 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     other = load_config(store.config_file, {"tracking.registered_model": "promotion-check"})
     bundle = load_bundle(cfg, "models:/churn-model/1")
 
-    def log(value: float):
+    def log(value: float, kind: str = "backtest"):
         return log_training_run(
             other, bundle, data_fingerprint="made-up", metrics={}, metric_steps={}, tables={}, figures={},
-            comparison_metric=COMPARISON, comparison_value=value,
+            comparison_metric=COMPARISON, comparison_value=value, tags={"estimate.kind": kind},
         )
 
     _, client = connect(other)
@@ -101,6 +101,10 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     assert better.promoted
     assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == better.version
     assert f"0.7200 beats version {first.version}'s 0.7000" in better.decision
+    assert "estimated differently" not in better.decision
+    # a cross-fitted figure against a backtest one: the decision says they are not alike
+    other_kind = log(0.80, kind="cross_fitted")
+    assert "(the figures are estimated differently: cross_fitted vs backtest)" in other_kind.decision
 
 
 def test_train_shows_no_mlflow_warnings(second_run):
