@@ -5,7 +5,8 @@ Three variants on the same snapshots (the grid 30 days apart is the same, so the
 latest 12 of the longer grid):
 - ``12 cutoffs``: the grid before (training.n_cutoffs was 12);
 - ``longer grid``: --cutoffs cutoffs, so that each evaluation cutoff has training cutoffs from a year before it;
-- ``longer grid + season``: the same plus sin and cos of the as-of date's day of the year as features.
+- ``longer grid + time of year``: the same plus sin and cos of the as-of date's day of the year as inputs,
+  as `churn train` now adds them whenever its cutoffs span a year.
 
     .venv/bin/python -m benchmarks.seasonality --data data/scratch/seasonal    # e.g. churn generate --seasonal-churn 0.5
     .venv/bin/python -m benchmarks.seasonality --data data/scratch/seasonal --cutoffs 30 --eval-cutoffs 12
@@ -23,20 +24,14 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from models.modelframe import TIME_OF_YEAR_COLUMNS
 from pipeline.config import load_config
 from pipeline.io import load_data_dir
 from pipeline.train import estimate_model, training_data
 
 METRICS = ["roc_auc", "pr_auc", "log_loss", "brier", "ece"]
-
-
-def with_time_of_year(snapshots: pd.DataFrame) -> pd.DataFrame:
-    """sin and cos of the as-of date's day of the year: the same value for every row of a snapshot."""
-    angle = 2 * np.pi * snapshots["as_of"].dt.day_of_year.to_numpy() / 365.25
-    return snapshots.assign(as_of_year_sin=np.sin(angle), as_of_year_cos=np.cos(angle))
 
 
 def main() -> None:
@@ -49,17 +44,18 @@ def main() -> None:
     base = load_config(args.config, {"training.n_cutoffs": 12, "training.eval_cutoffs": args.eval_cutoffs})
     longer = load_config(args.config, {"training.n_cutoffs": args.cutoffs})
     tables, _ = load_data_dir(args.data)
-    data = training_data(tables, longer)
+    data = training_data(tables, longer)  # cutoffs a year apart: with the time-of-year inputs, as churn train
+    if not data.time_of_year:
+        raise SystemExit("the longer grid spans less than a year: give more history or more --cutoffs")
+    without = [c for c in data.columns if c not in TIME_OF_YEAR_COLUMNS]
     default_cutoffs = data.cutoffs[-base.training.n_cutoffs:]
     variants = {
         "12 cutoffs": replace(
-            data, snapshots=data.snapshots[data.snapshots["as_of"].isin(default_cutoffs)], cutoffs=default_cutoffs
+            data, snapshots=data.snapshots[data.snapshots["as_of"].isin(default_cutoffs)], cutoffs=default_cutoffs,
+            columns=without,
         ),
-        "longer grid": data,
-        "longer grid + season": replace(
-            data, snapshots=with_time_of_year(data.snapshots),
-            columns=[*data.columns, "as_of_year_sin", "as_of_year_cos"],
-        ),
+        "longer grid": replace(data, columns=without),
+        "longer grid + time of year": data,
     }
     if args.eval_cutoffs:
         del variants["12 cutoffs"]

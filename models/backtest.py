@@ -285,8 +285,9 @@ def run_cross_fit(
 
     Fold k's rows are scored by a booster and a recency rule fitted on the other folds' rows at every cutoff;
     its calibrated scores come from calibrators fitted on the other folds' out-of-fold scores at the same
-    cutoff. So no customer's outcome enters its own score, but the folds share the period: the estimate
-    does not measure how the model holds up as time moves on.
+    cutoff. So no customer's outcome enters its own score (the other folds' scores come from boosters that did
+    train on fold k: its outcomes reach its calibration only through them), but the folds share the period:
+    the estimate does not measure how the model holds up as time moves on.
     """
     folds = customer_folds(snapshots["customer_id"], n_folds, seed)
     at_eval = snapshots["as_of"].isin(evaluation_cutoffs).to_numpy()

@@ -71,7 +71,7 @@ def write_winback(
     cfg, overrides = apply_model_definition(cfg, bundle.metadata, override=override_definition)
     playbook = load_playbook(cfg)
     version = bundle.version or "unknown"
-    about = {"as_of": None, "model_version": version, "definition_overrides": [o.describe() for o in overrides]}
+    recorded = [override.describe() for override in overrides]
     # The scored table's folder first: an unusable --scored-out is refused before any work; it is moved into
     # place last, after the list and the report.
     with scored_table_replaced(scored_out) as temp, open_engine(cfg.engine) as engine:
@@ -87,7 +87,10 @@ def write_winback(
         progress("writing the scored table, the list and the report")
         parts = engine.map(scored_table_part, scores.handles, list_rows_by_bucket(winback, scores.customer_ids))
         written = engine.gather(engine.map(write_parquet, parts, [scored_part(temp, k) for k in range(len(parts))]))
-        finish_scored_table(temp, written, {**about, "as_of": str(as_of.date())})
+        finish_scored_table(
+            temp, written,
+            {"as_of": str(as_of.date()), "model_version": version, "definition_overrides": recorded},
+        )
         write_frame(spreadsheet_safe(winback), out)
         report = _write_report(winback, scores, as_of, version, bundle.metadata, cfg, out)
     drift = scores.drift
@@ -98,7 +101,7 @@ def write_winback(
          "drift_features_warning": float((drift > cfg.scoring.drift_warning_psi).sum()),
          "drift_max_psi": float(drift.max()) if len(drift) else 0.0},
         {"as_of": str(as_of.date()), "model_version": version, "engine": cfg.engine.kind,
-         **({"definition_overrides": "; ".join(about["definition_overrides"])} if overrides else {})},
+         **({"definition_overrides": "; ".join(recorded)} if recorded else {})},
         report,
     )
     return ScoringResult(
