@@ -1,8 +1,8 @@
 """Does seeing the time of year help the model's calibration? The rolling-origin backtest of `churn train` with
 and without cyclic time-of-year features of the as-of date, on cutoffs that reach back more than a year.
 
-Three variants on the same snapshots (the grid 30 days apart is the same, so the default's 12 cutoffs are the
-latest 12 of the longer grid):
+Three variants on the same snapshots (the grid 30 days apart is the same, so 12 cutoffs are the latest 12 of the
+longer grid):
 - ``12 cutoffs``: the grid before (training.n_cutoffs was 12);
 - ``longer grid``: --cutoffs cutoffs, so that each evaluation cutoff has training cutoffs from a year before it;
 - ``longer grid + time of year``: the same plus sin and cos of the as-of date's day of the year as inputs,
