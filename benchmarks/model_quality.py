@@ -33,7 +33,7 @@ from pipeline.oracle import (
     posterior_no_purchase_probability,
     true_no_purchase_probability,
 )
-from pipeline.train import backtest_model, training_data
+from pipeline.train import estimate_model, training_data
 
 
 def main() -> None:
@@ -50,7 +50,8 @@ def main() -> None:
         truth = {n: read_frame(data_dir / TRUTH_FOLDER / f"{n}.csv") for n in ("customers", "paths", "calendar")}
         started = time.perf_counter()
         data = training_data(tables, cfg)
-        backtest, method = backtest_model(data, cfg)
+        estimate = estimate_model(data, cfg)
+        backtest, method = estimate.backtest, estimate.calibration
         seconds = time.perf_counter() - started
     rows = []
     for cutoff, group in backtest.predictions.groupby("eval_cutoff"):

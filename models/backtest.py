@@ -3,6 +3,10 @@
 For an evaluation cutoff E the calibration cutoff C is the latest cutoff whose label window [C, C + horizon)
 ends on or before E, and the booster trains on cutoffs whose label windows end on or before C. So the booster
 never sees an outcome the calibrator is fitted on, and neither sees an outcome at or after E.
+
+When the history is too short for any such split (:func:`choose_estimate`), the estimate is cross-fitted instead:
+customers are split into folds, all rows of a customer in one fold, and each fold is scored by a booster trained
+on the other folds' rows at every cutoff; the calibrators are fitted on those out-of-fold scores.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import pandas as pd
 from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 
-from models.estimator import ChurnBooster, ChurnClassifier, holdout_customers, make_booster
+from models.estimator import Calibrator, ChurnBooster, ChurnClassifier, holdout_customers, make_booster
 from models.metrics import evaluate
 
 LABEL = "churned"
@@ -67,6 +71,59 @@ def final_plan(cutoffs: list[pd.Timestamp], data_end: pd.Timestamp, horizon_days
     return plan_for(sorted(cutoffs), data_end, horizon_days)
 
 
+BACKTEST = "backtest"
+CROSS_FITTED = "cross_fitted"
+
+
+@dataclass(frozen=True)
+class EstimatePlan:
+    """How the model's quality is estimated and how the shipped model is trained and calibrated.
+
+    ``backtest``: one rolling-origin plan per evaluation cutoff; the shipped model follows ``final``.
+    ``cross_fitted``: no time-ordered split fits the cutoffs; the shipped booster trains on every cutoff and
+    is calibrated on out-of-fold scores at the latest evaluation cutoff.
+    """
+
+    kind: str
+    evaluation_cutoffs: tuple[pd.Timestamp, ...]
+    plans: tuple[CutoffPlan, ...] = ()
+    final: CutoffPlan | None = None
+
+
+def _has_plan(cutoffs: list[pd.Timestamp], eval_cutoff: pd.Timestamp, horizon_days: int) -> bool:
+    try:
+        plan_for(cutoffs, eval_cutoff, horizon_days, eval_cutoff=eval_cutoff)
+    except ValueError:
+        return False
+    return True
+
+
+def choose_estimate(
+    cutoffs: list[pd.Timestamp], data_end: pd.Timestamp, horizon_days: int, eval_cutoffs: int
+) -> EstimatePlan:
+    """The rolling-origin backtest at the latest ``eval_cutoffs`` cutoffs that have a plan (fewer when fewer
+    have one), else the cross-fitted estimate at the latest ``eval_cutoffs`` cutoffs.
+
+    A later cutoff has every plan an earlier one has and more, so the cutoffs with a plan are the latest ones.
+    """
+    ordered = sorted(cutoffs)
+    if not ordered:
+        raise ValueError("no snapshot cutoffs: nothing to train on")
+    with_plan = [e for e in ordered if _has_plan(ordered, e, horizon_days)][-eval_cutoffs:]
+    if with_plan:
+        plans = tuple(plan_for(ordered, e, horizon_days, eval_cutoff=e) for e in with_plan)
+        return EstimatePlan(BACKTEST, tuple(with_plan), plans, final_plan(ordered, data_end, horizon_days))
+    return EstimatePlan(CROSS_FITTED, tuple(ordered[-eval_cutoffs:]))
+
+
+def customer_folds(customer_ids, n_folds: int, seed: int) -> np.ndarray:
+    """The fold (0 .. n_folds - 1) of each row: a seeded stable hash of its customer id, so every row of a
+    customer is in the same fold, whatever the row order."""
+    ids = pd.Series(np.asarray(customer_ids, dtype=object)).astype("str") + f"|cross-fit|{seed}"
+    hashes = pd.util.hash_pandas_object(ids, index=False).to_numpy()
+    return (hashes % np.uint64(n_folds)).astype(np.int64)
+
+
 @dataclass
 class FittedPlan:
     """A booster trained under a plan, and the booster calibrated on its calibration cutoff by each method."""
@@ -88,21 +145,37 @@ def fit_plan(
 ) -> FittedPlan:
     """Train the booster on the plan's training cutoffs (early stopping on held-out customers), fit calibrators."""
     train = snapshots[snapshots["as_of"].isin(plan.train_cutoffs)]
-    held_out = holdout_customers(train["customer_id"], early_stopping_share, seed)
-    x, y = train[feature_columns], train[LABEL].to_numpy(dtype=float)
-    booster = make_booster(lightgbm_settings, seed, fixed_categories).fit(
-        x[~held_out], y[~held_out], eval_set=(x[held_out], y[held_out])
+    booster, recency = fit_uncalibrated(
+        train, feature_columns, lightgbm_settings,
+        seed=seed, early_stopping_share=early_stopping_share, fixed_categories=fixed_categories,
     )
-
     calibration = snapshots[snapshots["as_of"] == plan.calibration_cutoff]
     calib_x, calib_y = calibration[feature_columns], calibration[LABEL].to_numpy(dtype=float)
     calibrated = {
         m: ChurnClassifier(FrozenEstimator(booster), method=m).fit(calib_x, calib_y) for m in CALIBRATION_METHODS
     }
+    return FittedPlan(booster, calibrated, recency)
+
+
+def fit_uncalibrated(
+    train: pd.DataFrame,
+    feature_columns: list[str],
+    lightgbm_settings,
+    *,
+    seed: int,
+    early_stopping_share: float,
+    fixed_categories: dict[str, tuple[str, ...]] | None = None,
+) -> tuple[ChurnBooster, IsotonicRegression]:
+    """A booster on ``train``'s rows (early stopping on held-out customers) and the recency rule fitted there."""
+    held_out = holdout_customers(train["customer_id"], early_stopping_share, seed)
+    x, y = train[feature_columns], train[LABEL].to_numpy(dtype=float)
+    booster = make_booster(lightgbm_settings, seed, fixed_categories).fit(
+        x[~held_out], y[~held_out], eval_set=(x[held_out], y[held_out])
+    )
     recency = IsotonicRegression(increasing=True, out_of_bounds="clip").fit(
         train["days_since_last_purchase"].to_numpy(), y
     )
-    return FittedPlan(booster, calibrated, recency)
+    return booster, recency
 
 
 def score_candidates(
@@ -178,6 +251,99 @@ def run_backtest(
             )
         )
     return BacktestResult(pd.DataFrame(metric_rows), pd.concat(predictions, ignore_index=True))
+
+
+class TooFewOutcomes(ValueError):
+    """A fold's calibration rows hold customers of one outcome only."""
+
+
+@dataclass(frozen=True)
+class CrossFitResult:
+    """The cross-fitted metrics and predictions, and calibrators fitted on every customer's out-of-fold score at
+    the latest evaluation cutoff (for the booster trained on all customers)."""
+
+    backtest: BacktestResult
+    calibrators: dict[str, Calibrator]
+
+
+def _clip(p: np.ndarray) -> np.ndarray:
+    return np.clip(p, 1e-4, 1 - 1e-4)
+
+
+def run_cross_fit(
+    snapshots: pd.DataFrame,
+    evaluation_cutoffs: tuple[pd.Timestamp, ...],
+    feature_columns: list[str],
+    lightgbm_settings,
+    value_of: Callable[[pd.DataFrame], np.ndarray],
+    *,
+    n_folds: int,
+    seed: int,
+    early_stopping_share: float,
+    metric_options: dict,
+    fixed_categories: dict[str, tuple[str, ...]] | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> CrossFitResult:
+    """The model (raw and calibrated) and both baselines, scored out of fold at each evaluation cutoff.
+
+    Fold k's rows are scored by a booster and a recency rule fitted on the other folds' rows at every cutoff;
+    its calibrated scores come from calibrators fitted on the other folds' out-of-fold scores at the same
+    cutoff. So no customer's outcome enters its own score (the other folds' scores come from boosters that did
+    train on fold k: its outcomes reach its calibration only through them), but the folds share the period:
+    the estimate does not measure how the model holds up as time moves on.
+    """
+    folds = customer_folds(snapshots["customer_id"], n_folds, seed)
+    at_eval = snapshots["as_of"].isin(evaluation_cutoffs).to_numpy()
+    raw, recency = np.full(len(snapshots), np.nan), np.full(len(snapshots), np.nan)
+    for fold in range(n_folds):
+        scored = at_eval & (folds == fold)
+        if not scored.any():
+            continue
+        progress(f"cross-fitting fold {fold + 1} of {n_folds}")
+        booster, recency_rule = fit_uncalibrated(
+            snapshots[folds != fold], feature_columns, lightgbm_settings,
+            seed=seed, early_stopping_share=early_stopping_share, fixed_categories=fixed_categories,
+        )
+        rows = snapshots[scored]
+        raw[scored] = booster.predict_proba(rows[feature_columns])[:, 1]
+        recency[scored] = recency_rule.predict(rows["days_since_last_purchase"].to_numpy())
+
+    metric_rows, predictions, calibrators = [], [], {}
+    for cutoff in sorted(evaluation_cutoffs):
+        at = (snapshots["as_of"] == cutoff).to_numpy()
+        rows, fold, cutoff_raw = snapshots[at], folds[at], raw[at]
+        y = rows[LABEL].to_numpy(dtype=int)
+        scores = {"model_uncalibrated": _clip(cutoff_raw)}
+        for method in CALIBRATION_METHODS:
+            calibrated = np.empty(len(rows))
+            for k in np.unique(fold):
+                others = fold != k
+                if len(np.unique(y[others])) < 2:
+                    raise TooFewOutcomes(
+                        f"at {cutoff.date()} the customers outside fold {k + 1} all have one outcome"
+                    )
+                calibrator = Calibrator.fit(method, cutoff_raw[others], y[others])
+                calibrated[~others] = calibrator.transform(cutoff_raw[~others])
+            scores[f"model_{method}"] = calibrated
+            calibrators[method] = Calibrator.fit(method, cutoff_raw, y)  # the latest cutoff's stays
+        scores["baseline_recency"] = _clip(recency[at])
+        scores["baseline_bgnbd"] = _clip(rows["bgnbd_p_no_purchase"].to_numpy())
+        value = value_of(rows)
+        for candidate, p in scores.items():
+            metric_rows.append({"eval_cutoff": cutoff, "candidate": candidate, **evaluate(y, p, value, **metric_options)})
+        predictions.append(
+            pd.DataFrame(
+                {
+                    "eval_cutoff": cutoff,
+                    "customer_id": rows["customer_id"].to_numpy(),
+                    LABEL: y,
+                    "customer_value": value,
+                    **scores,
+                }
+            )
+        )
+    backtest = BacktestResult(pd.DataFrame(metric_rows), pd.concat(predictions, ignore_index=True))
+    return CrossFitResult(backtest, calibrators)
 
 
 def choose_calibration(backtest: pd.DataFrame, configured: str) -> str:

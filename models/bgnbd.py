@@ -39,6 +39,12 @@ class BgNbdParams:
     b: float
 
 
+# Where the fit starts, and what it returns when there is nothing to fit (no customer with a purchase before the
+# as-of date, so no active customer to score either) or the optimiser ends on a non-finite likelihood: finite
+# predictions for any summary, so training and scoring never stop on the baseline.
+FALLBACK_PARAMS = BgNbdParams(1.0, 1.0, 1.0, 1.0)
+
+
 def rfm_summary(transactions: pd.DataFrame, as_of, *, time_unit_days: float = 7.0) -> pd.DataFrame:
     """frequency x, recency t_x and age T per customer, in time units, from purchases strictly before ``as_of``.
 
@@ -142,7 +148,8 @@ def fit_sample(summary: pd.DataFrame, max_customers: int) -> pd.DataFrame:
 def fit_bgnbd(
     summary: pd.DataFrame, *, penalizer: float = 0.0, max_customers: int = FIT_MAX_CUSTOMERS
 ) -> BgNbdParams:
-    """Maximum-likelihood BG/NBD parameters (L-BFGS-B on log-parameters from r = alpha = a = b = 1; deterministic).
+    """Maximum-likelihood BG/NBD parameters (L-BFGS-B on log-parameters from r = alpha = a = b = 1; deterministic);
+    :data:`FALLBACK_PARAMS` when no customer has a purchase or the fit does not end finite.
 
     ``penalizer`` adds penalizer * (r^2 + alpha^2 + a^2 + b^2) to the mean negative log-likelihood (as lifetimes
     does), which shrinks the parameters when few customers repeat. Four parameters need no more than
@@ -151,18 +158,18 @@ def fit_bgnbd(
     """
     repeats, t_x, T = _columns(fit_sample(summary, max_customers))
     if repeats.x.size == 0:
-        raise ValueError("cannot fit BG/NBD: no customer has a purchase before the as-of date")
+        return FALLBACK_PARAMS
     result = minimize(
         _objective,
-        np.zeros(4),
+        np.log([FALLBACK_PARAMS.r, FALLBACK_PARAMS.alpha, FALLBACK_PARAMS.a, FALLBACK_PARAMS.b]),
         args=(repeats, t_x, T, penalizer),
         jac=True,
         method="L-BFGS-B",
         bounds=[(-LOG_PARAM_BOUND, LOG_PARAM_BOUND)] * 4,
         options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9},
     )
-    if not np.isfinite(result.fun):
-        raise ValueError(f"BG/NBD fit failed: {result.message}")
+    if not np.isfinite(result.fun) or not np.all(np.isfinite(result.x)):
+        return FALLBACK_PARAMS
     return BgNbdParams(*(float(v) for v in np.exp(result.x)))
 
 

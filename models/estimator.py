@@ -21,6 +21,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
+from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
@@ -283,6 +284,15 @@ class ChurnClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.calibrator_ = Calibrator.fit(self.method, raw, _binary_labels(y))
         _with_classes(self, self.estimator.schema_)
         return self
+
+    @classmethod
+    def calibrated_with(cls, booster: ChurnBooster, calibrator: Calibrator, **params) -> ChurnClassifier:
+        """A fitted classifier around ``booster`` whose calibrator was fitted elsewhere, e.g. on out-of-fold scores
+        of other boosters (cross-fitting), which ``fit`` cannot see."""
+        model = cls(FrozenEstimator(booster), method=calibrator.method, **params)
+        model.calibrator_ = calibrator
+        _with_classes(model, booster.schema_)
+        return model
 
     @property
     def schema(self) -> FeatureSchema:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from features import (
@@ -34,6 +35,10 @@ from models.snapshots import sample_customers
 
 KEY_COLUMNS = ("customer_id", "as_of")
 LABEL = "churned"
+# Where in the year the as-of date falls, as a point on the unit circle (the last day of a year next to the
+# first): the same for every row of a snapshot, so a model trained over more than a year can learn the season.
+TIME_OF_YEAR_COLUMNS = ("as_of_year_sin", "as_of_year_cos")
+YEAR_DAYS = 365.25
 
 
 def data_end(tables: Tables) -> pd.Timestamp:
@@ -44,6 +49,15 @@ def data_end(tables: Tables) -> pd.Timestamp:
         if len(getattr(tables, name))
     )
     return last.normalize() + pd.Timedelta(days=1)
+
+
+def purchase_history(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """Midnight of the first transaction's day and the day after the last one's: the span over which purchases,
+    and so churn labels, are observed (None without transactions)."""
+    timestamps = tables.transactions["timestamp"]
+    if not len(timestamps):
+        return None
+    return timestamps.min().normalize(), timestamps.max().normalize() + pd.Timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -103,17 +117,30 @@ def cutoff_stats(tables: Tables, cutoffs: Sequence, settings: FeatureSettings) -
     }
 
 
+def time_of_year(as_of) -> dict[str, float]:
+    """The :data:`TIME_OF_YEAR_COLUMNS` of ``as_of``: sin and cos of 2 pi x (day of the year) / 365.25."""
+    angle = 2 * np.pi * as_timestamp(as_of).day_of_year / YEAR_DAYS
+    return dict(zip(TIME_OF_YEAR_COLUMNS, (float(np.sin(angle)), float(np.cos(angle))), strict=True))
+
+
+def spans_a_year(cutoffs: Sequence) -> bool:
+    """Whether cutoffs reach a year apart: only then can a model learn what the time of year does."""
+    stamps = sorted(map(as_timestamp, cutoffs))
+    return len(stamps) > 1 and stamps[-1] - stamps[0] >= pd.Timedelta(days=365)
+
+
 def scoring_frame(
     tables: Tables,
     as_of: pd.Timestamp,
     settings: FeatureSettings,
     churn: ChurnDefinition,
     stats: CutoffStats | None = None,
+    with_time_of_year: bool = False,
 ) -> pd.DataFrame:
     """Features (and BG/NBD outputs) of every customer active at ``as_of``, from events strictly before it.
 
     ``stats`` are the statistics over all customers; computed from ``tables`` when not given (pass them when
-    ``tables`` is one bucket of customers).
+    ``tables`` is one bucket of customers). ``with_time_of_year`` adds the :data:`TIME_OF_YEAR_COLUMNS`.
     """
     as_of = as_timestamp(as_of)
     tables = prepare_tables(tables)  # no-op when already prepared
@@ -133,7 +160,8 @@ def scoring_frame(
     bgnbd = bgnbd_features(
         tables.transactions, features["customer_id"], as_of, churn.horizon_days, params, summary=summary
     )
-    return features.join(bgnbd, on="customer_id")
+    frame = features.join(bgnbd, on="customer_id")
+    return frame.assign(**time_of_year(as_of)) if with_time_of_year else frame
 
 
 def _summary_and_fit(transactions: pd.DataFrame, as_of: pd.Timestamp) -> tuple[pd.DataFrame, BgNbdParams]:
@@ -149,8 +177,10 @@ def model_frames(
     progress: Callable[[str], None] = lambda message: None,
     stats: Mapping[pd.Timestamp, CutoffStats] | None = None,
     customer_share: float = 1.0,
+    with_time_of_year: bool = False,
 ) -> pd.DataFrame:
-    """Training snapshots at every cutoff with BG/NBD outputs and the churn label (``stats``: as in scoring_frame).
+    """Training snapshots at every cutoff with BG/NBD outputs and the churn label (``stats``,
+    ``with_time_of_year``: as in scoring_frame).
 
     Rows (customer_id, as_of, features..., BG/NBD outputs..., churned), cutoffs oldest first, customers sorted.
     With ``customer_share`` < 1 only the customers of :func:`models.snapshots.in_training_sample` get rows; the
@@ -164,7 +194,7 @@ def model_frames(
     tables = sample_customers(tables, customer_share)
     parts = []
     for cutoff in sorted(map(as_timestamp, cutoffs)):
-        frame = scoring_frame(tables, cutoff, settings, churn, stats[cutoff])
+        frame = scoring_frame(tables, cutoff, settings, churn, stats[cutoff], with_time_of_year)
         labels = churn_labels(tables.transactions, frame["customer_id"], cutoff, churn.horizon_days)
         frame.insert(1, "as_of", pd.Series(cutoff, index=frame.index, dtype="datetime64[ns]"))
         parts.append(frame.assign(**{LABEL: labels.to_numpy()}))

@@ -12,15 +12,26 @@ SAMPLE_SALT = "|training-sample"  # keeps the sample independent of the customer
 
 
 def snapshot_cutoffs(
-    last_event_date, horizon_days: int, step_days: int, n_cutoffs: int
+    last_event_date,
+    horizon_days: int,
+    step_days: int,
+    n_cutoffs: int,
+    *,
+    history_start=None,
+    min_history_days: int = 0,
 ) -> list[pd.Timestamp]:
-    """``n_cutoffs`` midnight cutoffs, oldest first, ``step_days`` apart, whose labels are fully observed.
+    """At most ``n_cutoffs`` midnight cutoffs, oldest first, ``step_days`` apart, whose labels are fully observed.
 
     The latest cutoff T is the last one whose label window [T, T + horizon_days) ends on or before the day
-    after the last event.
+    after the last event. With ``history_start`` (midnight of the first day of history) only cutoffs with at
+    least ``min_history_days`` of history before them are kept: none when the history is too short.
     """
     latest = as_timestamp(last_event_date).normalize() + pd.Timedelta(days=1 - horizon_days)
-    return [latest - pd.Timedelta(days=step_days * k) for k in reversed(range(n_cutoffs))]
+    grid = [latest - pd.Timedelta(days=step_days * k) for k in reversed(range(n_cutoffs))]
+    if history_start is None:
+        return grid
+    earliest = as_timestamp(history_start).normalize() + pd.Timedelta(days=min_history_days)
+    return [cutoff for cutoff in grid if cutoff >= earliest]
 
 
 def training_snapshots(

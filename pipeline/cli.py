@@ -167,6 +167,22 @@ def generate(
     customers: Annotated[int | None, typer.Option("--customers", help="Number of customers.", min=1)] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed (same seed, same bytes).")] = None,
     file_format: Annotated[FileFormat, typer.Option("--format", help="csv or parquet.")] = FileFormat.csv,
+    history_days: Annotated[
+        int | None,
+        typer.Option("--history-days", help="Keep only the last N days of transactions, complaints and visits.", min=1),
+    ] = None,
+    only_transactions: Annotated[
+        bool, typer.Option("--transactions-only", help="Write only transactions (no customers, complaints, ...).")
+    ] = False,
+    seasonal_churn: Annotated[
+        float,
+        typer.Option(
+            "--seasonal-churn",
+            help="Amplitude A of a yearly cycle in the churn hazard, x (1 + A cos(...)), 0 <= A < 1 (0: none).",
+            min=0.0,
+            max=0.99,
+        ),
+    ] = 0.0,
     config: ConfigOpt = None,
 ):
     """Write a synthetic data directory that follows the data contract, with its latent truth in _truth/."""
@@ -174,7 +190,10 @@ def generate(
     from pipeline.generate import write_world
 
     cfg = load_config(config, {"generate.customers": customers, "generate.seed": seed})
-    summary = write_world(out, cfg.generate.customers, cfg.generate.seed, file_format.value)
+    summary = write_world(
+        out, cfg.generate.customers, cfg.generate.seed, file_format.value,
+        history_days=history_days, only_transactions=only_transactions, seasonal_churn=seasonal_churn,
+    )
     console.print(summary)
 
 
@@ -293,8 +312,10 @@ def _print_backtest(result) -> None:
     means = mean_by_candidate(metrics)[rows]
     shipped = f"model_{result.calibration}"
     order = [shipped, *(c for c in means.index if c != shipped)]
-    n_cutoffs = metrics["eval_cutoff"].nunique()
-    table = Table(title=f"Backtest (mean over {n_cutoffs} evaluation cutoffs)")
+    estimate = result.estimate
+    kind = "Rolling-origin backtest" if estimate["kind"] == "backtest" else "Cross-fitted estimate"
+    n_eval = len(estimate["evaluation_cutoffs"])
+    table = Table(title=f"{kind} (mean over {n_eval} evaluation cutoff{'s' if n_eval != 1 else ''})")
     table.add_column("metric")
     for candidate in order:
         header = candidate.replace("_", "\n", 1) + ("\n(shipped)" if candidate == shipped else "")
@@ -302,6 +323,14 @@ def _print_backtest(result) -> None:
     for metric in rows:
         table.add_row(metric, *(f"{means.loc[c, metric]:.4f}" for c in order))
     console.print(table)
+    console.print(f"Estimate: {estimate['summary']}")
+    for baseline in ("baseline_recency", "baseline_bgnbd"):
+        behind = [m for m in ("roc_auc", "pr_auc") if means.loc[shipped, m] <= means.loc[baseline, m]]
+        if behind:
+            figures = ", ".join(f"{m} {means.loc[shipped, m]:.4f} vs {means.loc[baseline, m]:.4f}" for m in behind)
+            err_console.print(_labelled(
+                "Note: ", "yellow", f"on this estimate the model does not beat {baseline.replace('_', ' ')} ({figures})."
+            ))
     console.print(f"The shipped model ({shipped}) against the baselines, mean over the evaluation cutoffs:")
     for sentence in metric_sentences(metrics, shipped):
         console.print(f"- {sentence}")
@@ -369,6 +398,8 @@ def _print_scoring(result, cfg) -> None:
     if result.contacts:
         planned = ", ".join(f"{n:,} {channel.replace('_', ' ')}s" for channel, n in result.contacts)
         console.print(f"Contacts planned (both lists): {planned}.")
+    for override in result.definition_overrides:
+        err_console.print(_labelled("Definition overridden: ", "yellow", override.describe()))
     strong = result.drift[result.drift > cfg.scoring.drift_strong_psi]
     warn = result.drift[(result.drift > cfg.scoring.drift_warning_psi) & (result.drift <= cfg.scoring.drift_strong_psi)]
     for name, psi in strong.items():
@@ -407,8 +438,19 @@ def score(
     config: ConfigOpt = None,
     engine: EngineOpt = None,
     scheduler: SchedulerOpt = None,
+    override_definition: Annotated[
+        bool,
+        typer.Option(
+            "--override-definition",
+            help="Score with the config's churn and feature settings where they differ from the model's "
+            "(recorded with the list); by default such a difference is refused.",
+        ),
+    ] = False,
 ):
-    """Write the ranked, explained win-back list of customers active at --as-of, its report and scored table."""
+    """Write the ranked, explained win-back list of customers active at --as-of, its report and scored table.
+
+    The churn definition (active window, horizon) and the feature settings are the model's.
+    """
     from pipeline.config import load_config
     from pipeline.score import write_winback
 
@@ -416,7 +458,8 @@ def score(
     as_of_day = _parse_as_of(as_of, cfg)
     with _StepProgress() as progress:
         result = write_winback(
-            data, out, as_of_day, model, cfg, progress=progress, scored_out=scored_out, note=progress.note
+            data, out, as_of_day, model, cfg, progress=progress, scored_out=scored_out, note=progress.note,
+            override_definition=override_definition,
         )
     _print_scoring(result, cfg)
 

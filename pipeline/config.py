@@ -40,9 +40,11 @@ class InputSettings(_Section):
 
 
 class TrainingSettings(_Section):
-    n_cutoffs: int = Field(ge=2)
+    n_cutoffs: int = Field(ge=1)
     cutoff_step_days: int = Field(gt=0, le=MAX_DAYS)
+    min_history_days: int = Field(ge=0, le=MAX_DAYS)
     eval_cutoffs: int = Field(ge=1)
+    cross_fit_folds: int = Field(ge=2)
     early_stopping_customer_share: float = Field(gt=0, lt=1)
     calibration: Literal["auto", "isotonic", "sigmoid"]
     seed: int
@@ -153,6 +155,8 @@ class Config(_Section):
     generate: GenerateSettings
     engine: EngineSettings
     source: str = ""  # the file this config was read from (set by load_config)
+    # Dotted keys the user set: in the file given with --config (not default.yaml) or by a command-line flag.
+    explicit: frozenset[str] = Field(default=frozenset(), exclude=True)
 
     def resolve_path(self, relative: str) -> Path:
         """A path from the config: absolute, or beside the config file, else beside configs/default.yaml."""
@@ -249,16 +253,31 @@ def _true_false_for_numbers(value: Any, default: Any, path: str) -> list[str]:
     return [path.rstrip(".")] if is_number and isinstance(value, bool) else []
 
 
+def leaf_keys(mapping: dict, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: every leaf of nested mappings by its dotted key (lists are leaves)."""
+    leaves = {}
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            leaves.update(leaf_keys(value, f"{prefix}{key}."))
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Validate configs/default.yaml, overlaid by the file at ``path`` (only the keys it sets) and ``overrides``.
 
-    ``overrides`` are dotted key paths (e.g. {"churn.horizon_days": 60}) from command-line flags.
+    ``overrides`` are dotted key paths (e.g. {"churn.horizon_days": 60}) from command-line flags. The keys the
+    file and the flags set are kept in ``Config.explicit`` (the defaults alone set none).
     """
     path = Path(path) if path else DEFAULT_CONFIG
     overrides = overrides or {}
     raw = _read_yaml(DEFAULT_CONFIG)
+    explicit = {key for key, value in overrides.items() if value is not None}
     if path.resolve() != DEFAULT_CONFIG.resolve():
-        raw = _deep_merge(raw, _read_yaml(path))
+        given = _read_yaml(path)
+        raw = _deep_merge(raw, given)
+        explicit |= set(leaf_keys(given))
     merged = _merge(raw, overrides)
     booleans = _true_false_for_numbers(merged, _read_yaml(DEFAULT_CONFIG), "")
     if booleans:
@@ -268,6 +287,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         ]
         raise ConfigError("Invalid configuration:\n" + "\n".join(lines), "write a number, e.g. horizon_days: 90")
     merged["source"] = str(path.resolve())
+    merged["explicit"] = frozenset(explicit)
     try:
         return Config.model_validate(merged)
     except ValidationError as exc:

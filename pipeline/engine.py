@@ -22,7 +22,14 @@ import pandas as pd
 from features import Tables, split_by_bucket
 from features.aggregate import READ_COLUMNS, prepare_tables
 from features.tables import EVENT_TIME_COLUMN
-from models.modelframe import CutoffStats, combine_stats, cutoff_stats, data_end, stats_inputs
+from models.modelframe import (
+    CutoffStats,
+    combine_stats,
+    cutoff_stats,
+    data_end,
+    purchase_history,
+    stats_inputs,
+)
 from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
 from pipeline.config import EngineSettings
 from pipeline.contract import InputLimits
@@ -170,19 +177,22 @@ def _check_workers(client) -> None:
 
 @dataclass(frozen=True)
 class Buckets:
-    """The data's customer buckets as an engine holds them (each a prepared Tables), and the day after its last
-    event."""
+    """The data's customer buckets as an engine holds them (each a prepared Tables), the day after its last
+    event, and the span of its transactions (:func:`models.modelframe.purchase_history`; None without any)."""
 
     handles: list
     end: pd.Timestamp
     warnings: tuple[Problem, ...] = ()  # what the checks of a plain data directory warned about
+    purchases: tuple[pd.Timestamp, pd.Timestamp] | None = None
 
     def __len__(self) -> int:
         return len(self.handles)
 
 
-def _bucket_end(tables: Tables) -> pd.Timestamp | None:
-    return data_end(tables) if any(len(getattr(tables, name)) for name in EVENT_TIME_COLUMN) else None
+def _bucket_span(tables: Tables) -> tuple[pd.Timestamp | None, tuple | None]:
+    if not any(len(getattr(tables, name)) for name in EVENT_TIME_COLUMN):
+        return None, None
+    return data_end(tables), purchase_history(tables)
 
 
 def load_buckets(
@@ -214,10 +224,13 @@ def split_buckets(engine: Engine, tables: Tables, n_buckets: int) -> Buckets:
 
 
 def _with_end(engine: Engine, handles: list) -> Buckets:
-    ends = [end for end in engine.gather(engine.map(_bucket_end, handles)) if end is not None]
+    spans = engine.gather(engine.map(_bucket_span, handles))
+    ends = [end for end, _ in spans if end is not None]
     if not ends:
         raise ChurnError("The data holds no events.", "check that transactions.* has rows")
-    return Buckets(handles, max(ends))
+    purchases = [span for _, span in spans if span is not None]
+    history = (min(s for s, _ in purchases), max(e for _, e in purchases)) if purchases else None
+    return Buckets(handles, max(ends), history)
 
 
 def global_stats(

@@ -6,6 +6,9 @@ With q_d = (1 - h_d) * exp(-lambda_d), the probability of no purchase on the win
 sum_k (prod_{j<k} q_j) * h_k + prod_{j<H} q_j (leave on day k after buying nothing before, or stay and buy
 nothing). The truth's realised death date only says whether the customer is still there at as_of.
 
+A world generated with ``seasonal_churn`` has the calendar column ``churn_seasonality``: every oracle applies it
+to the paths' hazard as the generator did (:func:`pipeline.synthetic.seasonal_hazard`).
+
 Three oracles, from most to least informed: :func:`true_no_purchase_probability` (the realised death and the
 latent paths through the window), :func:`posterior_no_purchase_probability` (the latent paths through the
 window and the observed silence) and :func:`as_of_no_purchase_probability` (only what exists at as_of and the
@@ -45,6 +48,7 @@ from pipeline.synthetic import (
     never_resolved_probability,
     resolution_log_median_days,
     satisfaction_score,
+    seasonal_hazard,
 )
 
 DAY = pd.Timedelta(days=1)
@@ -69,6 +73,7 @@ def true_no_purchase_probability(truth: dict[str, pd.DataFrame], as_of, horizon_
     paths = _with_datetimes(truth["paths"], ["start", "end"])
     rate, hazard = _window_paths(paths, ids[there], t0, horizon_days, first_day)
     season = _segment_seasonality(calendar, customers["segment"].to_numpy()[there], t0, horizon_days)
+    hazard = _with_churn_season(hazard, calendar, t0, horizon_days)
     probability[there] = no_purchase_probability(rate * season, hazard)
     index = pd.Index(customers["customer_id"].astype("str"), name="customer_id")
     return pd.Series(probability, index=index, name="true_no_purchase_probability")
@@ -137,6 +142,13 @@ def _segment_seasonality(
     return np.stack(columns)[code] if columns else np.empty((0, horizon_days))
 
 
+def _with_churn_season(hazard: np.ndarray, calendar: pd.DataFrame, t0: int, n_days: int) -> np.ndarray:
+    """The hazard over days t0 .. t0 + n_days - 1 with the calendar's yearly factor, when the world has one."""
+    if "churn_seasonality" not in calendar:
+        return hazard
+    return seasonal_hazard(hazard, calendar["churn_seasonality"].to_numpy()[t0 : t0 + n_days][None, :])
+
+
 def _with_datetimes(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The frame with ``columns`` as datetime64[ns], so truth read back from CSV (ISO strings) works too."""
     return frame.assign(**{column: to_datetime_column(frame[column]) for column in columns})
@@ -187,6 +199,7 @@ def _window_probability_if_there(truth, customers, ids, started, as_of, t0, hori
     rows = np.flatnonzero(started)
     rate, hazard = _window_paths(paths, ids[rows], t0, horizon_days, first_day)
     season = _segment_seasonality(calendar, customers["segment"].to_numpy()[rows], t0, horizon_days)
+    hazard = _with_churn_season(hazard, calendar, t0, horizon_days)
     out[rows] = no_purchase_probability(rate * season, hazard)
     return out
 
@@ -224,6 +237,7 @@ def _there_given_silence(
             continue
         lo_day = t0 - span
         rate, hazard = _window_paths(paths, ids[rows], lo_day, span, first_day, allow_gaps=True)
+        hazard = _with_churn_season(hazard, calendar, lo_day, span)
         season = _segment_seasonality(calendar, season_all[rows], lo_day, span)
         day = lo_day + np.arange(span)
         silent = day[None, :] >= silent_from[rows][:, None]  # days of the silence; others count as neutral
@@ -311,7 +325,8 @@ def as_of_no_purchase_probability(
     known = _known_at(customers, tables, _with_datetimes(truth["paths"], ["start", "end"]), t0, computed)
     season = _segment_seasonality(calendar, customers["segment"].to_numpy()[computed], t0, horizon_days)
     rng = np.random.default_rng(seed)
-    if_there = _mean_over_futures(known, season, t0, horizon_days, replications, rng)
+    churn_season = _with_churn_season(np.ones((1, horizon_days)), calendar, t0, horizon_days)
+    if_there = _mean_over_futures(known, season, churn_season, t0, horizon_days, replications, rng)
     probability = np.full(len(ids), np.nan)
     probability[computed] = (1.0 - there) + there * if_there
     index = pd.Index(ids[wanted], name="customer_id", dtype="str")
@@ -549,12 +564,16 @@ def _hazard_on(paths: pd.DataFrame, ids: np.ndarray, day: np.ndarray) -> np.ndar
 def _mean_over_futures(
     known: _KnownAtT,
     season: np.ndarray,
+    churn_season: np.ndarray,
     t0: int,
     horizon_days: int,
     replications: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Mean over drawn futures of each known customer's window no-purchase probability if there at t0."""
+    """Mean over drawn futures of each known customer's window no-purchase probability if there at t0.
+
+    ``churn_season``: the hazard's yearly factor over the window (ones without), in the generator's way.
+    """
     n = len(known.people)
     days = t0 + np.arange(horizon_days)
     per_chunk = max(1, ROWS_PER_CHUNK // replications)
@@ -565,6 +584,7 @@ def _mean_over_futures(
             known.customers(first, last), t0, horizon_days, replications, rng
         )
         rate, hazard = _window_rate_and_hazard(people, complaints, manager_left_day, decline_day, days)
+        hazard = seasonal_hazard(hazard, churn_season)
         silent = no_purchase_probability(rate * np.repeat(season[first:last], replications, axis=0), hazard)
         out[first:last] = silent.reshape(last - first, replications).mean(axis=1)
     return out

@@ -23,6 +23,7 @@ from pipeline.bucket_store import (
     write_parquet,
 )
 from pipeline.config import Config, load_playbook
+from pipeline.definition import DefinitionOverride, apply_model_definition
 from pipeline.engine import load_buckets, open_engine
 from pipeline.errors import ChurnError, Interrupted
 from pipeline.history import previous_list, write_compared_with
@@ -51,6 +52,8 @@ class ScoringResult:
     lapsed: Path | None = None
     n_lapsed: int = 0
     contacts: tuple[tuple[str, int], ...] = ()  # contacts planned per channel, worklist and lapsed list together
+    # Settings scored with another value than the model's definition (--override-definition); empty normally.
+    definition_overrides: tuple[DefinitionOverride, ...] = ()
 
 
 def report_path_for(out: Path) -> Path:
@@ -74,15 +77,22 @@ def write_winback(
     progress: Callable[[str], None] = lambda m: None,
     scored_out: str | os.PathLike | None = None,
     note: Callable[[str], None] = lambda m: None,
+    override_definition: bool = False,
 ) -> ScoringResult:
     """Score every customer active at ``as_of`` (default: the day after the last event) and write the list, its
-    report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``)."""
+    report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``).
+
+    The churn definition and feature settings are the model's; a conflicting explicit setting in ``cfg`` is
+    refused unless ``override_definition`` (then used, and recorded).
+    """
     given, out = as_of, Path(out)
     scored_out = str(scored_out or scored_path_for(out))
     report, lapsed_out = report_path_for(out), lapsed_path_for(out)
     _check_places(data_dir, out, report, lapsed_out, scored_out)
     progress("loading the model")
     bundle = load_bundle(cfg, model_uri)
+    cfg, overrides = apply_model_definition(cfg, bundle.metadata, override=override_definition)
+    recorded = [override.describe() for override in overrides]
     playbook = load_playbook(cfg)
     version = bundle.version or "unknown"
     run = {"command": "churn score", "model_version": version}
@@ -111,7 +121,7 @@ def write_winback(
             if basis is not None:
                 write_compared_with(scored_root, basis)
             about = {"as_of": str(as_of.date()), "model_version": version,
-                     "compared_with": str(basis.as_of.date()) if basis else None}
+                     "compared_with": str(basis.as_of.date()) if basis else None, "definition_overrides": recorded}
             finish_scored_table(scored_root, written, about)
             outputs.file(out, frame_writer(spreadsheet_safe(winback[list(WINBACK_COLUMNS)]), out))
             outputs.file(lapsed_out, frame_writer(spreadsheet_safe(lapsed[list(LAPSED_COLUMNS)]), lapsed_out))
@@ -144,12 +154,13 @@ def write_winback(
          **{f"contacts.{channel}": float(n) for channel, n in contacts},
          "drift_features_warning": float((drift > cfg.scoring.drift_warning_psi).sum()),
          "drift_max_psi": float(drift.max()) if len(drift) else 0.0},
-        {"as_of": str(as_of.date()), "model_version": version, "engine": cfg.engine.kind},
+        {"as_of": str(as_of.date()), "model_version": version, "engine": cfg.engine.kind,
+         **({"definition_overrides": "; ".join(recorded)} if recorded else {})},
         report,
     )
     return ScoringResult(
         out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version, warnings,
-        lapsed_out, len(lapsed), contacts,
+        lapsed_out, len(lapsed), contacts, overrides,
     )
 
 

@@ -21,7 +21,7 @@ from models.drift import combined_counts, drift_counts, stability_from_counts
 from models.estimator import ChurnClassifier, FeatureSchemaMismatch
 from models.explain import Reasons, explains, population_typical, top_reasons
 from models.lapsed import LapsedSettings, lapsed_customers
-from models.modelframe import CutoffStats, model_specs, scoring_frame
+from models.modelframe import TIME_OF_YEAR_COLUMNS, CutoffStats, model_specs, scoring_frame
 from models.owners import customer_owners
 from models.plan import Playbook, deciding_families
 from models.snapshots import in_training_sample
@@ -86,7 +86,9 @@ def score_customers(
     ``stats``: the statistics over all customers when ``tables`` is one bucket (see ``scoring_frame``).
     """
     tables = prepare_tables(tables)  # once: the frame, the cut and the lookups below share it
-    frame = scoring_frame(tables, as_of, cfg.features, cfg.churn, stats)
+    # A model trained over more than a year takes the time of year as inputs: its schema says so.
+    seasonal = set(TIME_OF_YEAR_COLUMNS) <= set(model.schema.names)
+    frame = scoring_frame(tables, as_of, cfg.features, cfg.churn, stats, with_time_of_year=seasonal)
     features = frame[[c for c in frame.columns if c != "customer_id"]]
     try:
         model.schema.check(features)

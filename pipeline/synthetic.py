@@ -9,6 +9,9 @@ complaints, account-manager departure and, for price-sensitive customers, the li
 hazard that grows through the decline phase. A decline phase starts spontaneously or is triggered by those
 events, and also brings browsing visits without purchase. All paths are drawn first; death and purchases last,
 from the paths alone, so :func:`pipeline.oracle.true_no_purchase_probability` is exact given the truth tables.
+With ``seasonal_churn`` = A > 0 the hazard has a yearly cycle: the day's death draw uses
+min(h_i(d) x (1 + A cos(2 pi (day of year - CHURN_SEASON_PEAK_DAY) / 365.25)), HAZARD_CAP); the factor is the
+calendar's ``churn_seasonality`` column (present only then) and the paths keep h_i(d) without it.
 The pieces of the law that :func:`pipeline.oracle.as_of_no_purchase_probability` replays after a cutoff are
 public (complaint_outcomes, hazard_effects, decline_triggers, daily_log_multipliers, daily_rate_and_hazard and
 their formula helpers); the generator draws with them in a fixed order, so a seed gives the same world.
@@ -16,7 +19,9 @@ their formula helpers); the generator draws with them in a fixed order, so a see
 Truth tables: ``customers`` (latent traits; ``start_date``; ``decline_start``; ``death_date`` = first day with no
 chance to buy, NaT = alive at the end of history), ``paths`` (customer_id, start, end exclusive, rate, hazard;
 covering each customer from start_date to the end of history, also after death), ``calendar`` (date,
-seasonality_B2C, seasonality_B2B, price_index, promo_intensity). A purchase is a transaction with amount > 0;
+seasonality_B2C, seasonality_B2B, price_index, promo_intensity; churn_seasonality with ``seasonal_churn``).
+:func:`last_days_only` and :func:`transactions_only` cut what a world shows (not its law or truth): the
+history a business has kept, the tables it has. A purchase is a transaction with amount > 0;
 returns (amount < 0) are outside the latent purchase process.
 """
 
@@ -77,6 +82,7 @@ BASE_DECLINE_ONSET = 0.0011
 FRAILTY_SIGMA = 0.7
 SHARE_OF_WALLET_EFFECT = 1.5  # log-multiplier per unit of (0.5 - share of wallet)
 HAZARD_CAP = 0.3
+CHURN_SEASON_PEAK_DAY = 45  # day of the year when a seasonal hazard is highest (mid-February)
 SHORT_TENURE = ((0, 90, 3.0), (90, 180, 1.8))  # (from day, to day, hazard multiplier) after signup
 UNRESOLVED_FACTOR = 1.5
 NEVER_RESOLVED_PROBABILITY = 0.06  # plus 0.03 per severity step above 1
@@ -137,12 +143,21 @@ class _Population:
         return len(self.segment)
 
 
-def generate_world(n_customers: int, seed: int) -> World:
-    """A reproducible synthetic world of ``n_customers`` over 2023-01-02 .. 2025-12-28, with its latent truth."""
+def generate_world(n_customers: int, seed: int, *, seasonal_churn: float = 0.0) -> World:
+    """A reproducible synthetic world of ``n_customers`` over 2023-01-02 .. 2025-12-28, with its latent truth.
+
+    ``seasonal_churn``: amplitude A in [0, 1) of the hazard's yearly cycle (0: none, the same world as without).
+    """
     if n_customers < 1:
         raise ValueError(f"n_customers must be >= 1, got {n_customers}")
+    if not 0 <= seasonal_churn < 1:
+        raise ValueError(f"seasonal_churn must be in [0, 1), got {seasonal_churn}")
     rng = np.random.default_rng(seed)
     calendar = _calendar()
+    churn_season = None
+    if seasonal_churn:
+        churn_season = churn_seasonality(calendar["date"], seasonal_churn)
+        calendar = calendar.assign(churn_seasonality=churn_season)
     pop = _population(rng, n_customers)
     am_departed_day, manager_of = _account_managers(rng, pop)
     complaints = _latent_complaints(rng, pop)
@@ -152,7 +167,7 @@ def generate_world(n_customers: int, seed: int) -> World:
     )
     decline_day = _decline_onsets(rng, pop, complaints, manager_left_day)
     season = calendar[["seasonality_B2C", "seasonality_B2B"]].to_numpy().T
-    death_day, purchases, paths = _draw_lives(rng, pop, effects, decline_day, season)
+    death_day, purchases, paths = _draw_lives(rng, pop, effects, decline_day, season, churn_season)
 
     customer_ids = _ids("C", np.arange(1, pop.n + 1), 6)
     transactions = _transactions(rng, pop, purchases, death_day, calendar)
@@ -171,6 +186,35 @@ def generate_world(n_customers: int, seed: int) -> World:
         "calendar": calendar,
     }
     return World(tables=tables, truth=truth)
+
+
+def churn_seasonality(dates: pd.Series, amplitude: float) -> np.ndarray:
+    """The hazard's yearly factor on each date: 1 + amplitude x cos(2 pi (day of year - peak) / 365.25)."""
+    day_of_year = pd.DatetimeIndex(dates).day_of_year.to_numpy()
+    return 1 + amplitude * np.cos(2 * np.pi * (day_of_year - CHURN_SEASON_PEAK_DAY) / 365.25)
+
+
+def seasonal_hazard(hazard: np.ndarray, churn_season: np.ndarray) -> np.ndarray:
+    """The day's hazard of leaving with the yearly factor (days along the last axis), capped as the path's is."""
+    return np.minimum(hazard * churn_season, HAZARD_CAP)
+
+
+def last_days_only(tables: dict[str, pd.DataFrame], days: int) -> dict[str, pd.DataFrame]:
+    """The tables as a business that kept only the last ``days`` days of events would have them: transactions,
+    complaints (by opening) and visits from HISTORY_END - days on; customers and managers whole."""
+    if days < 1:
+        raise ValueError(f"days must be >= 1, got {days}")
+    first = HISTORY_END - pd.Timedelta(days=days)
+    kept = {"transactions": "timestamp", "complaints": "opened_at", "visits": "timestamp"}
+    return {
+        name: frame[frame[kept[name]] >= first].reset_index(drop=True) if name in kept else frame
+        for name, frame in tables.items()
+    }
+
+
+def transactions_only(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Only the transactions table: what a business without a CRM export has."""
+    return {"transactions": tables["transactions"]}
 
 
 def _calendar() -> pd.DataFrame:
@@ -421,10 +465,12 @@ def _draw_lives(
     effects: pd.DataFrame,
     decline_day: np.ndarray,
     season: np.ndarray,
+    churn_season: np.ndarray | None = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]:
     """Death day per customer, purchases as (customer, day) and the piecewise-constant paths, chunk by chunk.
 
-    Customers x days arrays are built one chunk of customers at a time to bound memory.
+    Customers x days arrays are built one chunk of customers at a time to bound memory. ``churn_season``: the
+    hazard's daily yearly factor (None: none); the paths hold the hazard without it.
     """
     death_day = np.empty(pop.n, dtype=np.int64)
     purchases, paths = [], []
@@ -447,7 +493,8 @@ def _draw_lives(
         )
         # Death on day d: the first day whose cumulative hazard -sum log(1 - h) reaches an Exp(1) draw,
         # the same law as a Bernoulli(h_d) death draw at the start of each day.
-        cumulative_hazard = np.cumsum(-np.log1p(-hazard), axis=1)
+        dying = hazard if churn_season is None else seasonal_hazard(hazard, churn_season[None, :])
+        cumulative_hazard = np.cumsum(-np.log1p(-dying), axis=1)
         death_day[rows] = (cumulative_hazard < rng.exponential(1.0, len(rows))[:, None]).sum(axis=1)
         alive = (days[None, :] >= pop.start_day[rows, None]) & (days[None, :] < death_day[rows, None])
         counts = rng.poisson(np.where(alive, rate * season[pop.segment[rows]], 0.0))

@@ -30,6 +30,7 @@ from pipeline.config import PROJECT_ROOT, Config
 from pipeline.errors import ModelError
 from pipeline.outputs import folder_lock
 
+ESTIMATE_TAG = "estimate.kind"  # which estimate a version's figures are (backtest or cross_fitted)
 MLFLOW_MAX_METRICS_PER_BATCH = 1000  # the limit of one log_batch call
 FEATURES_TAG = "feature_schema_hash"  # on each model version: the features it was trained on
 # The modules a pickled ChurnClassifier needs (tests/pipeline/test_tracking.py checks that they import nothing
@@ -190,15 +191,18 @@ def log_training_run(
     figures: dict[str, bytes],
     comparison_metric: str,
     comparison_value: float,
+    tags: dict[str, str] | None = None,
 ) -> RunOutcome:
     """Log one training run, register its model, and move the champion alias only if it beats the champion.
 
-    The registered version's description is the run's, followed by the champion decision.
+    The registered version's description is the run's, followed by the champion decision. ``tags`` go on the
+    run and on the registered version (e.g. which estimate the metrics are).
     """
     mlflow, client = connect(cfg)  # imports mlflow quietly: before any other mlflow import
     from mlflow.tracking.context.registry import resolve_tags  # who and what started it, as start_run records
 
     name, alias = cfg.tracking.registered_model, cfg.tracking.alias
+    tags = tags or {}
     experiment_id = mlflow.get_experiment_by_name(cfg.tracking.experiment).experiment_id
     created = client.create_run(
         experiment_id, start_time=int(record.started_at * 1000), run_name=record.name,
@@ -207,7 +211,7 @@ def log_training_run(
     with mlflow.start_run(run_id=created.info.run_id) as run, tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         mlflow.log_params(flatten({k: v for k, v in cfg.as_dict().items() if k != "source"}))
-        mlflow.set_tag("data_fingerprint", record.data_fingerprint)
+        mlflow.set_tags({"data_fingerprint": record.data_fingerprint, **tags})
         mlflow.log_text(yaml.safe_dump(cfg.as_dict(), sort_keys=False), "config.yaml")
         mlflow.log_metrics(metrics)
         _log_metric_steps(client, run.info.run_id, metric_steps)
@@ -244,8 +248,10 @@ def log_training_run(
         client.set_model_version_tag(name, version, comparison_metric, repr(comparison_value))
         features = str(bundle.metadata.get("feature_schema_hash", ""))
         client.set_model_version_tag(name, version, FEATURES_TAG, features)
+        for key, value in tags.items():
+            client.set_model_version_tag(name, version, key, value)
         promoted, decision = _promote_if_better(
-            client, name, alias, version, comparison_metric, comparison_value, features
+            client, name, alias, version, comparison_metric, comparison_value, features, tags.get(ESTIMATE_TAG)
         )
         client.update_model_version(name, version, description=f"{record.description} Champion: {decision}.")
         mlflow.set_tag("champion_decision", decision)
@@ -267,7 +273,9 @@ def _is_churn_model(info) -> bool:
     return "sklearn" in info.flavors and "feature_schema" in (info.metadata or {})
 
 
-def _promote_if_better(client, name, alias, version, metric, value, features: str) -> tuple[bool, str]:
+def _promote_if_better(client, name, alias, version, metric, value, features: str, kind=None) -> tuple[bool, str]:
+    """Move ``alias`` to ``version`` when the champion cannot score today's features or ``metric`` beats its;
+    ``kind``: which estimate the value is (said in the decision when the two were estimated differently)."""
     mlflow = _mlflow()
     try:
         current = client.get_model_version_by_alias(name, alias)
@@ -288,12 +296,20 @@ def _promote_if_better(client, name, alias, version, metric, value, features: st
         return True, (f"version {version} becomes {alias}: version {current.version} was trained on other "
                       "features, which scoring no longer builds")
     current_value = float(current.tags.get(metric, "nan"))
+    current_kind = current.tags.get(ESTIMATE_TAG)
+    caveat = (
+        f" (the figures are estimated differently: {kind or 'unknown'} vs {current_kind or 'unknown'})"
+        if kind != current_kind else ""
+    )
     if not np.isfinite(current_value) or value > current_value:
         client.set_registered_model_alias(name, alias, version)
-        return True, f"version {version} becomes {alias}: {metric} {value:.4f} beats version {current.version}'s {current_value:.4f}"
+        return True, (
+            f"version {version} becomes {alias}: {metric} {value:.4f} beats version {current.version}'s "
+            f"{current_value:.4f}{caveat}"
+        )
     return False, (
         f"{alias} stays version {current.version}: version {version}'s {metric} {value:.4f} "
-        f"does not beat {current_value:.4f}"
+        f"does not beat {current_value:.4f}{caveat}"
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,25 +12,35 @@ import pandas as pd
 
 from features import Tables
 from models.backtest import (
+    BACKTEST,
     LABEL,
     BacktestResult,
-    CutoffPlan,
-    backtest_plans,
+    EstimatePlan,
+    TooFewOutcomes,
     choose_calibration,
-    final_plan,
+    choose_estimate,
     fit_plan,
+    fit_uncalibrated,
     run_backtest,
+    run_cross_fit,
 )
 from models.backtest_summary import backtest_paragraph, mean_by_candidate
 from models.drift import reference_distributions
-from models.estimator import ChurnClassifier
+from models.estimator import Calibrator, ChurnClassifier
 from models.metrics import EmpParams
-from models.modelframe import fixed_categories, model_feature_columns, model_frames
+from models.modelframe import (
+    TIME_OF_YEAR_COLUMNS,
+    fixed_categories,
+    model_feature_columns,
+    model_frames,
+    spans_a_year,
+)
 from models.snapshots import snapshot_cutoffs
 from models.value import customer_value
 from pipeline import plots
 from pipeline.bucket_store import is_url
 from pipeline.config import Config
+from pipeline.definition import model_definition
 from pipeline.engine import (
     Buckets,
     Engine,
@@ -44,11 +53,17 @@ from pipeline.engine import (
 from pipeline.errors import ChurnError, Interrupted
 from pipeline.io import data_fingerprint
 from pipeline.outputs import signals_held
-from pipeline.tracking import ModelBundle, RunOutcome, RunRecord, log_training_run
+from pipeline.tracking import ESTIMATE_TAG, ModelBundle, RunOutcome, RunRecord, log_training_run
 
 COMPARISON_METRIC = "latest_cutoff_roc_auc"  # the version tag the champion decision compares
 # Metric name prefixes: sorted by name (and in the UI's chart sections, by prefix) the shipped model comes first.
 SHIPPED, SHIPPED_LATEST, PER_CUTOFF, OTHERS = "model/", "model_at_latest_cutoff/", "per_cutoff/", "vs/"
+
+
+# Fewer customers of either outcome than this cannot be split into training, early stopping and calibration;
+# and a cutoff that calibrates or evaluates needs a few of each (a calibration or a ROC curve needs both).
+MIN_CUSTOMERS_PER_OUTCOME = 10
+MIN_CUSTOMERS_PER_OUTCOME_AT_A_CUTOFF = 2
 
 
 @dataclass(frozen=True)
@@ -57,16 +72,23 @@ class TrainingResult:
     calibration: str
     outcome: RunOutcome
     n_snapshot_rows: int
+    estimate: dict  # kind, evaluation_cutoffs, summary: which estimate the metrics are, and why
 
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Snapshots (features, BG/NBD outputs, labels) at every cutoff, and where the data ends."""
+    """Snapshots (features, BG/NBD outputs, labels) at every cutoff, where the data ends and its history starts."""
 
     snapshots: pd.DataFrame
     cutoffs: list[pd.Timestamp]
     end: pd.Timestamp
     columns: list[str]
+    start: pd.Timestamp | None = None
+    time_of_year: bool = False  # the snapshots hold the as-of date's time of year (cutoffs a year apart)
+
+    @property
+    def history_days(self) -> int:
+        return (self.end - self.start).days if self.start is not None else 0
 
 
 def training_data(tables: Tables, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingData:
@@ -78,27 +100,75 @@ def training_data(tables: Tables, cfg: Config, progress: Callable[[str], None] =
 def snapshot_data(
     engine: Engine, buckets: Buckets, cfg: Config, progress: Callable[[str], None] = lambda m: None
 ) -> TrainingData:
-    """Snapshots at the configured cutoffs, the latest with its label window ending by the data's last day.
+    """Snapshots at the cutoffs the history allows (:func:`models.snapshots.snapshot_cutoffs`), the latest with
+    its label window ending by the last transaction's day.
 
     Built where the buckets are, with the statistics of every customer, for the customers of the training
     sample (``engine.snapshot_customer_share``); rows sorted by cutoff, then customer, whatever the bucketing.
     """
+    if buckets.purchases is None:
+        raise _history_too_short(None, None, cfg)
+    # Labels come from the transactions: outcomes are observed up to the last one, even where visits or
+    # complaints go on after it.
+    start, end = buckets.purchases
     cutoffs = snapshot_cutoffs(
-        buckets.end - pd.Timedelta(days=1), cfg.churn.horizon_days, cfg.training.cutoff_step_days,
-        cfg.training.n_cutoffs,
+        end - pd.Timedelta(days=1), cfg.churn.horizon_days, cfg.training.cutoff_step_days,
+        cfg.training.n_cutoffs, history_start=start, min_history_days=cfg.training.min_history_days,
     )
+    if not cutoffs:
+        raise _history_too_short(start, end, cfg)
     progress(f"features at {len(cutoffs)} cutoffs in {len(buckets)} bucket(s)")
     stats = global_stats(engine, buckets, cutoffs, cfg.features)
+    seasonal = spans_a_year(cutoffs)
     parts = engine.gather(
         engine.map(
             model_frames, buckets.handles, cutoffs=cutoffs, settings=cfg.features, churn=cfg.churn, stats=stats,
-            customer_share=cfg.engine.snapshot_customer_share,
+            customer_share=cfg.engine.snapshot_customer_share, with_time_of_year=seasonal,
         )
     )
     snapshots = pd.concat(parts, ignore_index=True)
     if len(parts) > 1:
         snapshots = snapshots.sort_values(["as_of", "customer_id"], kind="stable", ignore_index=True)
-    return TrainingData(snapshots, cutoffs, buckets.end, model_feature_columns(snapshots))
+    data = TrainingData(snapshots, cutoffs, end, model_feature_columns(snapshots), start, seasonal)
+    _check_outcomes(data, cfg)
+    return data
+
+
+def _history_too_short(start: pd.Timestamp | None, end: pd.Timestamp | None, cfg: Config) -> ChurnError:
+    """The refusal when not one cutoff has both its history and its label window inside the data."""
+    horizon, minimum = cfg.churn.horizon_days, cfg.training.min_history_days
+    held = (
+        f"{(end - start).days} days of transactions ({start.date()} to {(end - pd.Timedelta(days=1)).date()})"
+        if start is not None else "no transactions"
+    )
+    return ChurnError(
+        f"Too little history to train: the data holds {held}; training needs at least "
+        f"churn.horizon_days + training.min_history_days = {horizon} + {minimum} = {horizon + minimum} days "
+        "(the history before a cutoff, then a whole label window after it).",
+        "give more history, or lower --horizon-days (churn.horizon_days) or training.min_history_days in "
+        "the config",
+    )
+
+
+def _check_outcomes(data: TrainingData, cfg: Config) -> None:
+    """Refuse snapshots with too few customers who churned or who stayed, overall or at a cutoff (any may
+    calibrate or evaluate), to learn and calibrate anything from."""
+    snapshots = data.snapshots
+    groups = [("the cutoffs together", snapshots, MIN_CUSTOMERS_PER_OUTCOME)] + [
+        (f"the cutoff {c.date()}", snapshots[snapshots["as_of"] == c], MIN_CUSTOMERS_PER_OUTCOME_AT_A_CUTOFF)
+        for c in data.cutoffs
+    ]
+    for where, rows, needed in groups:
+        churned = rows.loc[rows[LABEL].astype(bool), "customer_id"].nunique()
+        stayed = rows.loc[~rows[LABEL].astype(bool), "customer_id"].nunique()
+        if min(churned, stayed) < needed:
+            raise ChurnError(
+                f"Too few customers to train: at {where}, {churned} active customer(s) churned and {stayed} "
+                f"stayed (no purchase / a purchase in the {cfg.churn.horizon_days} days after the cutoff); "
+                f"training needs at least {needed} customers of each there.",
+                "give data with more customers or more history; check that transactions.* holds the purchases "
+                "(amount > 0) up to the end of the data",
+            )
 
 
 def _fit_options(cfg: Config) -> dict:
@@ -109,69 +179,149 @@ def _fit_options(cfg: Config) -> dict:
     }
 
 
-def backtest_model(
-    data: TrainingData, cfg: Config, progress: Callable[[str], None] = lambda m: None
-) -> tuple[BacktestResult, str]:
-    """The rolling-origin backtest of the model and the baselines, and the calibration method it picks."""
+def _metric_options(cfg: Config) -> dict:
+    emp = cfg.evaluation.emp
+    return {
+        "k": cfg.evaluation.top_fraction,
+        "emp_params": EmpParams(emp.alpha, emp.beta, emp.incentive_cost, emp.contact_cost, emp.clv),
+    }
 
+
+def _value_of(cfg: Config) -> Callable[[pd.DataFrame], object]:
     def value_of(rows: pd.DataFrame):
         return customer_value(
             rows, window_days=cfg.scoring.value_window_days, horizon_days=cfg.churn.horizon_days,
             margin_rate=cfg.scoring.margin_rate,
         )
 
-    emp = cfg.evaluation.emp
-    metric_options = {
-        "k": cfg.evaluation.top_fraction,
-        "emp_params": EmpParams(emp.alpha, emp.beta, emp.incentive_cost, emp.contact_cost, emp.clv),
-    }
-    with _plan_errors_explained(data):
-        plans = backtest_plans(data.cutoffs, cfg.training.eval_cutoffs, cfg.churn.horizon_days)
-    backtest = run_backtest(
-        data.snapshots, plans, data.columns, cfg.model.lightgbm, value_of,
-        metric_options=metric_options, progress=progress, **_fit_options(cfg),
-    )
-    return backtest, choose_calibration(backtest.metrics, cfg.training.calibration)
+    return value_of
 
 
-@contextmanager
-def _plan_errors_explained(data: TrainingData):
-    """A cutoff grid too short for a train/calibrate/evaluate split becomes a ChurnError the CLI can show."""
+@dataclass(frozen=True)
+class ShippedModel:
+    """The model that ships, the cutoffs its booster trained on and the one its calibrator was fitted at."""
+
+    model: ChurnClassifier
+    train_cutoffs: tuple[pd.Timestamp, ...]
+    calibration_cutoff: pd.Timestamp
+
+
+@dataclass(frozen=True)
+class ModelEstimate:
+    """The reported estimate (metrics and predictions per evaluation cutoff), which one it is, and the calibration
+    method it picks; cross-fitted, also the calibrators the shipped model takes (fitted on out-of-fold scores)."""
+
+    plan: EstimatePlan
+    backtest: BacktestResult
+    calibration: str
+    calibrators: dict[str, Calibrator] | None = None
+
+
+def estimate_plan(data: TrainingData, cfg: Config) -> EstimatePlan:
+    """The rolling-origin backtest when the history has room for it, else the cross-fitted estimate."""
+    return choose_estimate(data.cutoffs, data.end, cfg.churn.horizon_days, cfg.training.eval_cutoffs)
+
+
+def estimate_model(
+    data: TrainingData, cfg: Config, progress: Callable[[str], None] = lambda m: None
+) -> ModelEstimate:
+    """The model's and the baselines' metrics on the estimate :func:`estimate_plan` chooses, and the calibration."""
+    plan = estimate_plan(data, cfg)
+    if plan.kind == BACKTEST:
+        backtest = run_backtest(
+            data.snapshots, list(plan.plans), data.columns, cfg.model.lightgbm, _value_of(cfg),
+            metric_options=_metric_options(cfg), progress=progress, **_fit_options(cfg),
+        )
+        return ModelEstimate(plan, backtest, choose_calibration(backtest.metrics, cfg.training.calibration))
     try:
-        yield
-    except ValueError as error:
-        span = f"{min(data.cutoffs).date()} to {max(data.cutoffs).date()}" if data.cutoffs else "none"
+        cross = run_cross_fit(
+            data.snapshots, plan.evaluation_cutoffs, data.columns, cfg.model.lightgbm, _value_of(cfg),
+            n_folds=cfg.training.cross_fit_folds, metric_options=_metric_options(cfg), progress=progress,
+            **_fit_options(cfg),
+        )
+    except TooFewOutcomes as error:
         raise ChurnError(
-            f"cannot split the snapshots into training, calibration and evaluation: {error} "
-            f"(snapshot cutoffs: {span})",
-            hint="give more history in the data, or change training.n_cutoffs / training.cutoff_step_days "
-            "/ training.eval_cutoffs in the config",
-        ) from error
+            f"Too few customers to cross-fit: {error}.",
+            "give data with more customers, or fewer training.cross_fit_folds in the config",
+        ) from None
+    method = choose_calibration(cross.backtest.metrics, cfg.training.calibration)
+    return ModelEstimate(plan, cross.backtest, method, cross.calibrators)
 
 
-def fit_final_model(data: TrainingData, cfg: Config, method: str) -> tuple[ChurnClassifier, CutoffPlan]:
-    """The model that ships: trained on every outcome observed by the data's end, calibrated with ``method``."""
-    with _plan_errors_explained(data):
-        plan = final_plan(data.cutoffs, data.end, cfg.churn.horizon_days)
-    fitted = fit_plan(data.snapshots, plan, data.columns, cfg.model.lightgbm, **_fit_options(cfg))
-    return fitted.calibrated[method].set_params(contribution_method=cfg.model.contributions), plan
+def fit_shipped_model(
+    data: TrainingData,
+    cfg: Config,
+    plan: EstimatePlan,
+    method: str,
+    calibrators: dict[str, Calibrator] | None = None,
+) -> ShippedModel:
+    """The model that ships, calibrated with ``method``: after a backtest, trained on every label window that
+    ends before the latest observed one and calibrated on that one; cross-fitted, trained on every cutoff and
+    calibrated with the out-of-fold ``calibrators``."""
+    contributions = {"contribution_method": cfg.model.contributions}
+    if plan.kind == BACKTEST:
+        fitted = fit_plan(data.snapshots, plan.final, data.columns, cfg.model.lightgbm, **_fit_options(cfg))
+        model = fitted.calibrated[method].set_params(**contributions)
+        return ShippedModel(model, plan.final.train_cutoffs, plan.final.calibration_cutoff)
+    booster, _recency = fit_uncalibrated(data.snapshots, data.columns, cfg.model.lightgbm, **_fit_options(cfg))
+    model = ChurnClassifier.calibrated_with(booster, calibrators[method], **contributions)
+    return ShippedModel(model, tuple(data.cutoffs), max(plan.evaluation_cutoffs))
 
 
-def model_metadata(
-    model: ChurnClassifier, data: TrainingData, plan: CutoffPlan, backtest: BacktestResult, method: str, cfg: Config
-) -> dict:
-    """What travels with a shipped model: schema, training distributions, backtest figures (the baselines' too),
-    config."""
-    training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), data.columns]
-    metrics = backtest.metrics
+def _dates(cutoffs) -> str:
+    return ", ".join(str(pd.Timestamp(c).date()) for c in cutoffs)
+
+
+def estimate_summary(estimate: ModelEstimate, data: TrainingData, cfg: Config) -> str:
+    """One plain sentence: which estimate the reported metrics are, and why."""
+    plan, horizon = estimate.plan, cfg.churn.horizon_days
+    n_eval, wanted = len(plan.evaluation_cutoffs), cfg.training.eval_cutoffs
+    history = f"{data.history_days} days of history"
+    if plan.kind == BACKTEST and n_eval >= wanted:
+        return (
+            f"Rolling-origin backtest at {n_eval} evaluation cutoff(s) ({_dates(plan.evaluation_cutoffs)}): "
+            "each scored by a model trained on earlier label windows and calibrated on a later one, as the "
+            "shipped model is."
+        )
+    if plan.kind == BACKTEST:
+        return (
+            f"Rolling-origin backtest at {n_eval} evaluation cutoff(s) ({_dates(plan.evaluation_cutoffs)}) "
+            f"instead of training.eval_cutoffs = {wanted}: the {history} leave room for only {n_eval} (an "
+            f"evaluation cutoff needs two {horizon}-day label windows of snapshots before it)."
+        )
+    needed = cfg.training.min_history_days + 3 * horizon
+    return (
+        f"Cross-fitted estimate at {n_eval} cutoff(s) ({_dates(plan.evaluation_cutoffs)}), not a backtest: "
+        f"the {history} are too short for a rolling-origin backtest (about training.min_history_days + 3 x "
+        f"horizon = {needed} days), so each customer was scored by a model trained on the other customers "
+        f"({cfg.training.cross_fit_folds} folds) over the same period; it cannot show how the model holds up "
+        "as time moves on and is likely optimistic."
+    )
+
+
+def model_metadata(shipped: ShippedModel, estimate: ModelEstimate, data: TrainingData, cfg: Config) -> dict:
+    """What travels with a shipped model: schema, training distributions, the estimate and the baselines' figures,
+    the definition of churn and of the features, and the config."""
+    method = estimate.calibration
+    training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(shipped.train_cutoffs), data.columns]
+    # One value per snapshot, one at scoring: a drift measure of the time of year would always cry wolf.
+    drift_reference = training_rows.drop(columns=list(TIME_OF_YEAR_COLUMNS), errors="ignore")
+    metrics = estimate.backtest.metrics
     latest = metrics[metrics["eval_cutoff"] == metrics["eval_cutoff"].max()]
     chosen = latest.set_index("candidate").loc[f"model_{method}"]
+    config = cfg.as_dict()
     return {
-        "feature_schema": model.schema.to_dict(),
-        "feature_schema_hash": model.schema.fingerprint,
-        "training_distributions": reference_distributions(training_rows),
-        "config": cfg.as_dict(),
+        "feature_schema": shipped.model.schema.to_dict(),
+        "feature_schema_hash": shipped.model.schema.fingerprint,
+        "training_distributions": reference_distributions(drift_reference),
+        "definition": {**model_definition(cfg), "time_of_year": data.time_of_year},
+        "config": config,
         "calibration": method,
+        "estimate": {
+            "kind": estimate.plan.kind,
+            "evaluation_cutoffs": [str(c.date()) for c in estimate.plan.evaluation_cutoffs],
+            "summary": estimate_summary(estimate, data, cfg),
+        },
         "latest_backtest_metrics": {k: float(v) for k, v in chosen.drop("eval_cutoff").items()},
         # The baselines at the same cutoff, so the scoring report can compare the model with them in words.
         "latest_backtest_baselines": {
@@ -180,15 +330,15 @@ def model_metadata(
         },
         "latest_backtest_cutoff": str(pd.Timestamp(chosen["eval_cutoff"]).date()),
         "emp_targeting_fraction": float(chosen["emp_fraction"]),
-        "train_cutoffs": [str(c.date()) for c in plan.train_cutoffs],
-        "calibration_cutoff": str(plan.calibration_cutoff.date()),
+        "train_cutoffs": [str(c.date()) for c in shipped.train_cutoffs],
+        "calibration_cutoff": str(shipped.calibration_cutoff.date()),
     }
 
 
 def train_and_register(
     data_dir: str | os.PathLike, cfg: Config, progress: Callable[[str], None] = lambda m: None
 ) -> TrainingResult:
-    """Train on every fully observed snapshot of ``data_dir``, backtest, log to MLflow and register.
+    """Train on every fully observed snapshot of ``data_dir``, estimate, log to MLflow and register.
 
     The snapshots are built on the configured engine; the model is trained here, on one machine. The MLflow run
     spans the whole training: it starts now, though it is written only once the model is trained.
@@ -197,17 +347,22 @@ def train_and_register(
     with open_engine(cfg.engine) as engine:
         progress(f"loading the data ({engine.name} engine)")
         data = snapshot_data(engine, load_buckets(engine, data_dir, cfg.engine, cfg.input.limits()), cfg, progress)
-    backtest, method = backtest_model(data, cfg, progress)
+    estimate = estimate_model(data, cfg, progress)
+    backtest, method = estimate.backtest, estimate.calibration
     progress("final model")
-    model, plan = fit_final_model(data, cfg, method)
-    metadata = model_metadata(model, data, plan, backtest, method, cfg)
+    shipped = fit_shipped_model(data, cfg, estimate.plan, method, estimate.calibrators)
+    metadata = model_metadata(shipped, estimate, data, cfg)
+    model = shipped.model
     bundle = ModelBundle(model, metadata)
-    training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(plan.train_cutoffs), [*data.columns, LABEL]]
+    training_rows = data.snapshots.loc[
+        data.snapshots["as_of"].isin(shipped.train_cutoffs), [*data.columns, LABEL]
+    ]
     fingerprint = data_fingerprint(data_dir)
     source = str(data_dir) if is_url(data_dir) else str(Path(data_dir).resolve())
+    described = metadata["estimate"]
     record = RunRecord(
         name=f"train h{cfg.churn.horizon_days} as of {data.end.date()}",
-        description=run_description(data, plan, backtest, method, cfg, source, fingerprint),
+        description=run_description(data, shipped, estimate, cfg, source, fingerprint),
         started_at=started_at,
         data_source=source,
         data_fingerprint=fingerprint,
@@ -228,6 +383,12 @@ def train_and_register(
                 figures=_figures(backtest, method, model, training_rows[data.columns]),
                 comparison_metric=COMPARISON_METRIC,
                 comparison_value=metadata["latest_backtest_metrics"]["roc_auc"],
+                tags={
+                    ESTIMATE_TAG: described["kind"],
+                    "estimate.evaluation_cutoffs": ", ".join(described["evaluation_cutoffs"]),
+                    "estimate.summary": described["summary"],
+                    "history_days": str(data.history_days),
+                },
             )
     except KeyboardInterrupt:
         if outcome is None:
@@ -235,22 +396,23 @@ def train_and_register(
         raise Interrupted(
             f"stopped after training finished: MLflow run {outcome.run_id} was logged and {outcome.decision}."
         ) from None
-    return TrainingResult(backtest, method, outcome, len(data.snapshots))
+    return TrainingResult(backtest, method, outcome, len(data.snapshots), described)
 
 
 def run_description(
-    data: TrainingData, plan: CutoffPlan, backtest: BacktestResult, method: str, cfg: Config, source: str,
-    fingerprint: str,
+    data: TrainingData, shipped: ShippedModel, estimate: ModelEstimate, cfg: Config, source: str, fingerprint: str
 ) -> str:
-    """One paragraph on what was trained on what, and how it did against the baselines."""
-    train = plan.train_cutoffs
+    """One paragraph on what was trained on what, how it was estimated, and how it did against the baselines."""
+    train = shipped.train_cutoffs
     n_rows = int(data.snapshots["as_of"].isin(train).sum())
+    method = estimate.calibration
     return (
         f"Churn = no purchase in the {cfg.churn.horizon_days} days after a cutoff, for customers who bought in "
         f"the {cfg.churn.active_window_days} days before it. LightGBM trained on {n_rows:,} snapshot rows at "
         f"{len(train)} cutoff(s) from {min(train).date()} to {max(train).date()}, calibrated ({method}) on "
-        f"{plan.calibration_cutoff.date()}; data {source} up to {(data.end - pd.Timedelta(days=1)).date()} "
-        f"(fingerprint {fingerprint}). {backtest_paragraph(backtest.metrics, f'model_{method}')}"
+        f"{shipped.calibration_cutoff.date()}; data {source} up to {(data.end - pd.Timedelta(days=1)).date()} "
+        f"(fingerprint {fingerprint}). {estimate_summary(estimate, data, cfg)} "
+        f"{backtest_paragraph(estimate.backtest.metrics, f'model_{method}')}"
     )
 
 

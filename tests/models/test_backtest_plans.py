@@ -9,7 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models import backtest
-from models.backtest import CutoffPlan, backtest_plans, choose_calibration, final_plan, plan_for
+from models.backtest import (
+    CutoffPlan,
+    backtest_plans,
+    choose_calibration,
+    choose_estimate,
+    customer_folds,
+    final_plan,
+    plan_for,
+)
+from models.estimator import ChurnBooster
 from tests.models.small_model import SmallLightGBM
 
 # Twelve cutoffs 30 days apart from 2023-01-01 (the default config: n_cutoffs 12, step 30, horizon 90).
@@ -234,3 +243,82 @@ def test_run_backtest_fits_with_the_fixed_categories_it_is_given(monkeypatch):
     assert set(result.metrics["candidate"]) >= {"model_isotonic", "model_sigmoid", "baseline_recency"}
     assert len(schemas) == 1
     assert schemas[0].categories == {"plan": ("basic", "plus", "pro")}
+
+
+# ---------------------------------------------------------------------------------------------- the estimate
+
+
+def test_the_full_backtest_when_every_evaluation_cutoff_has_a_plan():
+    estimate = choose_estimate(C, pd.Timestamp("2024-02-25"), HORIZON, eval_cutoffs=3)
+    assert estimate.kind == "backtest"
+    assert estimate.evaluation_cutoffs == tuple(C[9:])
+    assert list(estimate.plans) == backtest_plans(C, 3, HORIZON)  # as before: the sample world's backtest
+    assert estimate.final == CutoffPlan(tuple(C[:9]), C[11])
+
+
+def test_fewer_evaluation_cutoffs_when_only_the_latest_have_a_plan():
+    # Eight cutoffs, Jan 1 .. Jul 30. E = c6 = Jun 30: windows ending by Jun 30 start by Apr 1 (c3), which
+    # calibrates; c0 = Jan 1 ends exactly on Apr 1 and trains. E = c5 = May 31: calibrate on c2 = Mar 2, and
+    # nothing ends by Mar 2. So only c6 and c7 have a plan: two evaluation cutoffs instead of three.
+    estimate = choose_estimate(C[:8], C[7] + pd.Timedelta(days=HORIZON), HORIZON, eval_cutoffs=3)
+    assert estimate.kind == "backtest"
+    assert estimate.evaluation_cutoffs == (C[6], C[7])
+    assert [p.calibration_cutoff for p in estimate.plans] == [C[3], C[4]]
+    assert [p.train_cutoffs for p in estimate.plans] == [(C[0],), (C[0], C[1])]
+
+
+def test_cross_fitted_when_no_cutoff_has_a_plan():
+    # Five cutoffs, Jan 1 .. May 1: E = May 1 calibrates on Jan 31 (c1) and nothing ends by Jan 31.
+    estimate = choose_estimate(C[:5], C[4] + pd.Timedelta(days=HORIZON), HORIZON, eval_cutoffs=3)
+    assert estimate.kind == "cross_fitted"
+    assert estimate.evaluation_cutoffs == tuple(C[2:5])
+    assert estimate.plans == () and estimate.final is None
+    one = choose_estimate(C[:1], C[0] + pd.Timedelta(days=HORIZON), HORIZON, eval_cutoffs=3)
+    assert (one.kind, one.evaluation_cutoffs) == ("cross_fitted", (C[0],))
+
+
+def test_customer_folds_keep_every_row_of_a_customer_together():
+    rng = np.random.default_rng(2)
+    ids = pd.Series([f"c{i:04d}" for i in rng.integers(0, 1000, 5000)])
+    folds = customer_folds(ids, 5, seed=42)
+    assert set(np.unique(folds)) == {0, 1, 2, 3, 4}
+    assert (pd.Series(folds).groupby(ids.to_numpy()).nunique() == 1).all()
+    per_fold = pd.Series(folds).groupby(folds).apply(lambda f: ids[f.index].nunique())
+    assert per_fold.between(150, 250).all()  # 1000 customers, about 200 each
+    # the same customer, the same fold, whatever the order; another seed, other folds
+    shuffled = ids.sample(frac=1.0, random_state=0)
+    assert (customer_folds(shuffled, 5, seed=42) == folds[shuffled.index]).all()
+    assert (customer_folds(ids, 5, seed=43) != folds).any()
+
+
+def test_cross_fitting_scores_each_customer_with_a_booster_that_never_saw_it(monkeypatch):
+    cutoffs = [pd.Timestamp("2023-01-01") + pd.Timedelta(days=30 * i) for i in range(3)]
+    snapshots = _snapshots(cutoffs)
+    trained_on = []
+    real_fit = ChurnBooster.fit
+
+    def recording_fit(self, x, y, eval_set=None):
+        rows = x.index.append(eval_set[0].index)
+        trained_on.append(set(snapshots.loc[rows, "customer_id"]))
+        return real_fit(self, x, y, eval_set=eval_set)
+
+    monkeypatch.setattr(ChurnBooster, "fit", recording_fit)
+    result = backtest.run_cross_fit(
+        snapshots, tuple(cutoffs[1:]), ["days_since_last_purchase", "plan"], SmallLightGBM(),
+        lambda rows: np.full(len(rows), 100.0),
+        n_folds=3, seed=1, early_stopping_share=0.2, metric_options={"k": 0.1},
+    )
+    folds = pd.Series(customer_folds(snapshots["customer_id"], 3, seed=1), index=snapshots["customer_id"])
+    members = [set(folds.index[folds == k]) for k in range(3)]
+    assert len(trained_on) == 3
+    for k, seen in enumerate(trained_on):
+        assert not seen & members[k]  # the booster scoring fold k never trained on fold k
+        assert seen == set().union(*members) - members[k]  # and trained on every other customer
+    predictions = result.backtest.predictions
+    assert sorted(predictions["eval_cutoff"].unique()) == cutoffs[1:]
+    for _, rows in predictions.groupby("eval_cutoff"):
+        assert sorted(rows["customer_id"]) == sorted(set(snapshots["customer_id"]))
+    assert set(result.calibrators) == {"isotonic", "sigmoid"}
+    assert set(result.backtest.metrics["candidate"]) == {
+        "model_uncalibrated", "model_isotonic", "model_sigmoid", "baseline_recency", "baseline_bgnbd"
+    }

@@ -7,6 +7,7 @@ from scipy import integrate, stats
 from scipy.special import hyp2f1
 
 from models.bgnbd import (
+    FALLBACK_PARAMS,
     BgNbdParams,
     bgnbd_features,
     expected_purchases,
@@ -259,3 +260,54 @@ def test_the_fit_uses_a_stable_hash_sample_of_customers_beyond_the_cap():
     assert set(fit_sample(shuffled, 150).index) == set(sample.index)
     assert fit_bgnbd(shuffled.sort_index(), max_customers=150) == fit_bgnbd(sample, max_customers=10**9)
     assert fit_bgnbd(summary, max_customers=150) != fit_bgnbd(summary, max_customers=10**9)
+
+
+# ---------------------------------------------------------------------------------------------- degenerate data
+# BG/NBD is a baseline and a feature: it must never stop training or scoring.
+
+
+def _transactions(ids, days, amounts, start="2024-01-01") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": pd.array(ids, dtype="str"),
+            "timestamp": pd.Timestamp(start) + pd.to_timedelta(days, unit="D"),
+            "amount": np.asarray(amounts, float),
+        }
+    )
+
+
+def test_no_purchase_before_the_as_of_date_gives_the_fallback_parameters():
+    transactions = _transactions(["a", "b"], [10, 20], [30.0, 15.0])
+    # as_of before the data: nothing to fit, and no active customer either
+    assert fit_bgnbd(rfm_summary(transactions, "2023-06-01")) == FALLBACK_PARAMS
+    features = bgnbd_features(transactions, ["a"], "2023-06-01", 28)
+    # "a" has no purchase before as_of: the prior of a new customer under the fallback (r = alpha = 1, in
+    # weeks): P(alive) = 1 and P(no purchase in 4 weeks) = (alpha / (alpha + 4))^r = 1/5.
+    assert features.loc["a", "bgnbd_p_alive"] == 1.0
+    assert features.loc["a", "bgnbd_p_no_purchase"] == pytest.approx(0.2)
+    assert np.isfinite(features.to_numpy()).all()
+
+
+def test_only_returns_give_the_fallback_parameters():
+    transactions = _transactions(["a", "a", "b"], [1, 5, 9], [-10.0, -5.0, -2.5])
+    assert rfm_summary(transactions, "2024-03-01").empty
+    assert fit_bgnbd(rfm_summary(transactions, "2024-03-01")) == FALLBACK_PARAMS
+
+
+def test_a_world_of_one_customer_fits_finite_parameters_and_probabilities():
+    transactions = _transactions(["a"] * 4, [0, 14, 30, 41], [10.0, 12.0, 9.0, 11.0])
+    summary = rfm_summary(transactions, "2024-03-01")
+    params = fit_bgnbd(summary)
+    assert all(np.isfinite(v) and v > 0 for v in vars(params).values())
+    features = bgnbd_features(transactions, ["a"], "2024-03-01", 28, params)
+    assert features.loc["a"].between(0, np.inf).all() and features.loc["a", "bgnbd_p_no_purchase"] <= 1
+
+
+def test_a_fit_that_ends_non_finite_gives_the_fallback_parameters(monkeypatch):
+    import models.bgnbd
+
+    class NonFinite:
+        fun, x, message = np.nan, np.zeros(4), "made up"
+
+    monkeypatch.setattr(models.bgnbd, "minimize", lambda *args, **kwargs: NonFinite())
+    assert fit_bgnbd(summary_of([1, 2], [3.0, 4.0], [10.0, 10.0])) == FALLBACK_PARAMS

@@ -20,6 +20,34 @@ def test_latest_cutoff_has_its_whole_label_window_in_the_data():
     assert snapshot_cutoffs(pd.Timestamp("2024-06-30"), 1, 7, 1) == [pd.Timestamp("2024-06-30")]
 
 
+def test_only_cutoffs_with_the_minimum_history_before_them_are_kept():
+    # The day after the last event is 2024-07-01 (horizon 90: latest 2024-04-02); the history starts on
+    # 2024-01-10 and 60 days are needed: the earliest allowed cutoff is Jan 10 + 60 days = Mar 10 (21 days to
+    # Jan 31, 29 in February 2024, 10 in March). Of the grid Apr 2, Mar 3, Feb 2, Jan 3 only Apr 2 is left.
+    cutoffs = snapshot_cutoffs(
+        pd.Timestamp("2024-06-30 15:00"), 90, 30, 4, history_start=pd.Timestamp("2024-01-10 08:00"),
+        min_history_days=60,
+    )
+    assert cutoffs == [pd.Timestamp("2024-04-02")]
+    # a cutoff exactly min_history_days after the history's first midnight is kept: Jan 3 + 60 = Mar 3
+    kept = snapshot_cutoffs(
+        pd.Timestamp("2024-06-30"), 90, 30, 4, history_start=pd.Timestamp("2024-01-03 23:59"), min_history_days=60
+    )
+    assert kept == [pd.Timestamp("2024-03-03"), pd.Timestamp("2024-04-02")]
+    # n_cutoffs is a maximum: a long history still gives at most that many
+    assert len(snapshot_cutoffs(pd.Timestamp("2024-06-30"), 90, 30, 4, history_start="2015-01-01")) == 4
+    # too short a history: none
+    assert snapshot_cutoffs(pd.Timestamp("2024-06-30"), 90, 30, 4, history_start="2024-03-01",
+                            min_history_days=90) == []
+
+
+def test_a_cutoff_before_any_purchase_gives_no_rows_and_no_error():
+    tables = make_tables(world_frames())  # purchases from 2024-02-11
+    frames = model_frames(tables, [pd.Timestamp("2000-01-01"), T], SETTINGS, CHURN)
+    assert frames["as_of"].eq(T).all()
+    assert len(frames) == len(build_feature_table(tables, T, SETTINGS, CHURN))
+
+
 def test_snapshots_stack_features_and_labels_per_cutoff():
     tables = make_tables(world_frames())
     earlier = T - pd.Timedelta(days=7)

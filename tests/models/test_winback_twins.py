@@ -30,7 +30,7 @@ from pipeline.scoring import (
     worklists,
 )
 from pipeline.synthetic import generate_world
-from pipeline.train import fit_final_model, training_data
+from pipeline.train import estimate_plan, fit_shipped_model, training_data
 
 TEST_CONFIG = PROJECT_ROOT / "configs" / "test.yaml"
 PLAIN, COMPLAINER = "TWIN-PLAIN", "TWIN-COMPLAINT"
@@ -56,8 +56,8 @@ def trained(world, cfg):
     snapshots.loc[planted, "open_complaints"] = snapshots.loc[planted, "open_complaints"] + 1.0
     snapshots.loc[planted, "churned"] = True
     data = replace(data, snapshots=snapshots)
-    model, _ = fit_final_model(data, cfg, "isotonic")
-    return model
+    shipped = fit_shipped_model(data, cfg, estimate_plan(data, cfg), "isotonic")
+    return shipped.model
 
 
 def with_twins(world: dict[str, pd.DataFrame], as_of: pd.Timestamp) -> dict[str, pd.DataFrame]:

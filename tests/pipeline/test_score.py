@@ -375,12 +375,29 @@ def test_a_killed_run_leaves_the_previous_list_and_the_next_run_sweeps_its_temp_
 # ------------------------------------------------------------------------------------------------- refusals
 
 
-def test_a_config_with_other_feature_windows_is_refused_naming_the_columns(
+def test_a_config_with_other_feature_windows_is_refused_naming_the_key_and_both_values(
     world, store, cli, trained, tmp_path
 ):
     config = store.config_with(tmp_path, features={"windows_days": [30, 60, 90]})
+    result = cli("score", "--data", world, "--out", tmp_path / "out" / "x.csv", "--config", config)
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert "conflicts with the model's definition" in result.output
+    assert "features.windows_days: the model was trained with [30, 90, 365]; the configuration gives [30, 60, 90]" in (
+        result.output
+    )
+    assert "--override-definition" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_overriding_the_definition_with_other_feature_windows_is_refused_naming_the_columns(
+    world, store, cli, trained, tmp_path
+):
+    # With --override-definition the config's windows are used: the model's input columns then differ.
+    config = store.config_with(tmp_path, features={"windows_days": [30, 60, 90]})
     with pytest.raises(ModelError) as error:
-        write_winback(world, tmp_path / "x.csv", None, None, load_config(config))
+        write_winback(world, tmp_path / "x.csv", None, None, load_config(config), override_definition=True)
     message = error.value.message
     missing = re.search(r"missing columns: ([^;.]+)", message)[1].split(", ")
     extra = re.search(r"extra columns: ([^;.]+)", message)[1].split(", ")
@@ -388,7 +405,9 @@ def test_a_config_with_other_feature_windows_is_refused_naming_the_columns(
     assert sorted(missing) == sorted(f"{k}_365d" for k in kinds)
     assert sorted(extra) == sorted(f"{k}_60d" for k in kinds)
 
-    result = cli("score", "--data", world, "--out", tmp_path / "out" / "x.csv", "--config", config)
+    result = cli(
+        "score", "--data", world, "--out", tmp_path / "out" / "x.csv", "--config", config, "--override-definition"
+    )
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from features.tables import COLUMNS, conform_table
+from pipeline.generate import write_world
 from pipeline.oracle import posterior_no_purchase_probability, true_no_purchase_probability
 from pipeline.synthetic import HISTORY_END, HISTORY_START, PRICE_RISE, PRICE_RISE_DATE, generate_world
 
@@ -477,3 +479,78 @@ def test_posterior_oracle_is_calibrated_on_active_customers(world, as_of):
     assert len(well_filled) >= 4
     assert ((well_filled["realised"] - well_filled["predicted"]).abs() <= 0.05).all(), table
     assert churned.mean() == pytest.approx(probability.mean(), abs=0.015)
+
+
+# --- the awkward worlds: short histories, transactions only, seasonal churn -------------------------------------
+
+# SHA-256 of `churn generate --customers 300 --seed 3` (CSV) as written before these options existed.
+PINNED_WORLD = {
+    "_truth/calendar.csv": "fa8a7eb2c272044f92e260aba642d7653be2f555cd2d3bbe5ce7f7e4bdc117a9",
+    "_truth/customers.csv": "2d2398d388456c7481524f16a0c740767a9526d1a59b1641c5161f3b514e9e64",
+    "_truth/paths.csv": "9b84a5b2c3f4f1b434bb65da342c67bc447bad621035eaaa81cd3c6df2d81fcd",
+    "account_managers.csv": "5fa3b9a60ae084c0cb957933f4542ac47869a4d57f665276ae3a1068b06f6f27",
+    "complaints.csv": "b271b260ed97b3314bd1ab7335397bbfc4c18ff26f44d70577c23441b38bf8fa",
+    "customers.csv": "d2a27220c36299b72c14951c1594b1b69394ed440afce21fbd54d53d309de489",
+    "transactions.csv": "d45595b887b1c958b50b3b0fc67d5f6d18d456f3c3bf467c98251a033ec84cc0",
+    "visits.csv": "19ffd2f88c18471fd7fc6d1f203f5c75ec8e6ba2fdf5ea904b54577d25857a90",
+}
+
+
+def test_without_the_options_the_world_is_byte_identical_to_before(tmp_path):
+    write_world(tmp_path, 300, 3)
+    written = {str(p.relative_to(tmp_path)): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in tmp_path.rglob("*") if p.is_file()}
+    assert written == PINNED_WORLD
+
+
+@pytest.fixture(scope="module")
+def full_world_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    write_world(out, 300, 3)
+    return out
+
+
+def _read(path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_history_days_keeps_the_last_days_of_events_and_every_customer(tmp_path, full_world_dir):
+    write_world(tmp_path, 300, 3, history_days=365)
+    first = str((HISTORY_END - 365 * DAY).date())  # 2024-12-29: the last 365 days end on 2025-12-28
+    assert first == "2024-12-29"
+    for name, column in (("transactions", "timestamp"), ("complaints", "opened_at"), ("visits", "timestamp")):
+        full, cut = _read(full_world_dir / f"{name}.csv"), _read(tmp_path / f"{name}.csv")
+        expected = full[full[column] >= first].reset_index(drop=True)  # ISO text sorts as time does
+        assert len(expected) < len(full)
+        pd.testing.assert_frame_equal(cut, expected)
+    for name in ("customers", "account_managers", "_truth/paths", "_truth/calendar"):
+        assert (tmp_path / f"{name}.csv").read_bytes() == (full_world_dir / f"{name}.csv").read_bytes()
+
+
+def test_transactions_only_writes_no_other_table(tmp_path, full_world_dir):
+    write_world(tmp_path, 300, 3, only_transactions=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_truth", "transactions.csv"]
+    assert (tmp_path / "transactions.csv").read_bytes() == (full_world_dir / "transactions.csv").read_bytes()
+
+
+def test_seasonal_churn_cycles_the_churn_rate_and_the_oracle_replays_it():
+    seasonal = generate_world(8_000, seed=5, seasonal_churn=0.8)
+    plain = generate_world(8_000, seed=5)
+    winter, summer = "2024-01-15", "2024-07-15"  # windows around the hazard's peak (Feb 14) and its trough
+    rate = {
+        (name, as_of): churned_at(purchases_of(w), as_of).mean()
+        for name, w in (("seasonal", seasonal), ("plain", plain)) for as_of in (winter, summer)
+    }
+    assert rate["seasonal", winter] - rate["seasonal", summer] > 0.05
+    assert abs(rate["plain", winter] - rate["plain", summer]) < 0.02
+    no_season = {**seasonal.truth, "calendar": seasonal.truth["calendar"].drop(columns="churn_seasonality")}
+    for as_of in (winter, summer):
+        churned = churned_at(purchases_of(seasonal), as_of)
+        oracle = true_no_purchase_probability(seasonal.truth, as_of, WINDOW).reindex(churned.index)
+        assert oracle.mean() == pytest.approx(churned.mean(), abs=0.015)
+    # without the yearly factor the law is not the generator's: in summer it overstates churn
+    churned = churned_at(purchases_of(seasonal), summer)
+    unseasoned = true_no_purchase_probability(no_season, summer, WINDOW).reindex(churned.index)
+    assert unseasoned.mean() - churned.mean() > 0.02
+    with pytest.raises(ValueError, match="seasonal_churn"):
+        generate_world(10, seed=1, seasonal_churn=1.0)

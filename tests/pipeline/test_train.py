@@ -92,10 +92,10 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     rows = trained.snapshots[[*bundle.model.schema.names, "churned"]]
     record = RunRecord("made up", "A made-up run.", 0.0, "nowhere", "made-up", rows, "churned")
 
-    def log(value: float):
+    def log(value: float, kind: str = "backtest"):
         return log_training_run(
             other, bundle, record, metrics={}, metric_steps={}, tables={}, figures={},
-            comparison_metric=COMPARISON, comparison_value=value,
+            comparison_metric=COMPARISON, comparison_value=value, tags={"estimate.kind": kind},
         )
 
     _, client = connect(other)
@@ -110,6 +110,10 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     assert better.promoted
     assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == better.version
     assert f"0.7200 beats version {first.version}'s 0.7000" in better.decision
+    assert "estimated differently" not in better.decision
+    # a cross-fitted figure against a backtest one: the decision says they are not alike
+    other_kind = log(0.80, kind="cross_fitted")
+    assert "(the figures are estimated differently: cross_fitted vs backtest)" in other_kind.decision
 
     # A model on other features replaces the champion whatever its value: the old one could no longer score.
     other_features = replace(bundle, metadata={**bundle.metadata, "feature_schema_hash": "other features"})
@@ -118,7 +122,7 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
         comparison_metric=COMPARISON, comparison_value=0.60,
     )
     assert moved.promoted
-    assert f"version {better.version} was trained on other features" in moved.decision
+    assert f"version {other_kind.version} was trained on other features" in moved.decision
     assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == moved.version
 
 
@@ -248,16 +252,21 @@ def test_snapshot_labels_and_actives_match_a_hand_count_of_the_purchases(trained
 # --------------------------------------------------------------------------------------------------- errors
 
 
-def test_too_short_a_history_is_one_clean_screen(cli, store, world, tmp_path, cfg):
+def test_too_short_a_history_is_one_clean_screen(cli, store, world, tmp_path, cfg, purchases):
+    # The world's transactions span 2023-01-02 .. 2025-12-28: fewer days than 90 + 1100.
     config = store.config_with(
-        tmp_path, training={"n_cutoffs": 4, "eval_cutoffs": 4}, tracking={"registered_model": "too-short"}
+        tmp_path, training={"min_history_days": 1100}, tracking={"registered_model": "too-short"}
     )
     result = cli("train", "--data", world, "--config", config)
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)  # handled, not an exception escaping the command
     assert "Traceback" not in result.output
-    assert "cannot split the snapshots into training, calibration and evaluation" in result.output
-    assert "training.eval_cutoffs" in result.output  # says what to change
+    first, last = purchases["timestamp"].min(), purchases["timestamp"].max()
+    days = (last.normalize() - first.normalize()).days + 1
+    text = " ".join(result.output.split())
+    assert f"the data holds {days} days of transactions ({first.date()} to {last.date()})" in text
+    assert "90 + 1100 = 1190 days" in text
+    assert "training.min_history_days" in text  # says what to change
     assert len(result.output.splitlines()) <= 20
     _, client = connect(cfg)
     assert client.search_registered_models(filter_string="name = 'too-short'") == []
