@@ -230,7 +230,7 @@ def _with_end(engine: Engine, handles: list) -> Buckets:
         raise ChurnError("The data holds no events.", "check that transactions.* has rows")
     purchases = [span for _, span in spans if span is not None]
     history = (min(s for s, _ in purchases), max(e for _, e in purchases)) if purchases else None
-    return Buckets(handles, max(ends), history)
+    return Buckets(handles, max(ends), purchases=history)
 
 
 def global_stats(
