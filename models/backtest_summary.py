@@ -53,7 +53,7 @@ _MEANINGS = {
         True,
     ),
     "emp_fraction": Meaning(
-        "EMP targeting fraction", "the share of customers that campaign contacts (the list's target group)", None
+        "EMP targeting fraction", "the share of customers that campaign would contact (the report checks the plan against it)", None
     ),
 }
 
