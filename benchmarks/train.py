@@ -4,7 +4,7 @@ Generates the numpy world of ``benchmarks.features``, builds snapshots (bucketed
 churn labels) at the calibration cutoff (the latest whose 90-day label window the world covers) and at training
 cutoffs going back 30 days at a time until the training rows reach --rows. Then times the step `churn train`
 runs for its final model: ``models.backtest.fit_plan`` with the config's LightGBM settings (early stopping on
-held-out customers, isotonic and sigmoid calibrators). Building the data is timed apart from training.
+held-out customers, isotonic, sigmoid and stacked calibrators). Building the data is timed apart from training.
 
     .venv/bin/python -m benchmarks.train [--scale 1.05] [--rows 1000000] [--set model.lightgbm.KEY=VALUE ...]
                                          [--save data/scratch/benchmark_model.pkl]
