@@ -95,6 +95,28 @@ class Tables:
         return replace(self, **changes)
 
 
+@dataclass(frozen=True)
+class PreparedTables(Tables):
+    """The tables as the feature builders read them, made once where data enters (``pipeline``'s loading, or
+    :func:`features.aggregate.prepare_tables` for tables made by hand).
+
+    Every event table holds only the columns builders read, its ``customer_id`` a categorical over one id space
+    shared by all tables (the sorted distinct ids: codes are comparable across tables), its labels categoricals,
+    and its rows in time order, indexed by time (a window is a slice). Cuts and customer buckets of prepared
+    tables are prepared tables too.
+    """
+
+
+def require_prepared(tables: Tables) -> PreparedTables:
+    """``tables`` when prepared; anything else is refused (the builders' speed and shared codes depend on it)."""
+    if not isinstance(tables, PreparedTables):
+        raise TypeError(
+            f"expected PreparedTables, got {type(tables).__name__}: prepare them once where they enter, with "
+            "features.prepare_tables (or read them with pipeline.io.load_prepared)"
+        )
+    return tables
+
+
 def as_timestamp(value) -> pd.Timestamp:
     """A date-like value as a tz-naive UTC nanosecond Timestamp (the one datetime policy)."""
     ts = pd.Timestamp(value)

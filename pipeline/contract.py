@@ -118,25 +118,36 @@ def check_tables(
     raw: Mapping[str, RawTable],
     limits: InputLimits | None = None,
     typed: Mapping[str, TypedTable] | None = None,
+    references: tuple = REFERENCES,
 ) -> CheckedTables:
-    """Parse and check each raw table, take each typed one (already found to conform) as it is, then check the ids
-    shared between tables."""
+    """Parse and check each raw table (its frame in the contract's dtypes), take each typed one (already found to
+    conform) as it is, then check the ``references`` between tables' ids.
+
+    ``frames`` holds the raw tables' frames only: the typed tables stay Arrow (see :func:`typed_frame`).
+    """
     typed = typed or {}
     frames, problems = {}, []
     for name, table in raw.items():
         frames[name], table_problems = check_table(name, table, limits)
         problems += table_problems
-    ids = {
+    problems += reference_problems(id_columns(raw, frames, typed), references)
+    return CheckedTables(frames, relined(problems, [*raw.values(), *typed.values()]))
+
+
+def id_columns(
+    raw: Mapping[str, RawTable], frames: Mapping[str, pd.DataFrame], typed: Mapping[str, TypedTable]
+) -> dict[str, IdColumns]:
+    """Each table's id columns and row numbers, from the checked frames of raw tables and the typed tables."""
+    return {
         **{name: _ids_of_frame(table.file, frames[name]) for name, table in raw.items()},
         **{name: _ids_of_typed(table) for name, table in typed.items()},
     }
-    problems += reference_problems(ids)
-    frames |= {name: typed_frame(table) for name, table in typed.items()}
-    relined = {t.file: t.physical_lines for t in (*raw.values(), *typed.values()) if t.physical_lines is not None}
-    return CheckedTables(
-        frames,
-        [replace(p, rows=relined[p.file](p.rows)) if p.file in relined and p.rows else p for p in problems],
-    )
+
+
+def relined(problems: list[Problem], tables) -> list[Problem]:
+    """Problems with the line numbers of CSV files moved to the lines where the records start (see RawTable)."""
+    lines = {t.file: t.physical_lines for t in tables if t.physical_lines is not None}
+    return [replace(p, rows=lines[p.file](p.rows)) if p.file in lines and p.rows else p for p in problems]
 
 
 def conforms(name: str, typed: TypedTable, limits: InputLimits | None = None) -> bool:
@@ -478,10 +489,10 @@ def _rows_with_values_in(values: pa.ChunkedArray, chosen: pa.Array) -> np.ndarra
     return np.flatnonzero(pc.is_in(values, value_set=chosen).to_numpy(zero_copy_only=False))
 
 
-def reference_problems(tables: Mapping[str, IdColumns]) -> list[Problem]:
+def reference_problems(tables: Mapping[str, IdColumns], references: tuple = REFERENCES) -> list[Problem]:
     """Warnings for ids used in one table but absent from the table that lists them (the rows are kept)."""
     problems = []
-    for table, column, target, target_column in REFERENCES:
+    for table, column, target, target_column in references:
         if column not in getattr(tables.get(table), "columns", {}) or target_column not in getattr(
             tables.get(target), "columns", {}
         ):
@@ -493,21 +504,25 @@ def reference_problems(tables: Mapping[str, IdColumns]) -> list[Problem]:
         unknown = unknown.filter(pc.invert(_blank(unknown)))  # blank ids are errors of their own
         if not len(unknown):
             continue
-        positions = _rows_with_values_in(ids, unknown)
-        shown: dict[str, None] = {}
-        for start in range(0, len(positions), 1_000):  # the first few distinct values, in row order
-            shown |= dict.fromkeys(ids.take(pa.array(positions[start: start + 1_000])).cast(pa.string()).to_pylist())
-            if len(shown) >= MAX_EXAMPLES:
-                break
-        shown = list(shown)
-        examples = ", ".join(repr(v) for v in shown[:MAX_EXAMPLES]) + (", ..." if len(unknown) > MAX_EXAMPLES else "")
-        target_file = tables[target].file
-        what = f"{len(unknown)} {column} value(s) not in {target_file} ({examples})"
-        fix = f"add them to {target_file} or correct the ids; these rows are kept"
         problems.append(
-            Problem(tables[table].file, column, tables[table].row_numbers(positions), what, fix, severity="warning")
+            unknown_ids_problem(tables[table], column, tables[target].file, _rows_with_values_in(ids, unknown))
         )
     return problems
+
+
+def unknown_ids_problem(table: IdColumns, column: str, target_file: str, positions: np.ndarray) -> Problem:
+    """The warning for the rows at ``positions`` of ``table``, whose ``column`` holds ids ``target_file`` lacks."""
+    ids = table.columns[column]
+    shown: dict[str, None] = {}
+    for start in range(0, len(positions), 1_000):  # the first few distinct values, in row order
+        shown |= dict.fromkeys(ids.take(pa.array(positions[start: start + 1_000])).cast(pa.string()).to_pylist())
+        if len(shown) > MAX_EXAMPLES:
+            break
+    count = len(pc.unique(ids.take(pa.array(positions)))) if len(shown) > MAX_EXAMPLES else len(shown)
+    examples = ", ".join(repr(v) for v in list(shown)[:MAX_EXAMPLES]) + (", ..." if count > MAX_EXAMPLES else "")
+    what = f"{count} {column} value(s) not in {target_file} ({examples})"
+    fix = f"add them to {target_file} or correct the ids; these rows are kept"
+    return Problem(table.file, column, table.row_numbers(positions), what, fix, severity="warning")
 
 
 def _blank(values: pa.Array) -> pa.Array:

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from features import Tables, split_by_bucket
-from features.aggregate import READ_COLUMNS, prepare_tables
+from features import PreparedTables, split_by_bucket
+from features.aggregate import prepare_tables
 from features.tables import EVENT_TIME_COLUMN
 from models.modelframe import (
     CutoffStats,
@@ -34,7 +34,7 @@ from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
 from pipeline.config import EngineSettings
 from pipeline.contract import InputLimits
 from pipeline.errors import ChurnError, Problem
-from pipeline.io import load_bucket, load_data_dir
+from pipeline.io import load_bucket, load_prepared
 
 DISTRIBUTION = "churn-pipeline"
 CONNECT_TIMEOUT = "30s"
@@ -189,7 +189,7 @@ class Buckets:
         return len(self.handles)
 
 
-def _bucket_span(tables: Tables) -> tuple[pd.Timestamp | None, tuple | None]:
+def _bucket_span(tables: PreparedTables) -> tuple[pd.Timestamp | None, tuple | None]:
     if not any(len(getattr(tables, name)) for name in EVENT_TIME_COLUMN):
         return None, None
     return data_end(tables), purchase_history(tables)
@@ -208,18 +208,18 @@ def load_buckets(
         stored = open_bucketed(data_dir)
         loaded = engine.map(load_bucket, [stored] * stored.n_buckets, range(stored.n_buckets), limits=limits)
         return _with_end(engine, engine.map(prepare_tables, loaded))
-    tables, warnings = load_data_dir(data_dir, limits, READ_COLUMNS)  # only what the builders read
+    tables, warnings = load_prepared(data_dir, limits)
     buckets = split_buckets(engine, tables, settings.buckets or (1 if engine.name == "local" else 2 * engine.threads))
     return replace(buckets, warnings=tuple(warnings))
 
 
-def split_buckets(engine: Engine, tables: Tables, n_buckets: int) -> Buckets:
+def split_buckets(engine: Engine, tables: PreparedTables, n_buckets: int) -> Buckets:
     """``tables`` split into ``n_buckets`` customer buckets and handed to ``engine``.
 
     Buckets are always prepared (:func:`features.aggregate.prepare_tables`): ids become integer codes once, not
     once per step that reads them.
     """
-    parts = [prepare_tables(tables)] if n_buckets == 1 else list(split_by_bucket(tables, n_buckets))
+    parts = [tables] if n_buckets == 1 else list(split_by_bucket(tables, n_buckets))
     return _with_end(engine, engine.put(parts))
 
 

@@ -25,11 +25,14 @@ import pyarrow.compute
 import pyarrow.csv
 import pyarrow.parquet
 
+from features.aggregate import READ_COLUMNS
+from features.prepared import prepare_arrow
 from features.tables import (
     COLUMNS,
     DATETIME_DTYPE,
     REQUIRED_TABLES,
     TABLE_NAMES,
+    PreparedTables,
     Tables,
     empty_table,
     make_tables,
@@ -46,12 +49,17 @@ from pipeline.bucket_store import (
 from pipeline.contract import (
     CONTRACT_ARROW_TYPES,
     FALSE_WORDS,
+    REFERENCES,
     TRUE_WORDS,
     InputLimits,
     RawTable,
     TypedTable,
     check_tables,
     conforms,
+    id_columns,
+    relined,
+    typed_frame,
+    unknown_ids_problem,
 )
 from pipeline.errors import ChurnError, InputDataError, Problem
 
@@ -113,7 +121,41 @@ def _checked(
     problems = problems + checked.problems
     if any(p.severity == "error" for p in problems):
         raise InputDataError(problems)
-    return make_tables({**(empty or {}), **checked.frames}), problems
+    typed_frames = {name: typed_frame(table) for name, table in (typed or {}).items()}
+    return make_tables({**(empty or {}), **checked.frames, **typed_frames}), problems
+
+
+# The references load_prepared checks from the id lookup itself (every other reference by contract.check_tables).
+CUSTOMER_REFERENCES = tuple(r for r in REFERENCES if r[2:] == ("customers", "customer_id"))
+
+
+def load_prepared(
+    data_dir: str | os.PathLike, limits: InputLimits | None = None
+) -> tuple[PreparedTables, list[Problem]]:
+    """The prepared tables of a plain data directory (the columns the builders read) and the warnings found;
+    raises InputDataError listing every error.
+
+    Clean tables go from Arrow straight to the prepared form (:func:`features.prepared.prepare_arrow`); the ids
+    of the event tables are looked up once, and the ids the customers table lacks are found by that lookup.
+    """
+    raw, typed, problems = read_tables(data_dir, limits, READ_COLUMNS)
+    others = tuple(r for r in REFERENCES if r not in CUSTOMER_REFERENCES)
+    checked = check_tables(raw, limits, typed, references=others)
+    problems = problems + checked.problems
+    if any(p.severity == "error" for p in problems):
+        raise InputDataError(problems)
+    arrow = {name: table.table for name, table in typed.items()}
+    arrow |= {name: pyarrow.Table.from_pandas(frame, preserve_index=False) for name, frame in checked.frames.items()}
+    load = prepare_arrow(arrow)
+    if "customers" in arrow:
+        ids = id_columns(raw, checked.frames, typed)
+        files = {name: table.file for name, table in (*raw.items(), *typed.items())}
+        unknown = [
+            unknown_ids_problem(ids[name], "customer_id", files["customers"], rows)
+            for name, rows in load.unknown_customers.items()
+        ]
+        problems += relined(unknown, [*raw.values(), *typed.values()])
+    return load.tables, problems
 
 
 def read_tables(

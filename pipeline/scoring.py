@@ -13,8 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from features import Tables, as_timestamp
-from features.aggregate import prepare_tables
+from features import PreparedTables, as_timestamp
 from features.cutoff import NS_PER_DAY, active_customers, customers_before
 from models.bgnbd import BgNbdParams
 from models.drift import combined_counts, drift_counts, stability_from_counts
@@ -59,7 +58,7 @@ class ScoredCustomers:
         return cls(customers.take(order).reset_index(drop=True), reasons)
 
 
-def active_count(tables: Tables, *, as_of: pd.Timestamp, active_window_days: int) -> int:
+def active_count(tables: PreparedTables, *, as_of: pd.Timestamp, active_window_days: int) -> int:
     """How many customers of ``tables`` are active at ``as_of``."""
     return len(active_customers(tables.transactions, as_of, active_window_days))
 
@@ -73,7 +72,7 @@ def _last_purchase_dates(as_of: pd.Timestamp, days_since_last_purchase: pd.Serie
 
 
 def score_customers(
-    tables: Tables,
+    tables: PreparedTables,
     as_of: pd.Timestamp,
     model: ChurnClassifier,
     cfg: Config,
@@ -85,7 +84,6 @@ def score_customers(
 
     ``stats``: the statistics over all customers when ``tables`` is one bucket (see ``scoring_frame``).
     """
-    tables = prepare_tables(tables)  # once: the frame, the cut and the lookups below share it
     # A model trained over more than a year takes the time of year as inputs: its schema says so.
     seasonal = set(TIME_OF_YEAR_COLUMNS) <= set(model.schema.names)
     frame = scoring_frame(tables, as_of, cfg.features, cfg.churn, stats, with_time_of_year=seasonal)
@@ -159,7 +157,7 @@ def lapsed_settings(cfg: Config) -> LapsedSettings:
     )
 
 
-def lapsed_with_owners(tables: Tables, as_of: pd.Timestamp, bgnbd: BgNbdParams, cfg: Config) -> pd.DataFrame:
+def lapsed_with_owners(tables: PreparedTables, as_of: pd.Timestamp, bgnbd: BgNbdParams, cfg: Config) -> pd.DataFrame:
     """A bucket's lapsed customers (models.lapsed) with their owners at ``as_of``."""
     lapsed = lapsed_customers(tables, as_of, lapsed_settings(cfg), bgnbd)
     owners = customer_owners(lapsed["account_manager_id"], tables.account_managers, as_of)
@@ -241,7 +239,7 @@ def _n_customers(scored: ScoredCustomers) -> int:
     return len(scored.customers)
 
 
-def _account_managers(tables: Tables) -> pd.DataFrame:
+def _account_managers(tables: PreparedTables) -> pd.DataFrame:
     return tables.account_managers
 
 

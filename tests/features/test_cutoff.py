@@ -127,23 +127,3 @@ def test_a_frame_sorted_by_another_column_is_filtered_not_sliced():
     reordered = frame.iloc[::-1]  # the index is no longer monotonic: a slice would be wrong
     assert isinstance(window_positions(reordered, "timestamp", end=T, days=1), np.ndarray)
     assert window_rows(reordered, "timestamp", end=T, days=1)["n"].tolist() == [1]
-
-
-def test_sorted_events_before_slices_time_ordered_tables_and_leaves_the_others_whole():
-    from features.cutoff import sorted_events_before
-
-    tables = world()
-    cut = sorted_events_before(tables, T)
-    # complaints are in opened_at order: the one opened at T goes, by a slice of the same rows
-    assert cut.complaints["opened_at"].tolist() == [T - 5 * DAY] * 3
-    assert np.shares_memory(cut.complaints["opened_at"].to_numpy(), tables.complaints["opened_at"].to_numpy())
-    # transactions and visits are not in time order: untouched (events_before cuts them later)
-    assert cut.transactions is tables.transactions and cut.visits is tables.visits
-    ordered = tables.replace(transactions=tables.transactions.sort_values("timestamp", kind="stable"))
-    assert sorted_events_before(ordered, T).transactions["amount"].tolist() == [3.0, 1.0]
-    # then events_before gives what it gives on the whole tables
-    for name in ("transactions", "complaints", "visits"):
-        pd.testing.assert_frame_equal(
-            getattr(events_before(sorted_events_before(tables, T), T), name).reset_index(drop=True),
-            getattr(events_before(tables, T), name).reset_index(drop=True),
-        )

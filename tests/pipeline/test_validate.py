@@ -8,7 +8,7 @@ import pytest
 
 from features.schemas import TABLE_SCHEMAS
 from features.tables import COLUMNS, empty_table
-from pipeline.contract import RawTable, _text_to_float, check_tables
+from pipeline.contract import RawTable, _text_to_float, check_tables, typed_frame
 from pipeline.validate import validate_data_dir
 
 CUSTOMERS = (
@@ -509,5 +509,34 @@ def test_tables_read_typed_equal_the_precise_reading(tmp_path, fmt):
     assert [p.render() for p in fast.problems] == [p.render() for p in precise.problems]
     for name, frame in precise.frames.items():
         expected = frame.reset_index(drop=True)
-        got = fast.frames[name][[c for c in expected.columns if c in fast.frames[name].columns]]
+        got = typed_frame(typed[name])
         pd.testing.assert_frame_equal(got, expected[got.columns], check_dtype=True)
+
+
+@pytest.mark.parametrize("spoil", ["clean", "unknown ids", "no customers file", "a table read precisely"])
+def test_prepared_loading_equals_preparing_the_loaded_tables(tmp_path, spoil):
+    """load_prepared (Arrow straight to prepared tables, unknown ids found by the lookup) gives the tables and
+    the warnings that loading every table and preparing them gives."""
+    from features import prepare_tables
+    from pipeline.generate import write_world
+    from pipeline.io import load_data_dir, load_prepared
+
+    write_world(tmp_path, 150, 4, "csv")
+    if spoil == "unknown ids":
+        visits = pd.read_csv(tmp_path / "visits.csv", dtype=str, keep_default_na=False)
+        visits.loc[[3, 9], "customer_id"] = ["ZZ1", "ZZ0"]
+        visits.to_csv(tmp_path / "visits.csv", index=False)
+    if spoil == "no customers file":
+        (tmp_path / "customers.csv").unlink()
+    if spoil == "a table read precisely":  # numbers stored as text in Parquet: only the precise path reads them
+        transactions = pd.read_csv(tmp_path / "transactions.csv", dtype=str, keep_default_na=False)
+        transactions.to_parquet(tmp_path / "transactions.parquet")
+        (tmp_path / "transactions.csv").unlink()
+    prepared, warnings = load_prepared(tmp_path)
+    tables, expected_warnings = load_data_dir(tmp_path)
+    expected = prepare_tables(tables)
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(getattr(prepared, name), frame, check_exact=True)
+    assert [w.render() for w in warnings] == [w.render() for w in expected_warnings]
+    if spoil == "unknown ids":
+        assert any("2 customer_id value(s) not in customers.csv ('ZZ1', 'ZZ0')" in w.render() for w in warnings)
