@@ -191,7 +191,7 @@ def _holds(check, values: pa.ChunkedArray) -> bool:
     """One pandera column check, on a whole Arrow column (nulls pass, as in pandera)."""
     name, stats = check.name, check.statistics
     if name == "not_blank":
-        return not pc.any(_blank(values)).as_py()
+        return not any_blank(values)
     present = values.drop_null()
     if not len(present):
         return True
@@ -523,6 +523,32 @@ def unknown_ids_problem(table: IdColumns, column: str, target_file: str, positio
     what = f"{count} {column} value(s) not in {target_file} ({examples})"
     fix = f"add them to {target_file} or correct the ids; these rows are kept"
     return Problem(table.file, column, table.row_numbers(positions), what, fix, severity="warning")
+
+
+# First bytes a blank text can start with: ASCII whitespace, or the lead byte of a multi-byte character (which may
+# be a Unicode space such as U+00A0).
+_MAY_START_BLANK = np.zeros(256, dtype=bool)
+_MAY_START_BLANK[[9, 10, 11, 12, 13, 32]] = True
+_MAY_START_BLANK[0x80:] = True
+
+
+def any_blank(values: pa.ChunkedArray) -> bool:
+    """Whether some text is empty or only spaces, reading the first byte of each (tens of millions of ids):
+    only the few texts whose first byte may begin a space are checked in full."""
+    for chunk in values.chunks:
+        chunk = chunk.cast(pa.large_string())
+        valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset: chunk.offset + len(chunk) + 1]
+        data = chunk.buffers()[2]
+        if ((np.diff(offsets) == 0) & valid).any():
+            return True
+        if data is None or data.size == 0:  # no text at all (empty texts were found above)
+            continue
+        first = np.frombuffer(data, dtype=np.uint8)[np.minimum(offsets[:-1], data.size - 1)]
+        suspects = np.flatnonzero(_MAY_START_BLANK[first] & valid)
+        if len(suspects) and pc.any(_blank(chunk.take(pa.array(suspects)))).as_py():
+            return True
+    return False
 
 
 def _blank(values: pa.Array) -> pa.Array:

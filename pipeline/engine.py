@@ -19,7 +19,14 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from features import PreparedTables, split_by_bucket
+from features import (
+    GlobalStats,
+    PreparedTables,
+    combine_global_stats,
+    compute_global_stats,
+    global_stats_part,
+    split_by_bucket,
+)
 from features.aggregate import prepare_tables
 from features.tables import EVENT_TIME_COLUMN
 from models.modelframe import (
@@ -231,6 +238,14 @@ def _with_end(engine: Engine, handles: list) -> Buckets:
     purchases = [span for _, span in spans if span is not None]
     history = (min(s for s, _ in purchases), max(e for _, e in purchases)) if purchases else None
     return Buckets(handles, max(ends), purchases=history)
+
+
+def feature_stats(engine: Engine, buckets: Buckets, as_of: pd.Timestamp, settings) -> GlobalStats:
+    """The feature builders' statistics across all customers at ``as_of`` (no model's: nothing is fitted)."""
+    if len(buckets) == 1:
+        return engine.gather(engine.map(compute_global_stats, buckets.handles, as_of=as_of, settings=settings))[0]
+    parts = engine.gather(engine.map(global_stats_part, buckets.handles, as_of=as_of, settings=settings))
+    return combine_global_stats(parts, settings)
 
 
 def global_stats(

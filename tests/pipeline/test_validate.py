@@ -540,3 +540,18 @@ def test_prepared_loading_equals_preparing_the_loaded_tables(tmp_path, spoil):
     assert [w.render() for w in warnings] == [w.render() for w in expected_warnings]
     if spoil == "unknown ids":
         assert any("2 customer_id value(s) not in customers.csv ('ZZ1', 'ZZ0')" in w.render() for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("texts", "blank"),
+    [(["C1", "C2", None], False), (["C1", "", "C3"], True), (["C1", "   ", "C3"], True), ([" C1", "C2"], False),
+     (["C1", "\u00a0"], True), (["C1", "\u00e9t\u00e9"], False), (["\t\n"], True), ([None, None], False), ([], False)],
+)
+def test_any_blank_reads_first_bytes_then_checks_the_suspects(texts, blank):
+    import pyarrow as pa
+
+    from pipeline.contract import any_blank
+
+    values = pa.chunked_array([pa.array(texts[:1], pa.string()), pa.array(texts[1:], pa.string())])
+    assert any_blank(values) is blank
+    assert any_blank(pa.chunked_array([pa.array(texts, pa.string()).slice(0)])) is blank
