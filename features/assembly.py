@@ -182,7 +182,31 @@ def feature_columns(
         columns[spec.name] = pd.array(column, dtype="str") if spec.kind == CATEGORICAL else column
         if spec.name in read_later:
             sources[spec.name] = pd.Series(columns[spec.name], index=population, name=spec.name, copy=False)
+    check_feature_columns(columns, specs)
     return population, columns
+
+
+class FeatureTableError(ValueError):
+    """A builder returned values the registry does not allow (a bug in the builder, not in the data)."""
+
+
+def check_feature_columns(columns: dict, specs: list[FeatureSpec]) -> None:
+    """Every feature in its registry dtype (numeric: float64, categorical: str) and never missing: each has a
+    default for customers without the events it needs, so a NaN is a builder's mistake."""
+    problems = []
+    for spec in specs:
+        values = columns[spec.name]
+        if spec.kind == CATEGORICAL:
+            wrong_type, missing = str(values.dtype) != "str", int(pd.isna(values).sum())
+        else:
+            wrong_type = not (isinstance(values, np.ndarray) and values.dtype == np.float64)
+            missing = 0 if wrong_type else int(np.isnan(values).sum())
+        if wrong_type:
+            problems.append(f"{spec.name} is {values.dtype}, not {'str' if spec.kind == CATEGORICAL else 'float64'}")
+        elif missing:
+            problems.append(f"{spec.name} has {missing} missing value(s)")
+    if problems:
+        raise FeatureTableError("the feature table breaks the registry: " + "; ".join(problems))
 
 
 def build_feature_table(

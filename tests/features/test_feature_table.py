@@ -185,3 +185,28 @@ def test_global_stats_for_another_date_are_refused(world):
     stats = compute_global_stats(world, T - pd.Timedelta(days=1), SETTINGS)
     with pytest.raises(ValueError, match="global_stats"):
         build_feature_table(world, T, SETTINGS, CHURN, global_stats=stats)
+
+
+def test_a_builder_returning_missing_values_or_another_type_is_caught(world, monkeypatch):
+    """The table is checked on output against the registry: a NaN or a wrong dtype from a builder is an error."""
+    from features import assembly
+
+    real_call = assembly._call
+
+    def spoiled(spec, sources, as_of):
+        values = real_call(spec, sources, as_of)
+        if spec.name == "purchase_count_28d":  # a builder that loses one customer's value
+            values = values.copy()
+            values.iloc[0] = np.nan
+        return values
+
+    monkeypatch.setattr(assembly, "_call", spoiled)
+    with pytest.raises(assembly.FeatureTableError, match=r"purchase_count_28d has 1 missing value"):
+        build_feature_table(world, T, SETTINGS, CHURN)
+    assembly.check_feature_columns(
+        {"segment": pd.array(["a"], dtype="str")}, [s for s in feature_specs(SETTINGS) if s.name == "segment"]
+    )
+    with pytest.raises(assembly.FeatureTableError, match="segment is float64, not str"):
+        assembly.check_feature_columns(
+            {"segment": np.array([1.0])}, [s for s in feature_specs(SETTINGS) if s.name == "segment"]
+        )
