@@ -35,6 +35,12 @@ class CustomerKey(NamedTuple):
     ids: pd.Index | pd.CategoricalDtype
 
     @property
+    def prepared_codes(self) -> bool:
+        """Whether these are a prepared categorical's own codes (the tables' shared id space), not a new
+        factorisation: then every key made from the same column, or a table prepared with it, lines up."""
+        return isinstance(self.ids, pd.CategoricalDtype)
+
+    @property
     def n(self) -> int:
         return len(self.ids.categories) if isinstance(self.ids, pd.CategoricalDtype) else len(self.ids)
 
