@@ -82,12 +82,13 @@ def test_the_rules_catch_what_they_forbid():
 
 
 def module_imports(package: str) -> dict[str, set[str]]:
-    """Each module of ``package`` and the project modules it imports at module level (not inside functions)."""
+    """Each module of ``package`` and the project modules it imports, anywhere in it (imports inside functions
+    count: a circle closed by a deferred import is still a circle)."""
     graph = {}
     for path in modules(package):
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         found = set()
-        for node in ast.parse(path.read_text()).body:
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 found |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
