@@ -1,14 +1,14 @@
-"""The tables as the feature builders read them, made once from checked Arrow tables at the load boundary.
+"""The tables as the feature builders read them, made from checked Arrow tables where data enters, one table at a
+time (so a table's Arrow memory goes before the next one is read).
 
 Equal to :func:`features.aggregate.prepare_tables` of the same data read into pandas (a test holds them equal),
-but built straight from Arrow: ids are looked up once per row against the customers' sorted ids (no pandas
+but built straight from Arrow: each row's id is looked up once against the customers' sorted ids (no pandas
 string column of tens of millions of ids), labels go from Arrow dictionaries to categoricals by their distinct
 values, and each column is converted once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,40 +32,17 @@ from features.tables import (
 STR_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' "str"
 
 
-@dataclass(frozen=True)
-class PreparedLoad:
-    """The prepared tables, and per event table the positions (in its Arrow table) of rows whose customer_id is
-    not in the customers table (they are kept: the id space holds them too)."""
-
-    tables: PreparedTables
-    unknown_customers: dict[str, np.ndarray]
-
-
-def _sorted_distinct(values: pa.ChunkedArray) -> pa.Array:
+def sorted_distinct(values: pa.ChunkedArray | pa.Array) -> pa.Array:
     """The distinct non-null strings of ``values``, sorted: as they are when strictly increasing already."""
-    flat = values.combine_chunks()
+    flat = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     if flat.null_count == 0 and (len(flat) < 2 or pc.all(pc.less(flat[:-1], flat[1:])).as_py()):
         return flat
     distinct = pc.unique(flat).drop_null()
     return distinct.take(pc.sort_indices(distinct))
 
 
-def _customer_codes(ids: Mapping[str, pa.ChunkedArray]) -> tuple[pa.Array, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The shared id space (sorted distinct ids), each table's int32 codes in it, and the rows of each event
-    table whose id the customers table does not list."""
-    space = _sorted_distinct(ids["customers"])
-    others = [name for name in ids if name != "customers"]
-    codes = lookup_strings([ids[name] for name in others], space, missing_code=True)
-    unknown = {name: np.flatnonzero(found < 0) for name, found in zip(others, codes)}
-    if any(len(rows) for rows in unknown.values()):  # ids beyond the customers table join the id space
-        space = _sorted_distinct(pa.chunked_array([ids[name].combine_chunks() for name in ids]))
-        codes = lookup_strings([ids[name] for name in others], space, missing_code=True)
-    customer_codes = lookup_strings([ids["customers"]], space, missing_code=True)[0]
-    return space, {"customers": customer_codes, **dict(zip(others, codes))}, unknown
-
-
 def _labels(values: pa.ChunkedArray) -> pd.Categorical:
-    """A dictionary-encoded text column as a categorical whose categories are its values, sorted."""
+    """A text column (plain or dictionary-encoded) as a categorical whose categories are its values, sorted."""
     unified = (values.unify_dictionaries() if values.num_chunks > 1 else values).combine_chunks()
     if not isinstance(unified, pa.DictionaryArray):
         unified = unified.dictionary_encode()
@@ -93,50 +70,100 @@ def _column(values: pa.ChunkedArray, kind: str) -> pd.api.extensions.ExtensionAr
     return pd.array(values.to_pandas(), dtype=dtype)
 
 
-def prepare_arrow(tables: Mapping[str, pa.Table]) -> PreparedLoad:
-    """Prepared :class:`Tables` from checked Arrow tables in the contract's types (text: plain or dictionary).
+@dataclass(frozen=True)
+class UnknownIds:
+    """Rows of an event table whose customer_id the customers table lacks: their positions and ids, in row order."""
 
-    ``tables`` needs transactions; a missing customers table is derived from the transactions' ids, missing
-    optional tables are empty. Event tables keep the columns builders read (``READ_COLUMNS``).
+    positions: np.ndarray
+    ids: pa.Array
+
+
+class Preparer:
+    """Prepares the tables one at a time (:meth:`add`), then puts them together (:meth:`finish`).
+
+    ``customer_ids``: the customers table's ids, the id space every table's codes index (sorted first). Ids of
+    event tables that it lacks are kept: they join the id space at the end (every table's codes are then
+    renumbered) and are reported by :meth:`finish`.
     """
-    tables = dict(tables)
-    if "customers" not in tables:
-        tables["customers"] = pa.table({CUSTOMER_ID: _sorted_distinct(tables["transactions"][CUSTOMER_ID])})
-    present = [name for name in EVENT_TABLES if name in tables and tables[name].num_rows]
-    space, codes, unknown = _customer_codes({name: tables[name][CUSTOMER_ID] for name in present})
-    dtype = sorted_ids_dtype(pd.Index(pd.array(space, dtype=STR_DTYPE)))
-    prepared = {}
-    for name in TABLE_NAMES:
-        if name not in tables or (name in EVENT_TABLES and name not in present):
-            frame = empty_table(name)
-            if CUSTOMER_ID in frame.columns:
-                frame[CUSTOMER_ID] = pd.Categorical.from_codes(np.zeros(0, np.int32), dtype=dtype)
-            for label in LABEL_COLUMNS.get(name, ()):
-                frame[label] = pd.Categorical([], categories=pd.Index([], dtype=STR_DTYPE))
-            prepared[name] = _finished(name, frame)
-            continue
-        table = tables[name]
-        columns = READ_COLUMNS.get(name, tuple(COLUMNS[name]))
-        n = table.num_rows
+
+    def __init__(self, customer_ids: pa.ChunkedArray | pa.Array):
+        self.space = sorted_distinct(customer_ids)
+        self._columns: dict[str, dict] = {}
+        self._codes: dict[str, np.ndarray] = {}
+        self._unknown: dict[str, UnknownIds] = {}
+
+    def add(self, name: str, table: pa.Table) -> None:
+        """Convert ``table`` (checked, in the contract's Arrow types) to the columns builders read; the caller
+        may drop its reference once this returns."""
+        if CUSTOMER_ID in table.column_names:
+            codes = lookup_strings([table[CUSTOMER_ID]], self.space, missing_code=True)[0]
+            missing = np.flatnonzero(codes < 0)
+            if len(missing):
+                ids = table[CUSTOMER_ID].take(pa.array(missing)).cast(pa.string()).combine_chunks()
+                self._unknown[name] = UnknownIds(missing, ids)
+            self._codes[name] = codes
         data = {}
-        for column in columns:
+        for column in READ_COLUMNS.get(name, tuple(COLUMNS[name])):
             kind = COLUMNS[name][column][0]
-            if column == CUSTOMER_ID and name in codes:
-                data[column] = pd.Categorical.from_codes(codes[name], dtype=dtype, validate=False)
-            elif column not in table.column_names:
-                data[column] = missing_values(PANDAS_DTYPE[kind], n)
+            if column == CUSTOMER_ID:
+                continue
+            if column not in table.column_names:
+                data[column] = missing_values(PANDAS_DTYPE[kind], table.num_rows)
             elif column in LABEL_COLUMNS.get(name, ()):
                 data[column] = _labels(table[column])
             else:
                 data[column] = _column(table[column], kind)
-        extra = [c for c in table.column_names if c not in COLUMNS[name]] if name not in READ_COLUMNS else []
-        data |= {c: table[c].to_pandas() for c in extra}
-        prepared[name] = _finished(name, pd.DataFrame(data))
-    pa.default_memory_pool().release_unused()
-    return PreparedLoad(PreparedTables(**prepared), {name: rows for name, rows in unknown.items() if len(rows)})
+        if name not in READ_COLUMNS:
+            data |= {c: table[c].to_pandas() for c in table.column_names if c not in COLUMNS[name]}
+        self._columns[name] = data
+        pa.default_memory_pool().release_unused()
+
+    def finish(self) -> tuple[PreparedTables, dict[str, UnknownIds]]:
+        """The prepared tables (missing optional tables empty), and the rows with ids the customers lack."""
+        space = self.space
+        if self._unknown:  # ids beyond the customers table join the id space; every code is renumbered
+            extra = pc.unique(pa.concat_arrays([u.ids for u in self._unknown.values()]))
+            space = sorted_distinct(pa.concat_arrays([space.cast(pa.string()), extra]))
+            known_at = lookup_strings([pa.chunked_array([self.space])], space, missing_code=True)[0]
+            for name, codes in self._codes.items():
+                renumbered = known_at[np.maximum(codes, 0)]
+                if name in self._unknown:
+                    unknown = self._unknown[name]
+                    renumbered[unknown.positions] = lookup_strings([pa.chunked_array([unknown.ids])], space)[0]
+                self._codes[name] = renumbered
+        dtype = sorted_ids_dtype(pd.Index(pd.array(space, dtype=STR_DTYPE)))
+        prepared = {}
+        for name in TABLE_NAMES:
+            if name in self._columns:
+                data = self._columns.pop(name)
+                if name in self._codes:
+                    ids = pd.Categorical.from_codes(self._codes.pop(name), dtype=dtype, validate=False)
+                    data = {CUSTOMER_ID: ids, **data}
+                frame = pd.DataFrame(data)
+            else:
+                frame = empty_table(name)
+                if CUSTOMER_ID in frame.columns:
+                    frame[CUSTOMER_ID] = pd.Categorical.from_codes(np.zeros(0, np.int32), dtype=dtype)
+                for label in LABEL_COLUMNS.get(name, ()):
+                    frame[label] = pd.Categorical([], categories=pd.Index([], dtype=STR_DTYPE))
+            prepared[name] = _finished(name, frame)
+        return PreparedTables(**prepared), self._unknown
 
 
 def _finished(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     if name in READ_COLUMNS:
         frame = frame[list(READ_COLUMNS[name])]
     return sort_by_time(frame, EVENT_TIME_COLUMN[name]) if name in EVENT_TIME_COLUMN else frame
+
+
+def prepare_arrow(tables: dict[str, pa.Table]) -> tuple[PreparedTables, dict[str, UnknownIds]]:
+    """:class:`Preparer` on every table of ``tables`` (transactions required; without customers, the customers
+    are the transactions' ids)."""
+    customers = tables["customers"][CUSTOMER_ID] if "customers" in tables else tables["transactions"][CUSTOMER_ID]
+    preparer = Preparer(customers)
+    if "customers" not in tables:
+        preparer.add("customers", pa.table({CUSTOMER_ID: preparer.space}))
+    for name in TABLE_NAMES:
+        if name in tables and (name not in EVENT_TABLES or tables[name].num_rows):
+            preparer.add(name, tables[name])
+    return preparer.finish()

@@ -131,7 +131,7 @@ def check_tables(
         frames[name], table_problems = check_table(name, table, limits)
         problems += table_problems
     problems += reference_problems(id_columns(raw, frames, typed), references)
-    return CheckedTables(frames, relined(problems, [*raw.values(), *typed.values()]))
+    return CheckedTables(frames, relined(problems, line_maps([*raw.values(), *typed.values()])))
 
 
 def id_columns(
@@ -144,9 +144,13 @@ def id_columns(
     }
 
 
-def relined(problems: list[Problem], tables) -> list[Problem]:
+def line_maps(tables) -> dict[str, Callable]:
+    """By file, the map from record-counted line numbers to the lines where records start (CSV files only)."""
+    return {t.file: t.physical_lines for t in tables if t.physical_lines is not None}
+
+
+def relined(problems: list[Problem], lines: Mapping[str, Callable]) -> list[Problem]:
     """Problems with the line numbers of CSV files moved to the lines where the records start (see RawTable)."""
-    lines = {t.file: t.physical_lines for t in tables if t.physical_lines is not None}
     return [replace(p, rows=lines[p.file](p.rows)) if p.file in lines and p.rows else p for p in problems]
 
 
@@ -504,25 +508,27 @@ def reference_problems(tables: Mapping[str, IdColumns], references: tuple = REFE
         unknown = unknown.filter(pc.invert(_blank(unknown)))  # blank ids are errors of their own
         if not len(unknown):
             continue
-        problems.append(
-            unknown_ids_problem(tables[table], column, tables[target].file, _rows_with_values_in(ids, unknown))
-        )
+        positions = _rows_with_values_in(ids, unknown)
+        values = ids.take(pa.array(positions)).cast(pa.string())
+        rows = tables[table].row_numbers(positions)
+        problems.append(unknown_ids_problem(tables[table].file, column, tables[target].file, values, rows))
     return problems
 
 
-def unknown_ids_problem(table: IdColumns, column: str, target_file: str, positions: np.ndarray) -> Problem:
-    """The warning for the rows at ``positions`` of ``table``, whose ``column`` holds ids ``target_file`` lacks."""
-    ids = table.columns[column]
+def unknown_ids_problem(file: str, column: str, target_file: str, values, rows: tuple[int, ...]) -> Problem:
+    """The warning for the rows ``rows`` of ``file``, whose ``column`` holds ``values`` (ids, in row order) that
+    ``target_file`` lacks."""
+    values = pa.chunked_array([values]) if isinstance(values, pa.Array) else values
     shown: dict[str, None] = {}
-    for start in range(0, len(positions), 1_000):  # the first few distinct values, in row order
-        shown |= dict.fromkeys(ids.take(pa.array(positions[start: start + 1_000])).cast(pa.string()).to_pylist())
+    for start in range(0, len(values), 1_000):  # the first few distinct values, in row order
+        shown |= dict.fromkeys(values.slice(start, 1_000).to_pylist())
         if len(shown) > MAX_EXAMPLES:
             break
-    count = len(pc.unique(ids.take(pa.array(positions)))) if len(shown) > MAX_EXAMPLES else len(shown)
+    count = len(pc.unique(values)) if len(shown) > MAX_EXAMPLES else len(shown)
     examples = ", ".join(repr(v) for v in list(shown)[:MAX_EXAMPLES]) + (", ..." if count > MAX_EXAMPLES else "")
     what = f"{count} {column} value(s) not in {target_file} ({examples})"
     fix = f"add them to {target_file} or correct the ids; these rows are kept"
-    return Problem(table.file, column, table.row_numbers(positions), what, fix, severity="warning")
+    return Problem(file, column, rows, what, fix, severity="warning")
 
 
 # First bytes a blank text can start with: ASCII whitespace, or the lead byte of a multi-byte character (which may

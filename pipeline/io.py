@@ -25,8 +25,8 @@ import pyarrow.compute
 import pyarrow.csv
 import pyarrow.parquet
 
-from features.aggregate import READ_COLUMNS
-from features.prepared import prepare_arrow
+from features.aggregate import EVENT_TABLES, READ_COLUMNS
+from features.prepared import Preparer
 from features.tables import (
     COLUMNS,
     DATETIME_DTYPE,
@@ -51,12 +51,16 @@ from pipeline.contract import (
     FALSE_WORDS,
     REFERENCES,
     TRUE_WORDS,
+    IdColumns,
     InputLimits,
     RawTable,
     TypedTable,
+    check_table,
     check_tables,
     conforms,
     id_columns,
+    line_maps,
+    reference_problems,
     relined,
     typed_frame,
     unknown_ids_problem,
@@ -125,8 +129,8 @@ def _checked(
     return make_tables({**(empty or {}), **checked.frames, **typed_frames}), problems
 
 
-# The references load_prepared checks from the id lookup itself (every other reference by contract.check_tables).
-CUSTOMER_REFERENCES = tuple(r for r in REFERENCES if r[2:] == ("customers", "customer_id"))
+# Read first: the customers' ids are the id space the other tables' ids are looked up in as they are read.
+PREPARE_ORDER = ("customers", "transactions", "complaints", "visits", "account_managers")
 
 
 def load_prepared(
@@ -135,27 +139,58 @@ def load_prepared(
     """The prepared tables of a plain data directory (the columns the builders read) and the warnings found;
     raises InputDataError listing every error.
 
-    Clean tables go from Arrow straight to the prepared form (:func:`features.prepared.prepare_arrow`); the ids
-    of the event tables are looked up once, and the ids the customers table lacks are found by that lookup.
+    Table by table: each is read (straight into Arrow when clean, else raw and checked precisely), checked and
+    converted (:class:`features.prepared.Preparer`) before the next is read, so at most one table is held as
+    Arrow beside the prepared ones. The ids the customers table lacks are found by the id lookup itself.
     """
-    raw, typed, problems = read_tables(data_dir, limits, READ_COLUMNS)
-    others = tuple(r for r in REFERENCES if r not in CUSTOMER_REFERENCES)
-    checked = check_tables(raw, limits, typed, references=others)
-    problems = problems + checked.problems
-    if any(p.severity == "error" for p in problems):
+    files, problems = table_files(data_dir)
+    customers_first = sorted(files, key=PREPARE_ORDER.index)
+    preparer, numbering, lines, small = None, {}, {}, {"raw": {}, "frames": {}, "typed": {}}
+    for name in customers_first:
+        typed, raw, found = _read_one(name, files[name], limits, READ_COLUMNS.get(name))
+        problems += found
+        if raw is not None:
+            frame, found = check_table(name, raw, limits)
+            problems += relined(found, line_maps([raw]))
+            lines |= line_maps([raw])
+            numbering[name] = IdColumns(raw.file, {}, frame.index.to_numpy(), 0)
+            if any(p.severity == "error" for p in found):
+                continue
+            if name in ("customers", "account_managers"):
+                small["raw"][name], small["frames"][name] = raw, frame
+            table = pyarrow.Table.from_pandas(frame, preserve_index=False)
+        elif typed is not None:
+            lines |= line_maps([typed])
+            numbering[name] = IdColumns(typed.file, {}, None, typed.first_row)
+            if name in ("customers", "account_managers"):
+                small["typed"][name] = typed
+            table = typed.table
+        else:
+            continue
+        del typed, raw
+        if name in EVENT_TABLES and not table.num_rows:
+            continue  # a header without rows (reported above): read as no rows
+        if preparer is None:
+            ids = table["customer_id"] if name in ("customers", "transactions") else None
+            if ids is None:
+                continue  # no customers file and no readable transactions: reported above
+            preparer = Preparer(ids)
+            if name == "transactions":  # no customers file: the customers are the transactions' ids
+                preparer.add("customers", pyarrow.table({"customer_id": preparer.space}))
+        preparer.add(name, table)
+        del table  # its Arrow memory goes now, before the next table is read
+    others = tuple(r for r in REFERENCES if r[2:] != ("customers", "customer_id"))
+    problems += relined(reference_problems(id_columns(small["raw"], small["frames"], small["typed"]), others), lines)
+    if any(p.severity == "error" for p in problems) or preparer is None:
         raise InputDataError(problems)
-    arrow = {name: table.table for name, table in typed.items()}
-    arrow |= {name: pyarrow.Table.from_pandas(frame, preserve_index=False) for name, frame in checked.frames.items()}
-    load = prepare_arrow(arrow)
-    if "customers" in arrow:
-        ids = id_columns(raw, checked.frames, typed)
-        files = {name: table.file for name, table in (*raw.items(), *typed.items())}
-        unknown = [
-            unknown_ids_problem(ids[name], "customer_id", files["customers"], rows)
-            for name, rows in load.unknown_customers.items()
-        ]
-        problems += relined(unknown, [*raw.values(), *typed.values()])
-    return load.tables, problems
+    tables, unknown = preparer.finish()
+    if "customers" in files:
+        problems += relined([
+            unknown_ids_problem(numbering[name].file, "customer_id", numbering["customers"].file, rows.ids,
+                                numbering[name].row_numbers(rows.positions))
+            for name, rows in unknown.items()
+        ], lines)
+    return tables, problems
 
 
 def read_tables(
@@ -176,19 +211,30 @@ def read_tables(
     raw, typed = {}, {}
     for name, path in files.items():
         wanted = None if columns is None or name not in columns else columns[name]
-        fast = _read_typed(path, name, wanted)
-        if fast is not None and conforms(name, fast, limits):
+        fast, slow, found = _read_one(name, path, limits, wanted)
+        problems += found
+        if fast is not None:
             typed[name] = fast
-            continue
-        try:
-            frame = read_table_file(path)
-        except InputDataError as exc:
-            problems += exc.problems
-            continue
-        if wanted is not None:
-            frame = frame[[c for c in frame.columns if c in wanted or c not in COLUMNS[name]]]
-        raw[name] = _raw_table(path, frame)
+        elif slow is not None:
+            raw[name] = slow
     return raw, typed, problems
+
+
+def _read_one(
+    name: str, path: Path, limits: InputLimits | None, wanted: Collection[str] | None
+) -> tuple[TypedTable | None, RawTable | None, list[Problem]]:
+    """One table file: typed when it reads straight into the contract's types and conforms, else raw (for the
+    precise check), else neither, with the problem that kept it from being read."""
+    fast = _read_typed(path, name, wanted)
+    if fast is not None and conforms(name, fast, limits):
+        return fast, None, []
+    try:
+        frame = read_table_file(path)
+    except InputDataError as exc:
+        return None, None, exc.problems
+    if wanted is not None:
+        frame = frame[[c for c in frame.columns if c in wanted or c not in COLUMNS[name]]]
+    return None, _raw_table(path, frame), []
 
 
 def table_files(data_dir: str | os.PathLike) -> tuple[dict[str, Path], list[Problem]]:
