@@ -42,20 +42,21 @@ def sorted_distinct(values: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _labels(values: pa.ChunkedArray) -> pd.Categorical:
-    """A text column (plain or dictionary-encoded) as a categorical whose categories are its values, sorted."""
-    unified = (values.unify_dictionaries() if values.num_chunks > 1 else values).combine_chunks()
-    if not isinstance(unified, pa.DictionaryArray):
-        unified = unified.dictionary_encode()
-    indices = unified.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    used = np.zeros(len(unified.dictionary) + 1, dtype=bool)
-    used[indices] = True  # index -1 marks the last slot, a null
-    entries = np.flatnonzero(used[:-1])
-    words = unified.dictionary.take(pa.array(entries)).cast(pa.string())
-    order = pc.sort_indices(words).to_numpy()
-    rank = np.full(len(unified.dictionary) + 1, -1, dtype=np.min_scalar_type(-len(entries) - 1))
-    rank[entries[order]] = np.arange(len(entries))
-    categories = pd.Index(pd.array(words.take(pa.array(order)), dtype=STR_DTYPE))
-    return pd.Categorical.from_codes(rank[indices], dtype=pd.CategoricalDtype(categories))
+    """A text column (plain or dictionary-encoded) as a categorical whose categories are the values it holds,
+    sorted. Chunk by chunk: each chunk's dictionary is mapped to the sorted categories, then its indices."""
+    chunks = [c if isinstance(c, pa.DictionaryArray) else c.dictionary_encode() for c in values.chunks]
+    used = [np.unique(c.indices.drop_null().to_numpy(zero_copy_only=False)) for c in chunks]
+    words = [c.dictionary.take(pa.array(u, pa.int32())).cast(pa.string()) for c, u in zip(chunks, used, strict=True)]
+    categories = sorted_distinct(pa.chunked_array(words, pa.string()))
+    codes = np.empty(len(values), dtype=np.min_scalar_type(-len(categories) - 1))
+    at = 0
+    for chunk, entries, text in zip(chunks, used, words, strict=True):
+        place = np.full(len(chunk.dictionary) + 1, -1, dtype=codes.dtype)  # the last slot: nulls
+        place[entries] = pc.index_in(text, value_set=categories).to_numpy(zero_copy_only=False)
+        codes[at: at + len(chunk)] = place[chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+        at += len(chunk)
+    dtype = pd.CategoricalDtype(pd.Index(pd.array(categories, dtype=STR_DTYPE)))
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
 def _column(values: pa.ChunkedArray, kind: str) -> pd.api.extensions.ExtensionArray | np.ndarray:
