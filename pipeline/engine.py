@@ -28,6 +28,7 @@ from features import (
     split_by_bucket,
 )
 from features.aggregate import prepare_tables
+from features.registry import visits_lookback_days
 from features.tables import EVENT_TIME_COLUMN
 from models.modelframe import (
     CutoffStats,
@@ -203,21 +204,33 @@ def _bucket_span(tables: PreparedTables) -> tuple[pd.Timestamp | None, tuple | N
 
 
 def load_buckets(
-    engine: Engine, data_dir: str | os.PathLike, settings: EngineSettings, limits: InputLimits | None = None
+    engine: Engine,
+    data_dir: str | os.PathLike,
+    settings: EngineSettings,
+    limits: InputLimits | None = None,
+    span: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
 ) -> Buckets:
     """The buckets of ``data_dir`` on ``engine``, each checked like :func:`pipeline.io.load_data_dir`.
 
     A bucketed directory is read bucket by bucket where the engine runs (on a cluster: by the workers, so it
     must be on storage they reach). A plain directory is read here and split into ``settings.buckets`` buckets
-    (default: one with the local engine, two per worker thread with Dask).
+    (default: one with the local engine, two per worker thread with Dask). ``span``: (visits since, events
+    before) that a run at one as-of date needs (see :func:`pipeline.io.load_prepared`); a plain directory is
+    read only within it.
     """
     if is_url(data_dir) or is_bucketed(data_dir):
         stored = open_bucketed(data_dir)
         loaded = engine.map(load_bucket, [stored] * stored.n_buckets, range(stored.n_buckets), limits=limits)
         return _with_end(engine, engine.map(prepare_tables, loaded))
-    tables, warnings = load_prepared(data_dir, limits)
+    visits_since, before = span
+    tables, warnings = load_prepared(data_dir, limits, before=before, visits_since=visits_since)
     buckets = split_buckets(engine, tables, settings.buckets or (1 if engine.name == "local" else 2 * engine.threads))
     return replace(buckets, warnings=tuple(warnings))
+
+
+def as_of_span(as_of: pd.Timestamp, settings) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """What a run at one as-of date reads: visits since the engagement features' lookback, events before as_of."""
+    return as_of - pd.Timedelta(days=visits_lookback_days(settings)), as_of
 
 
 def split_buckets(engine: Engine, tables: PreparedTables, n_buckets: int) -> Buckets:

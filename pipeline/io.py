@@ -30,6 +30,7 @@ from features.prepared import Preparer
 from features.tables import (
     COLUMNS,
     DATETIME_DTYPE,
+    EVENT_TIME_COLUMN,
     REQUIRED_TABLES,
     TABLE_NAMES,
     PreparedTables,
@@ -134,10 +135,16 @@ PREPARE_ORDER = ("customers", "transactions", "complaints", "visits", "account_m
 
 
 def load_prepared(
-    data_dir: str | os.PathLike, limits: InputLimits | None = None
+    data_dir: str | os.PathLike,
+    limits: InputLimits | None = None,
+    before: pd.Timestamp | None = None,
+    visits_since: pd.Timestamp | None = None,
 ) -> tuple[PreparedTables, list[Problem]]:
     """The prepared tables of a plain data directory (the columns the builders read) and the warnings found;
     raises InputDataError listing every error.
+
+    A run at one as-of date may leave out, once every row is checked, the events at or after ``before`` and the
+    visits before ``visits_since`` (see :func:`features.registry.visits_lookback_days`): no feature reads them.
 
     Table by table: each is read (straight into Arrow when clean, else raw and checked precisely), checked and
     converted (:class:`features.prepared.Preparer`) before the next is read, so at most one table is held as
@@ -168,8 +175,15 @@ def load_prepared(
         else:
             continue
         del typed, raw
+        table = _events_read(name, table, before, visits_since if name == "visits" else None)
+        if name == "transactions" and not table.num_rows and before is not None:
+            raise ChurnError(
+                f"No customer bought before {before.date()}: every transaction in {files[name].name} is at or "
+                "after the as-of date.",
+                "check --as-of against the dates in the data",
+            )
         if name in EVENT_TABLES and not table.num_rows:
-            continue  # a header without rows (reported above): read as no rows
+            continue  # a header without rows (reported above), or no rows in the run's span: read as no rows
         if preparer is None:
             ids = table["customer_id"] if name in ("customers", "transactions") else None
             if ids is None:
@@ -191,6 +205,17 @@ def load_prepared(
             for name, rows in unknown.items()
         ], lines)
     return tables, problems
+
+
+def _events_read(name: str, table: pyarrow.Table, before, since) -> pyarrow.Table:
+    """An event table's rows with their time in [since, before) (either end open when None)."""
+    if name not in EVENT_TIME_COLUMN or (before is None and since is None):
+        return table
+    times = table[EVENT_TIME_COLUMN[name]]
+    keep = [pyarrow.compute.less(times, pyarrow.scalar(before.value, times.type))] if before is not None else []
+    if since is not None:
+        keep.append(pyarrow.compute.greater_equal(times, pyarrow.scalar(since.value, times.type)))
+    return table.filter(functools.reduce(pyarrow.compute.and_, keep))
 
 
 def read_tables(

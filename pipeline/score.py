@@ -24,7 +24,7 @@ from pipeline.bucket_store import (
 )
 from pipeline.config import Config, load_playbook
 from pipeline.definition import DefinitionOverride, apply_model_definition
-from pipeline.engine import load_buckets, open_engine
+from pipeline.engine import as_of_span, load_buckets, open_engine
 from pipeline.errors import ChurnError, Interrupted
 from pipeline.history import previous_list, write_compared_with
 from pipeline.io import frame_writer, refuse_overwriting_inputs, text_writer
@@ -101,7 +101,9 @@ def write_winback(
         with staged_outputs(out, [out, lapsed_out, report, scored_out], run) as outputs, \
                 open_engine(cfg.engine) as engine:
             progress(f"loading the data ({engine.name} engine)")
-            buckets = load_buckets(engine, data_dir, cfg.engine, cfg.input.limits())
+            # With --as-of given, nothing at or after it is read (the default as-of is where the data ends).
+            span = as_of_span(as_timestamp(as_of), cfg.features) if as_of is not None else (None, None)
+            buckets = load_buckets(engine, data_dir, cfg.engine, cfg.input.limits(), span)
             as_of = as_timestamp(as_of) if as_of is not None else buckets.end
             note(f"As of {as_of.date()}" + (" (the day after the last event in the data)" if given is None else ""))
             warnings = (*(p.render() for p in buckets.warnings), *_population_warnings(engine, buckets, as_of, cfg))

@@ -210,3 +210,22 @@ def test_a_builder_returning_missing_values_or_another_type_is_caught(world, mon
         assembly.check_feature_columns(
             {"segment": np.array([1.0])}, [s for s in feature_specs(SETTINGS) if s.name == "segment"]
         )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_visits_older_than_the_lookback_change_no_feature(seed):
+    """What readers may leave out (features.registry.visits_lookback_days) is exactly what no builder reads."""
+    from features.registry import visits_lookback_days
+    from tests.features.random_world import random_world
+
+    frames = random_world(seed, n_customers=40)
+    whole = build_feature_table(prepare_tables(make_tables(frames)), T, SETTINGS, CHURN)
+    since = T - pd.Timedelta(days=visits_lookback_days(SETTINGS))
+    visits = frames["visits"]
+    assert (pd.to_datetime(visits["timestamp"]) < since).any()  # the world has visits the cut drops
+    cut = dict(frames, visits=visits[pd.to_datetime(visits["timestamp"]) >= since])
+    pd.testing.assert_frame_equal(
+        build_feature_table(prepare_tables(make_tables(cut)), T, SETTINGS, CHURN), whole, check_exact=True
+    )
+    one_day_less = dict(frames, visits=visits[pd.to_datetime(visits["timestamp"]) >= since + pd.Timedelta(days=1)])
+    assert not build_feature_table(prepare_tables(make_tables(one_day_less)), T, SETTINGS, CHURN).equals(whole)
