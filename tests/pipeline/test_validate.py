@@ -511,3 +511,25 @@ def test_tables_read_typed_equal_the_precise_reading(tmp_path, fmt):
         expected = frame.reset_index(drop=True)
         got = fast.frames[name][[c for c in expected.columns if c in fast.frames[name].columns]]
         pd.testing.assert_frame_equal(got, expected[got.columns], check_dtype=True)
+
+
+def test_the_contact_log_is_validated_like_the_other_tables(tmp_path):
+    contacts = (
+        "customer_id,contacted_at,channel,action,campaign_id,outcome\n"
+        "C1,2024-03-04 10:00:00,email,care_email,retention-2024-01-01,sent\n"
+        "C9,2024-03-05,account_manager_call,,,\n"  # a customer customers.csv does not list: a warning
+        ",2024-03-05,email,,,\n"  # no customer: an error
+        "C2,not a date,email,,,\n"
+        "C3,2031-01-01,email,,,\n"  # after the command ran
+    )
+    from pipeline.contract import InputLimits
+
+    report = validate_data_dir(data_dir(tmp_path, contacts__csv=contacts), InputLimits(pd.Timestamp("2025-01-01")))
+    found = {(p.column, p.rows, p.severity, p.what.split(" (")[0]) for p in report.problems if p.file == "contacts.csv"}
+    assert found == {
+        ("customer_id", (3,), "warning", "1 customer_id value(s) not in customers.csv"),
+        ("customer_id", (4,), "error", "empty"),
+        ("contacted_at", (5,), "error", "not a valid date"),
+        ("contacted_at", (6,), "error", "in the future"),
+    }
+    assert report.summary["tables"]["contacts"] == "contacts.csv"
