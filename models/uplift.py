@@ -76,6 +76,20 @@ def sample_ratio_mismatch(treated_n: int, control_n: int, control_share: float) 
     return float(stats.chisquare([treated_n, control_n], expected).pvalue)
 
 
+def stratified_sample_ratio_mismatch(treated: np.ndarray, control: np.ndarray, control_share: float) -> float:
+    """p-value of the arm sizes of several strata at once against one control share: Pearson's chi-square summed
+    over the strata, one degree of freedom per stratum holding customers (a share off in any stratum shows)."""
+    treated, control = np.asarray(treated, dtype=float), np.asarray(control, dtype=float)
+    total = treated + control
+    held = total > 0
+    if not held.any() or not 0 < control_share < 1:
+        return 1.0
+    expected_control, expected_treated = total[held] * control_share, total[held] * (1 - control_share)
+    chi_square = (((control[held] - expected_control) ** 2 / expected_control).sum()
+                  + ((treated[held] - expected_treated) ** 2 / expected_treated).sum())
+    return float(stats.chi2.sf(chi_square, int(held.sum())))
+
+
 def minimal_detectable_effect(control_rate: float, treated_n: int, control_n: int, alpha: float = ALPHA,
                               power: float = POWER) -> float:
     """The smallest uplift (in churn-rate points, as a share) the cell could detect with the given power."""

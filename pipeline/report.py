@@ -65,6 +65,8 @@ class ReportContext:
     estimate_summary: str | None = None
     departed_managers: pd.DataFrame | None = None  # account_manager_id, departed_at
     basis: Basis | None = None
+    campaign_id: str = ""
+    contact_cooldown_days: int = 0
 
 
 def _esc(value) -> str:
@@ -182,6 +184,8 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
 
     left_out = both[~both["in_target"]].copy()
     left_out["why"] = left_out["recommended_action"].str.replace("No action this week: ", "", regex=False)
+    recently = left_out["recommended_action"].str.startswith("No contact this week: contacted", na=False)
+    left_out.loc[recently, "why"] = f"contacted in the last {c.contact_cooldown_days} days"
     # Money as each list counts it: value at risk on the worklist, past value x reachability on the lapsed list.
     left_out["at stake"] = left_out["value_at_risk"].fillna(
         left_out["past_value"] * left_out["reactivation_probability"])
@@ -219,10 +223,11 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
         ),
         plan_table,
         (
-            f"<p>The control group ({len(control):,} customers, {c.control_share:.0%} of the planned contacts in each "
-            "value tier) is drawn among the customers the plan would contact: they are <b>not</b> contacted this week, "
-            "so comparing them later with those who were measures what the contacts achieve. Their slots stay "
-            "unused.</p>"
+            f"<p>The control group ({len(control):,} customers) is held out of campaign <b>{_esc(c.campaign_id)}</b>: "
+            f"about {c.control_share:.0%} of the customers the plan would contact, in every value tier, by a fixed "
+            "draw of customer and campaign, so a customer keeps their arm in every weekly list of the campaign. They "
+            "are <b>not</b> contacted, so comparing them later with those who were (<code>churn evaluate</code>) "
+            "measures what the contacts achieve. Their slots stay unused.</p>"
         ),
         "<h3>Left out this week, and why</h3>",
         ("<p class='small'>Value at stake: value at risk on the worklist; past value x the chance they can still "
@@ -375,7 +380,7 @@ def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
     entered = winback[winback["new_this_week"].fillna(False).astype(bool)]
     left_ids = left_the_target(winback["customer_id"], winback["in_target"].to_numpy(), c.basis)
     left_rows = winback[winback["customer_id"].astype("str").isin(left_ids)]
-    # The control group is drawn anew each week: those held out now did not leave the plan, they sit out a week.
+    # Held out now: in the campaign's control group (a new campaign draws the arms anew), not out of the plan.
     held_out = left_rows[left_rows["control_group"]]
     still_listed = left_rows[~left_rows["control_group"]]
     rising = winback[winback["risk_change"].notna()].nlargest(5, "risk_change")

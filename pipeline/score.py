@@ -30,7 +30,15 @@ from pipeline.history import previous_list, write_compared_with
 from pipeline.io import frame_writer, refuse_overwriting_inputs, text_writer
 from pipeline.outputs import check_distinct, check_writable, staged_outputs
 from pipeline.report import ReportContext, departed_managers, render_report
-from pipeline.scoring import active_count, list_rows_by_bucket, score_buckets, scored_table_part, worklists
+from pipeline.scoring import (
+    active_count,
+    campaign_of,
+    list_rows_by_bucket,
+    recent_contacts,
+    score_buckets,
+    scored_table_part,
+    worklists,
+)
 from pipeline.tracking import load_bundle, log_scoring_run
 
 # A list under this share of the customers active a week before its as-of date is worth a warning: a stray
@@ -108,8 +116,10 @@ def write_winback(
             progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
             scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)
             basis = comparison_basis(previous_list(scored_out), as_of)
+            campaign = campaign_of(as_of, cfg)
             winback, lapsed = worklists(
-                scores.gathered, scores.lapsed, playbook, cfg, as_of=as_of, model_version=version, basis=basis
+                scores.gathered, scores.lapsed, playbook, cfg, as_of=as_of, model_version=version, basis=basis,
+                last_contacts=_recent_contacts(engine, buckets, as_of, cfg),
             )
             _refuse_non_finite(winback)
             progress("writing the scored table, the lists and the report")
@@ -121,11 +131,13 @@ def write_winback(
             if basis is not None:
                 write_compared_with(scored_root, basis)
             about = {"as_of": str(as_of.date()), "model_version": version,
-                     "compared_with": str(basis.as_of.date()) if basis else None, "definition_overrides": recorded}
+                     "compared_with": str(basis.as_of.date()) if basis else None, "definition_overrides": recorded,
+                     **list_facts(campaign, cfg)}
             finish_scored_table(scored_root, written, about)
             outputs.file(out, frame_writer(spreadsheet_safe(winback[list(WINBACK_COLUMNS)]), out))
             outputs.file(lapsed_out, frame_writer(spreadsheet_safe(lapsed[list(LAPSED_COLUMNS)]), lapsed_out))
-            html = _report_html(winback, lapsed, scores, basis, as_of, version, bundle.metadata, playbook, cfg)
+            html = _report_html(winback, lapsed, scores, basis, as_of, version, bundle.metadata, playbook, cfg,
+                                campaign.id)
             outputs.file(report, text_writer(html))
             outputs.commit()
     except KeyboardInterrupt:
@@ -162,6 +174,22 @@ def write_winback(
         out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version, warnings,
         lapsed_out, len(lapsed), contacts, overrides,
     )
+
+
+def _recent_contacts(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> pd.Series | None:
+    """Every customer contacted in the cooldown before as_of, with their last contact (None: no cooldown)."""
+    days = cfg.scoring.contact_cooldown_days
+    if days <= 0:
+        return None
+    return pd.concat(engine.gather(engine.map(recent_contacts, buckets.handles, as_of=as_of, days=days)))
+
+
+def list_facts(campaign, cfg: Config) -> dict:
+    """What a list's manifest records for its evaluation: the campaign whose arms it holds, the control share it
+    drew them with, and the churn definition its outcome is measured over."""
+    return {"campaign_id": campaign.id, "campaign_start": str(campaign.start.date()),
+            "campaign_end": str(campaign.end.date()), "control_share": cfg.scoring.control_share,
+            "horizon_days": cfg.churn.horizon_days, "active_window_days": cfg.churn.active_window_days}
 
 
 def _contacts_per_channel(winback: pd.DataFrame, lapsed: pd.DataFrame) -> tuple[tuple[str, int], ...]:
@@ -226,7 +254,7 @@ def _population_warnings(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> t
     return ()
 
 
-def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playbook, cfg) -> str:
+def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playbook, cfg, campaign_id) -> str:
     return render_report(
         winback,
         lapsed,
@@ -247,5 +275,7 @@ def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playb
             departed_managers=departed_managers(scores.account_managers, str(as_of.date())),
             basis=basis,
             playbook=playbook,
+            campaign_id=campaign_id,
+            contact_cooldown_days=cfg.scoring.contact_cooldown_days,
         ),
     )

@@ -13,6 +13,7 @@ from models.uplift import (
     minimal_detectable_effect,
     sample_ratio_mismatch,
     shrunk_save_rate,
+    stratified_sample_ratio_mismatch,
     uplift_interval,
 )
 
@@ -49,6 +50,15 @@ def test_sample_ratio_mismatch_by_chi_square():
     assert sample_ratio_mismatch(900, 100, 0.10) == pytest.approx(1.0)
     # expected 900/100: chi2 = 50^2/900 + 50^2/100 = 27.78, one degree of freedom
     assert sample_ratio_mismatch(850, 150, 0.10) == pytest.approx(1.36e-7, rel=0.05)
+
+
+def test_the_stratified_ratio_check_sums_the_strata_chi_squares():
+    # one stratum: the plain check; two: chi2 = 27.78 (850/150 against 900/100) + 0 (900/100), two degrees of
+    # freedom, whose survival function is exp(-x / 2) = 9.3e-7; an empty stratum adds nothing
+    assert stratified_sample_ratio_mismatch([850], [150], 0.1) == pytest.approx(sample_ratio_mismatch(850, 150, 0.1))
+    assert stratified_sample_ratio_mismatch([850, 900, 0], [150, 100, 0], 0.1) == pytest.approx(
+        math.exp(-(50**2 / 900 + 50**2 / 100) / 2), rel=1e-6)
+    assert stratified_sample_ratio_mismatch([9, 90], [1, 10], 0.1) == pytest.approx(1.0)
 
 
 def test_minimal_detectable_effect_and_customers_needed_agree():

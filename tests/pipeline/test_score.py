@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import json
 import os
 import re
 import shutil
@@ -144,20 +145,28 @@ def test_a_row_has_a_contact_if_and_only_if_it_is_in_target_and_controls_have_no
     for rows in (winback, lapsed):
         assert (rows["in_target"] == (rows["action_channel"] != "none")).all()
         assert not (rows["in_target"] & rows["control_group"]).any()
-        assert (rows.loc[rows["control_group"], "recommended_action"] == "Control group: do not contact this week").all()
+        held_out = "Held out: control group of campaign retention-2025-10-06, do not contact"  # as-of 2025-12-29
+        assert (rows.loc[rows["control_group"], "recommended_action"] == held_out).all()
         assert (rows.loc[rows["in_target"], "expected_net_value"] > 0).all()
         assert rows["recommended_action"].notna().all()
     assert winback["in_target"].sum() > 0 and winback["control_group"].sum() > 0
 
 
-def test_the_control_group_is_a_share_of_the_planned_contacts_in_each_list_and_tier(baseline, cfg):
+def test_the_control_group_is_the_planned_customers_whose_campaign_draw_is_below_the_share(baseline, cfg):
     scored = pd.read_parquet(baseline.scored)
     lapsed = read_list(baseline.lapsed)
-    planned = pd.concat([scored.assign(list="worklist")[["list", "value_tier", "in_target", "control_group"]],
-                         lapsed.assign(list="lapsed")[["list", "value_tier", "in_target", "control_group"]]])
+    planned = pd.concat([scored[["customer_id", "in_target", "control_group"]],
+                         lapsed[["customer_id", "in_target", "control_group"]]], ignore_index=True)
     planned = planned[planned["in_target"] | planned["control_group"]]
-    by_stratum = planned.groupby(["list", "value_tier"])["control_group"].agg(["size", "sum"])
-    assert ((by_stratum["sum"] - np.round(cfg.scoring.control_share * by_stratum["size"])).abs() < 1).all()
+    # The campaign of 2025-12-29 (periods of 13 weeks from 2025-01-06) starts on 2025-10-06; a customer is in its
+    # control group when their stable draw of (customer_id, campaign id) lies below the share.
+    draw = pd.util.hash_pandas_object(planned["customer_id"].astype("str") + "|retention-2025-10-06",
+                                      index=False).to_numpy() / 2.0**64
+    assert (planned["control_group"].to_numpy() == (draw < cfg.scoring.control_share)).all()
+    manifest = json.loads((Path(baseline.scored) / "_scored.json").read_text())
+    assert (manifest["campaign_id"], manifest["campaign_start"], manifest["campaign_end"]) == (
+        "retention-2025-10-06", "2025-10-06", "2026-01-05")
+    assert (manifest["control_share"], manifest["horizon_days"]) == (cfg.scoring.control_share, cfg.churn.horizon_days)
 
 
 def test_customer_value_is_margin_over_the_churn_horizon(winback, world, cfg, last_event_day_after):
@@ -196,7 +205,8 @@ def test_reasons_and_actions_come_from_the_registry_and_the_playbook(winback, ba
     for _, row in contacted.iterrows():
         assert playbook.actions[_action_of(playbook, row["recommended_action"])].channel == row["action_channel"]
     assert set(winback.loc[~winback["in_target"], "recommended_action"]) <= {
-        "Control group: do not contact this week", "No action this week: no contact is worth its cost",
+        "Held out: control group of campaign retention-2025-10-06, do not contact",
+        "No action this week: no contact is worth its cost",
         "No action this week: the playbook has no contact for this reason and tier",
         *(f"No action this week: {c.replace('_', ' ')}s are fully booked" for c in cfg.scoring.capacity_per_week),
     }
@@ -523,5 +533,6 @@ def test_the_report_embeds_png_plots_and_the_backtest_metrics(baseline, trained)
     assert f"ROC-AUC {auc:.3f}" in page
     assert f"Brier score {brier:.3f}" in page
     assert f"the recency rule {recency_auc:.0%}" in page  # compared with a baseline in words
-    assert "drawn among the customers the plan would contact" in page
+    assert "held out of campaign <b>retention-2025-10-06</b>" in page
+    assert "of the customers the plan would contact" in page
     assert "EUR " in page and "e+0" not in page
