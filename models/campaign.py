@@ -23,7 +23,7 @@ import pandas as pd
 from features.labels import churn_labels
 from features.tables import as_timestamp
 from models.plan import control_arm
-from models.uplift import SRM_P_VALUE, stratified_sample_ratio_mismatch
+from models.uplift import SRM_P_VALUE, sample_ratio_mismatch, shrunk_save_rate
 
 # One row per list row, as the evaluation reads a list's history entry (see pipeline.history).
 LIST_ROW_COLUMNS = (
@@ -65,24 +65,26 @@ def planned_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[(rows["in_target"] | rows["control_group"]).to_numpy(dtype=bool)]
 
 
-def arm_check(rows: pd.DataFrame, info: ListInfo) -> dict:
+def arm_check(rows: pd.DataFrame, entering: pd.DataFrame, info: ListInfo) -> dict:
     """Whether one list's arms are as the campaign drew them.
 
-    ``rows``: the list's rows (LIST_ROW_COLUMNS). Returns the arm sizes, the p-value of the ratio check (a
-    chi-square over the strata list x tier against the control share: every stratum's share at once), the rows
-    whose arm differs from the campaign's draw, and ``passed``: False when the ratio check fails (then the list
-    is not evaluated). Rows off the draw are reported and left out even when the ratio holds.
+    ``rows``: the list's rows, ``entering``: those of its customers entering the campaign with it (their first
+    appearance; LIST_ROW_COLUMNS). The ratio check tests the entering customers' arm sizes against the control
+    share (the same in every tier, so under a sound draw the control count is binomial); only they are comparable:
+    a customer already in the campaign is listed or not after their arm acted (a contacted one waits out the
+    cooldown, a kept one stays active). Every planned row is checked against the campaign's draw. Returns the arm
+    sizes of the entering customers, the ratio check's p-value, the rows off the draw and ``passed``: False when
+    the ratio check fails (the list is then not evaluated; rows off the draw are left out even when it passes).
     """
+    control = int(entering["control_group"].sum())
+    treated = len(entering) - control
+    p_value = sample_ratio_mismatch(treated, control, info.control_share)
     planned = planned_rows(rows)
-    strata = planned.groupby(["list", "value_tier"], sort=True, observed=True)["control_group"]
-    control = strata.sum().to_numpy(dtype=float)
-    treated = strata.size().to_numpy(dtype=float) - control
-    p_value = stratified_sample_ratio_mismatch(treated, control, info.control_share)
     drawn = control_arm(planned["customer_id"], info.campaign_id, info.control_share)
     off_draw = planned["control_group"].to_numpy(dtype=bool) != drawn
     return {
         "as_of": info.as_of, "campaign_id": info.campaign_id, "control_share": info.control_share,
-        "treated_n": int(treated.sum()), "control_n": int(control.sum()), "srm_p_value": p_value,
+        "planned": len(planned), "treated_n": treated, "control_n": control, "srm_p_value": p_value,
         "off_draw": int(off_draw.sum()), "off_draw_ids": tuple(planned["customer_id"][off_draw].astype("str")),
         "passed": bool(p_value >= SRM_P_VALUE),
     }
@@ -150,3 +152,41 @@ def campaign_customers(
     count = np.bincount(logged["row"], minlength=len(frame))
     return frame.assign(contacted=pd.array(count > 0, dtype="boolean"), contacts=count,
                         cost=np.bincount(logged["row"], weights=each.to_numpy(), minlength=len(frame)))
+
+
+def pooled_arm_check(customers: pd.DataFrame, control_share: float) -> pd.DataFrame:
+    """The evaluated customers' arms by value tier and in all, each with its ratio check against the share."""
+    rows = []
+    for tier, members in [*customers.groupby("value_tier", sort=True, observed=True), ("all", customers)]:
+        treated = int(members["treated"].sum())
+        control = len(members) - treated
+        rows.append({"value_tier": tier, "treated_n": treated, "control_n": control,
+                     "control_share": control / len(members) if len(members) else np.nan,
+                     "srm_p_value": sample_ratio_mismatch(treated, control, control_share)})
+    return pd.DataFrame(rows)
+
+
+def measured_save_rates(cells: pd.DataFrame, priors: Mapping[str, float], strength: float) -> pd.DataFrame:
+    """Per measured action with a prior: the measured save rate (uplift / control churn rate: the share of the
+    would-be churners a planned contact kept, non-contacts included), and the rate to use, shrunk towards the
+    prior by ``strength`` (the prior's weight in customers against the customers measured) and kept in [0, 1].
+
+    A cell without both arms or without churners in control measures nothing: its rate to use is the prior.
+    """
+    actions = cells[(cells["group"] == "action") & cells["level"].isin(list(priors))]
+    rows = []
+    for cell in actions.itertuples(index=False):
+        prior = float(priors[cell.level])
+        n = int(cell.treated_n + cell.control_n)
+        rate = cell.control_churn_rate
+        measured = cell.uplift / rate if np.isfinite(cell.uplift) and np.isfinite(rate) and rate > 0 else np.nan
+        used = shrunk_save_rate(measured, n, prior, strength) if np.isfinite(measured) else prior
+        rows.append({
+            "action": cell.level, "prior": prior, "measured": measured, "used": float(np.clip(used, 0.0, 1.0)),
+            "customers": n, "treated_n": int(cell.treated_n), "control_n": int(cell.control_n),
+            "control_churn_rate": rate, "uplift": cell.uplift, "uplift_ci_low": cell.uplift_ci_low,
+            "uplift_ci_high": cell.uplift_ci_high,
+        })
+    columns = ["action", "prior", "measured", "used", "customers", "treated_n", "control_n", "control_churn_rate",
+               "uplift", "uplift_ci_low", "uplift_ci_high"]
+    return pd.DataFrame(rows, columns=columns)

@@ -136,6 +136,7 @@ class TrackingSettings(_Section):
     default_uri: str
     artifact_location: str
     experiment: str = Field(min_length=1)
+    evaluation_experiment: str = Field(min_length=1)
     registered_model: str = Field(min_length=1)
     alias: str = Field(min_length=1)
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features import as_timestamp
+from models.plan import Playbook
 from models.week_over_week import comparison_basis
 from models.winback import LAPSED_COLUMNS, WINBACK_COLUMNS, spreadsheet_safe
 from pipeline.bucket_store import (
@@ -26,7 +27,15 @@ from pipeline.config import Config, load_playbook
 from pipeline.definition import DefinitionOverride, apply_model_definition
 from pipeline.engine import load_buckets, open_engine
 from pipeline.errors import ChurnError, Interrupted
-from pipeline.history import previous_list, write_compared_with
+from pipeline.history import (
+    default_history,
+    history_entry,
+    keep_in_history,
+    previous_list,
+    read_save_rates,
+    save_rates_path,
+    write_compared_with,
+)
 from pipeline.io import frame_writer, refuse_overwriting_inputs, text_writer
 from pipeline.outputs import check_distinct, check_writable, staged_outputs
 from pipeline.report import ReportContext, departed_managers, render_report
@@ -62,6 +71,9 @@ class ScoringResult:
     contacts: tuple[tuple[str, int], ...] = ()  # contacts planned per channel, worklist and lapsed list together
     # Settings scored with another value than the model's definition (--override-definition); empty normally.
     definition_overrides: tuple[DefinitionOverride, ...] = ()
+    history: str = ""  # where this list was kept in the list history
+    campaign_id: str = ""
+    measured_actions: tuple[str, ...] = ()  # actions planned with measured save rates (scoring.save_rates)
 
 
 def report_path_for(out: Path) -> Path:
@@ -86,22 +98,26 @@ def write_winback(
     scored_out: str | os.PathLike | None = None,
     note: Callable[[str], None] = lambda m: None,
     override_definition: bool = False,
+    history: str | os.PathLike | None = None,
 ) -> ScoringResult:
     """Score every customer active at ``as_of`` (default: the day after the last event) and write the list, its
-    report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``).
+    report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``), and keep the
+    scored table with the lapsed rows in the list history (``history``, default ``<folder of out>/history``)
+    under the as-of date.
 
     The churn definition and feature settings are the model's; a conflicting explicit setting in ``cfg`` is
     refused unless ``override_definition`` (then used, and recorded).
     """
     given, out = as_of, Path(out)
     scored_out = str(scored_out or scored_path_for(out))
+    history = str(history or default_history(out))
     report, lapsed_out = report_path_for(out), lapsed_path_for(out)
-    _check_places(data_dir, out, report, lapsed_out, scored_out)
+    _check_places(data_dir, out, report, lapsed_out, scored_out, history)
     progress("loading the model")
     bundle = load_bundle(cfg, model_uri)
     cfg, overrides = apply_model_definition(cfg, bundle.metadata, override=override_definition)
     recorded = [override.describe() for override in overrides]
-    playbook = load_playbook(cfg)
+    playbook, rates, rate_warnings = _playbook_with_save_rates(cfg, history)
     version = bundle.version or "unknown"
     run = {"command": "churn score", "model_version": version}
     outputs = None
@@ -134,10 +150,12 @@ def write_winback(
                      "compared_with": str(basis.as_of.date()) if basis else None, "definition_overrides": recorded,
                      **list_facts(campaign, cfg)}
             finish_scored_table(scored_root, written, about)
+            entry = history_entry(history, as_of)
+            keep_in_history(scored_root, outputs.late_folder(entry), lapsed)
             outputs.file(out, frame_writer(spreadsheet_safe(winback[list(WINBACK_COLUMNS)]), out))
             outputs.file(lapsed_out, frame_writer(spreadsheet_safe(lapsed[list(LAPSED_COLUMNS)]), lapsed_out))
             html = _report_html(winback, lapsed, scores, basis, as_of, version, bundle.metadata, playbook, cfg,
-                                campaign.id)
+                                campaign.id, rates)
             outputs.file(report, text_writer(html))
             outputs.commit()
     except KeyboardInterrupt:
@@ -167,13 +185,31 @@ def write_winback(
          "drift_features_warning": float((drift > cfg.scoring.drift_warning_psi).sum()),
          "drift_max_psi": float(drift.max()) if len(drift) else 0.0},
         {"as_of": str(as_of.date()), "model_version": version, "engine": cfg.engine.kind,
+         "campaign_id": campaign.id, "save_rates": cfg.scoring.save_rates,
          **({"definition_overrides": "; ".join(recorded)} if recorded else {})},
         report,
     )
     return ScoringResult(
-        out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version, warnings,
-        lapsed_out, len(lapsed), contacts, overrides,
+        out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version,
+        (*rate_warnings, *warnings), lapsed_out, len(lapsed), contacts, overrides, entry, campaign.id,
+        tuple(rates["action"]) if rates is not None else (),
     )
+
+
+def _playbook_with_save_rates(cfg: Config, history: str) -> tuple[Playbook, pd.DataFrame | None, tuple[str, ...]]:
+    """The playbook, with the measured save rates kept beside the history when ``scoring.save_rates`` is
+    measured (for the actions of the playbook they measured; the others keep their priors); those rates; and a
+    warning when there are none to use yet."""
+    playbook = load_playbook(cfg)
+    if cfg.scoring.save_rates == "prior":
+        return playbook, None, ()
+    rates = read_save_rates(history)
+    if rates is None:
+        return playbook, None, (
+            (f"scoring.save_rates is measured, but {save_rates_path(history)} holds no measured save rates yet "
+            "(`churn evaluate` writes them once a campaign's horizon has passed): the priors are used."),)
+    rates = rates[rates["action"].isin(list(playbook.actions)) & rates["used"].notna()].reset_index(drop=True)
+    return playbook.with_save_rates(dict(zip(rates["action"], rates["used"], strict=True))), rates, ()
 
 
 def _recent_contacts(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> pd.Series | None:
@@ -198,10 +234,12 @@ def _contacts_per_channel(winback: pd.DataFrame, lapsed: pd.DataFrame) -> tuple[
     return tuple((str(c), int(n)) for c, n in channels.value_counts().sort_index().items())
 
 
-def _check_places(data_dir, out: Path, report: Path, lapsed: Path, scored_out: str) -> None:
+def _check_places(data_dir, out: Path, report: Path, lapsed: Path, scored_out: str, history: str) -> None:
     """Refuse unusable output places before any work is done."""
-    places = {"--out": out, "the lapsed list": lapsed, "the report": report, "--scored-out": scored_out}
+    places = {"--out": out, "the lapsed list": lapsed, "the report": report, "--scored-out": scored_out,
+              "--history": history}
     check_distinct(places)
+    check_writable(f"{history}/list", "--history", folder=True)
     check_writable(out, "--out")
     if out.suffix.lower() != ".csv":
         raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
@@ -254,7 +292,8 @@ def _population_warnings(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> t
     return ()
 
 
-def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playbook, cfg, campaign_id) -> str:
+def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playbook, cfg, campaign_id,
+                 rates) -> str:
     return render_report(
         winback,
         lapsed,
@@ -277,5 +316,7 @@ def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playb
             playbook=playbook,
             campaign_id=campaign_id,
             contact_cooldown_days=cfg.scoring.contact_cooldown_days,
+            measured_save_rates=rates,
+            save_rates_setting=cfg.scoring.save_rates,
         ),
     )

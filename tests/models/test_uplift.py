@@ -13,7 +13,6 @@ from models.uplift import (
     minimal_detectable_effect,
     sample_ratio_mismatch,
     shrunk_save_rate,
-    stratified_sample_ratio_mismatch,
     uplift_interval,
 )
 
@@ -52,13 +51,10 @@ def test_sample_ratio_mismatch_by_chi_square():
     assert sample_ratio_mismatch(850, 150, 0.10) == pytest.approx(1.36e-7, rel=0.05)
 
 
-def test_the_stratified_ratio_check_sums_the_strata_chi_squares():
-    # one stratum: the plain check; two: chi2 = 27.78 (850/150 against 900/100) + 0 (900/100), two degrees of
-    # freedom, whose survival function is exp(-x / 2) = 9.3e-7; an empty stratum adds nothing
-    assert stratified_sample_ratio_mismatch([850], [150], 0.1) == pytest.approx(sample_ratio_mismatch(850, 150, 0.1))
-    assert stratified_sample_ratio_mismatch([850, 900, 0], [150, 100, 0], 0.1) == pytest.approx(
-        math.exp(-(50**2 / 900 + 50**2 / 100) / 2), rel=1e-6)
-    assert stratified_sample_ratio_mismatch([9, 90], [1, 10], 0.1) == pytest.approx(1.0)
+def test_a_small_list_takes_the_exact_binomial_test():
+    # 8 customers, 3 in control at a 10% share (0.8 expected): P(X >= 3) = 1 - (0.9^8 + 8 x 0.1 x 0.9^7
+    # + 28 x 0.01 x 0.9^6) = 0.0381; P(X = 0) = 0.430 > P(X = 3) = 0.0331, so the two-sided p is the upper tail
+    assert sample_ratio_mismatch(5, 3, 0.1) == pytest.approx(1 - (0.9**8 + 0.8 * 0.9**7 + 0.28 * 0.9**6), rel=1e-6)
 
 
 def test_minimal_detectable_effect_and_customers_needed_agree():
@@ -96,6 +92,6 @@ def test_cells_overall_and_by_tier_with_counts_rates_value_and_verdicts():
     assert a["treated_churn_rate"] == pytest.approx(0.2) and a["control_churn_rate"] == pytest.approx(0.3)
     assert a["retained_value"] == pytest.approx(0.1 * 400 * 10.0)  # uplift x value of the treated
     assert a["cost"] == 400.0 and a["roi"] == pytest.approx((400.0 - 400.0) / 400.0)
-    assert a["verdict"].startswith("contacting lowered churn by 10.0%")
+    assert a["verdict"].startswith("contacting lowered churn by 10.0 points")
     b = cells[(cells["group"] == "value_tier") & (cells["level"] == "B")].iloc[0]
     assert b["verdict"] == "too small to tell: 10 treated and 10 control customers"

@@ -376,9 +376,11 @@ def test_a_killed_run_leaves_the_previous_list_and_the_next_run_sweeps_its_temp_
     assert not (folder / "winback_report.html").exists()
     left = sorted(p.name.split(".")[1] for p in folder.glob(".*.staged"))
     assert left == ["winback", "winback_scored"]  # the half-written list, the scored table not moved in yet
+    assert [p.name.split(".")[1] for p in (folder / "history").glob(".*.staged")] == ["2025-12-29"]  # its entry
     write_winback(world, folder / "winback.csv", None, None, cfg)
     assert sorted(p.name for p in folder.iterdir()) == [
-        "winback.csv", "winback_lapsed.csv", "winback_report.html", "winback_scored"]
+        "history", "winback.csv", "winback_lapsed.csv", "winback_report.html", "winback_scored"]
+    assert sorted(p.name for p in (folder / "history").iterdir()) == ["2025-12-29"]
     assert (folder / "winback.csv").read_bytes() == baseline.out.read_bytes()
 
 

@@ -497,11 +497,15 @@ def test_text_to_float_reads_numbers_and_leaves_the_rest_missing(cells, expected
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_tables_read_typed_equal_the_precise_reading(tmp_path, fmt):
     """A clean directory takes the fast typed path; its frames are the ones the precise path would give."""
+    from pipeline.config import DEFAULT_CONFIG, load_config
     from pipeline.contract import check_tables as check
-    from pipeline.generate import write_world
+    from pipeline.generate import campaign_simulation, write_world
     from pipeline.io import read_raw_tables, read_tables
 
-    write_world(tmp_path, 120, 3, fmt)
+    # A world with a campaign holds every table, the contact log too.
+    write_world(tmp_path / "data", 600, 3, fmt, campaign=campaign_simulation(load_config(DEFAULT_CONFIG)),
+                history=str(tmp_path / "history"))
+    tmp_path = tmp_path / "data"
     raw, typed, problems = read_tables(tmp_path)
     assert not raw and set(typed) == set(TABLE_SCHEMAS) and not problems  # every table conformed as read
     fast = check({}, None, typed)
