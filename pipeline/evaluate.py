@@ -59,22 +59,28 @@ def report_path_for(out: Path) -> Path:
     return out.with_name(out.stem + "_report.html")
 
 
-def write_evaluation(
+@dataclass(frozen=True)
+class Evaluation:
+    """A campaign's readout before anything is written: the cells (evaluation.csv's rows), the customers compared,
+    the measured save rates and what the report says beside them."""
+
+    cells: pd.DataFrame
+    customers: pd.DataFrame
+    rates: pd.DataFrame
+    context: EvaluationContext
+
+
+def evaluate_campaign(
     data_dir: str | os.PathLike,
     history: str | os.PathLike,
-    out: Path,
     cfg: Config,
     *,
     campaign: str | None = None,
     as_of: date | None = None,
     progress: Callable[[str], None] = lambda m: None,
-) -> EvaluationResult:
+) -> Evaluation:
     """Evaluate a campaign (default: the latest with a list whose horizon has passed), or the customers a single
-    list (``as_of``) brought into its campaign; write evaluation.csv at ``out``, its report beside it and the
-    measured save rates beside the history."""
-    out = Path(out)
-    report, rates_out = report_path_for(out), save_rates_path(history)
-    _check_places(data_dir, out, report, rates_out)
+    list (``as_of``) brought into its campaign, from the lists kept in ``history`` and the data (no output)."""
     progress("reading the list history")
     entries = history_entries(history)
     progress("loading the data")
@@ -119,8 +125,8 @@ def write_evaluation(
     cells = evaluate_cells(
         customers, GROUPS, control_share=control_share, effect_of_interest=cfg.campaign.detectable_uplift,
         weekly_customers=len(customers) / len(lists_used),
-    )
-    cells = cells.assign(campaign_id=campaign_id)
+    ).assign(campaign_id=campaign_id)
+    cells = cells[[*EVALUATION_COLUMNS, *[c for c in cells.columns if c not in EVALUATION_COLUMNS]]]
     priors = {name: action.save_rate for name, action in cfg.scoring.actions.items()}
     rates = measured_save_rates(cells, priors, cfg.campaign.save_rate_prior_strength).assign(
         campaign_id=campaign_id, lists=f"{lists_used[0]:%Y-%m-%d} to {lists_used[-1]:%Y-%m-%d}",
@@ -133,15 +139,35 @@ def write_evaluation(
         pooled=pooled_arm_check(customers, control_share), contact_log=contacts is not None, notes=tuple(notes),
         detectable_uplift=cfg.campaign.detectable_uplift, single_list=as_of is not None,
     )
-    html = render_evaluation(cells, customers, rates, context)
-    table = cells[[*EVALUATION_COLUMNS, *[c for c in cells.columns if c not in EVALUATION_COLUMNS]]]
-    _write(out, report, rates_out, table, html, rates, campaign_id)
-    run_id = log_evaluation_run(cfg, _run_metrics(cells, customers), {
-        "campaign_id": campaign_id, "lists": ", ".join(context.lists), "data_end": context.data_end,
-        **({"notes": " ".join(notes)[:4000]} if notes else {}),
+    return Evaluation(cells, customers, rates, context)
+
+
+def write_evaluation(
+    data_dir: str | os.PathLike,
+    history: str | os.PathLike,
+    out: Path,
+    cfg: Config,
+    *,
+    campaign: str | None = None,
+    as_of: date | None = None,
+    progress: Callable[[str], None] = lambda m: None,
+) -> EvaluationResult:
+    """:func:`evaluate_campaign`, then write evaluation.csv at ``out``, its report beside it and the measured save
+    rates beside the history, all or nothing, and log the MLflow run."""
+    out = Path(out)
+    report, rates_out = report_path_for(out), save_rates_path(history)
+    _check_places(data_dir, out, report, rates_out)
+    done = evaluate_campaign(data_dir, history, cfg, campaign=campaign, as_of=as_of, progress=progress)
+    c = done.context
+    progress("writing the evaluation, its report and the save rates")
+    html = render_evaluation(done.cells, done.customers, done.rates, c)
+    _write(out, report, rates_out, done.cells, html, done.rates, c.campaign_id)
+    run_id = log_evaluation_run(cfg, _run_metrics(done.cells, done.customers), {
+        "campaign_id": c.campaign_id, "lists": ", ".join(c.lists), "data_end": c.data_end,
+        **({"notes": " ".join(c.notes)[:4000]} if c.notes else {}),
     }, [out, report, rates_out])
-    return EvaluationResult(out, report, rates_out, campaign_id, context.lists, len(customers), table,
-                            tuple(notes), run_id)
+    return EvaluationResult(out, report, rates_out, c.campaign_id, c.lists, len(done.customers), done.cells,
+                            c.notes, run_id)
 
 
 def select_lists(entries: list[HistoryEntry], end: pd.Timestamp, history, campaign: str | None,

@@ -179,6 +179,16 @@ def list_rows(entry: HistoryEntry) -> pd.DataFrame:
     )[list(LIST_ROW_COLUMNS)]
 
 
+def latest_kept_list(history: str | os.PathLike, as_of: pd.Timestamp) -> PreviousList | None:
+    """The latest list kept in ``history`` up to ``as_of`` (None when there is none), for the week-over-week
+    comparison when the output location holds no earlier scored table."""
+    try:
+        entries = [e for e in history_entries(history) if e.as_of <= as_of]
+    except ChurnError:  # no history yet
+        return None
+    return previous_list(max(entries, key=lambda e: e.as_of).path) if entries else None
+
+
 def read_save_rates(history: str | os.PathLike) -> pd.DataFrame | None:
     """The measured save rates `churn evaluate` kept beside the history (None when there are none)."""
     path = save_rates_path(history)

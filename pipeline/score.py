@@ -31,6 +31,7 @@ from pipeline.history import (
     default_history,
     history_entry,
     keep_in_history,
+    latest_kept_list,
     previous_list,
     read_save_rates,
     save_rates_path,
@@ -131,7 +132,8 @@ def write_winback(
             warnings = (*(p.render() for p in buckets.warnings), *_population_warnings(engine, buckets, as_of, cfg))
             progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
             scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)
-            basis = comparison_basis(previous_list(scored_out), as_of)
+            previous = previous_list(scored_out) or latest_kept_list(history, as_of)
+            basis = comparison_basis(previous, as_of)
             campaign = campaign_of(as_of, cfg)
             winback, lapsed = worklists(
                 scores.gathered, scores.lapsed, playbook, cfg, as_of=as_of, model_version=version, basis=basis,

@@ -538,3 +538,51 @@ def test_the_report_embeds_png_plots_and_the_backtest_metrics(baseline, trained)
     assert "held out of campaign <b>retention-2025-10-06</b>" in page
     assert "of the customers the plan would contact" in page
     assert "EUR " in page and "e+0" not in page
+
+
+# ------------------------------------------------------------------------------------- the list history
+
+
+def test_each_list_is_kept_in_the_history_under_its_as_of_date(baseline):
+    entry = baseline.out.parent / "history" / "2025-12-29"
+    assert Path(baseline.history) == entry
+    scored = files_in(Path(baseline.scored))
+    kept = files_in(entry)
+    assert {name: kept[name] for name in scored} == scored  # the scored table, byte for byte
+    assert set(kept) - set(scored) == {"_lapsed.parquet"}
+    lapsed = pd.read_parquet(entry / "_lapsed.parquet")
+    assert lapsed["customer_id"].tolist() == read_list(baseline.lapsed)["customer_id"].tolist()
+    assert {"action_id", "in_target", "control_group", "value_tier"} <= set(lapsed.columns)
+
+
+def test_a_list_written_elsewhere_compares_with_the_latest_kept_list(world, cfg, trained, tmp_path,
+                                                                    last_event_day_after):
+    history = tmp_path / "history"
+    week_before = (last_event_day_after - 7 * DAY).date()
+    write_winback(world, tmp_path / "a" / "winback.csv", week_before, None, cfg, history=history)
+    this_week = write_winback(world, tmp_path / "b" / "winback.csv", None, None, cfg, history=history)
+    assert read_list(this_week.out)["new_this_week"].notna().all()
+    assert f"Compared with the list of {week_before}" in this_week.report.read_text(encoding="utf-8")
+    assert sorted(p.name for p in history.iterdir()) == [str(week_before), str(last_event_day_after.date())]
+
+
+def test_measured_save_rates_replace_the_priors_of_the_actions_they_measured(world, store, trained, tmp_path):
+    cfg = load_config(store.config_with(tmp_path, scoring={"save_rates": "measured"}))
+    history = tmp_path / "history"
+    missing = write_winback(world, tmp_path / "first" / "winback.csv", None, None, cfg, history=history)
+    assert any("holds no measured save rates yet" in w for w in missing.warnings)  # the priors are used
+    prior = load_playbook(cfg).actions["engagement_email"]
+    pd.DataFrame({"action": ["engagement_email", "no_such_action"], "prior": [prior.save_rate, 0.1],
+                  "measured": [0.4, 0.2], "used": [0.3, 0.2], "customers": [800, 10],
+                  "uplift": [0.1, 0.0], "uplift_ci_low": [0.02, -0.3], "uplift_ci_high": [0.18, 0.3],
+                  "campaign_id": "retention-2025-07-07", "lists": "2025-07-07 to 2025-09-29",
+                  }).to_csv(history / "save_rates.csv", index=False)
+    result = write_winback(world, tmp_path / "second" / "winback.csv", None, None, cfg, history=history)
+    assert result.measured_actions == ("engagement_email",)
+    scored = pd.read_parquet(result.scored)
+    emails = scored[(scored["action_id"] == "engagement_email") & scored["in_target"]]
+    assert len(emails) > 0
+    expected = (emails["churn_probability"] * 0.3 * emails["customer_value"] - prior.cost).round(2)
+    assert (emails["expected_net_value"] - expected).abs().max() < 0.02  # inputs rounded as the list shows them
+    page = result.report.read_text(encoding="utf-8")
+    assert "Save rates: measured, in place of the priors" in page and "retention-2025-07-07" in page
