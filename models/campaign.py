@@ -23,7 +23,7 @@ import pandas as pd
 from features.labels import churn_labels
 from features.tables import as_timestamp
 from models.plan import control_arm
-from models.uplift import SRM_P_VALUE, sample_ratio_mismatch, shrunk_save_rate
+from models.uplift import MIN_CELL, SRM_P_VALUE, sample_ratio_mismatch, shrunk_save_rate
 
 # One row per list row, as the evaluation reads a list's history entry (see pipeline.history).
 LIST_ROW_COLUMNS = (
@@ -169,24 +169,29 @@ def pooled_arm_check(customers: pd.DataFrame, control_share: float) -> pd.DataFr
 def measured_save_rates(cells: pd.DataFrame, priors: Mapping[str, float], strength: float) -> pd.DataFrame:
     """Per measured action with a prior: the measured save rate (uplift / control churn rate: the share of the
     would-be churners a planned contact kept, non-contacts included), and the rate to use, shrunk towards the
-    prior by ``strength`` (the prior's weight in customers against the customers measured) and kept in [0, 1].
+    prior by ``strength`` (the prior's weight in customers) against the cell's effective customers (those of an
+    even split measuring as precisely: 4 / (1/treated + 1/control); a 10% control group makes them far fewer than
+    the customers), and kept in [0, 1].
 
-    A cell without both arms or without churners in control measures nothing: its rate to use is the prior.
+    A cell too small to tell (fewer than MIN_CELL customers in an arm) or without churners in control measures
+    nothing yet: its rate to use is the prior.
     """
     actions = cells[(cells["group"] == "action") & cells["level"].isin(list(priors))]
     rows = []
     for cell in actions.itertuples(index=False):
         prior = float(priors[cell.level])
-        n = int(cell.treated_n + cell.control_n)
+        treated, control = int(cell.treated_n), int(cell.control_n)
+        effective = 4 / (1 / treated + 1 / control) if treated and control else 0.0
         rate = cell.control_churn_rate
         measured = cell.uplift / rate if np.isfinite(cell.uplift) and np.isfinite(rate) and rate > 0 else np.nan
-        used = shrunk_save_rate(measured, n, prior, strength) if np.isfinite(measured) else prior
+        counts = np.isfinite(measured) and min(treated, control) >= MIN_CELL
+        used = shrunk_save_rate(measured, effective, prior, strength) if counts else prior
         rows.append({
             "action": cell.level, "prior": prior, "measured": measured, "used": float(np.clip(used, 0.0, 1.0)),
-            "customers": n, "treated_n": int(cell.treated_n), "control_n": int(cell.control_n),
-            "control_churn_rate": rate, "uplift": cell.uplift, "uplift_ci_low": cell.uplift_ci_low,
-            "uplift_ci_high": cell.uplift_ci_high,
+            "customers": treated + control, "effective_customers": round(effective, 1), "treated_n": treated,
+            "control_n": control, "control_churn_rate": rate, "uplift": cell.uplift,
+            "uplift_ci_low": cell.uplift_ci_low, "uplift_ci_high": cell.uplift_ci_high,
         })
-    columns = ["action", "prior", "measured", "used", "customers", "treated_n", "control_n", "control_churn_rate",
-               "uplift", "uplift_ci_low", "uplift_ci_high"]
+    columns = ["action", "prior", "measured", "used", "customers", "effective_customers", "treated_n", "control_n",
+               "control_churn_rate", "uplift", "uplift_ci_low", "uplift_ci_high"]
     return pd.DataFrame(rows, columns=columns)

@@ -75,9 +75,13 @@ def _headline(cells: pd.DataFrame, customers: pd.DataFrame, c: EvaluationContext
         figure(f"{points(overall['adjusted_uplift'])} points",
                f"adjusted for the list's churn probability (95% interval "
                f"{interval(overall['adjusted_ci_low'], overall['adjusted_ci_high'])})"),
-        figure(money_text(overall["retained_value"], c.currency), "margin kept among the treated (uplift x their value)"),
+        figure(money_text(overall["retained_value"], c.currency),
+               f"margin kept among the treated: uplift x their value (95% interval "
+               f"{money_text(overall['retained_value_ci_low'], c.currency)} to "
+               f"{money_text(overall['retained_value_ci_high'], c.currency)})"),
         figure(money_text(overall["cost"], c.currency), "cost of the contacts"),
-        figure(f"{overall['roi']:.1f}x" if np.isfinite(overall["roi"]) else "n/a", "return: (kept - cost) / cost"),
+        figure(f"{overall['roi']:.1f}x" if np.isfinite(overall["roi"]) else "n/a",
+               "return: (kept - cost) / cost, at the uplift's point estimate"),
     ])
     return [
         f"<h1>Campaign {esc(c.campaign_id)}: what the contacts achieved</h1>",
@@ -113,7 +117,7 @@ def _trust(customers: pd.DataFrame, c: EvaluationContext) -> list[str]:
          "controls). The <b>ratio check</b> (the new customers' arm sizes against the share: a chi-square test, "
          f"exact binomial for a small list) flags a list whose arms are not as drawn: p below {SRM_P_VALUE} means the assignment broke (a "
          "list edited by hand, customers moved between arms), and such a list is not evaluated.</p>"),
-        table(checks, share=("share drawn",)),
+        table(checks, share=("share drawn",), nowrap=("list of",)),
         "<p>The evaluated customers by tier:</p>",
         table(pooled, share=("control share",)),
     ]
@@ -140,7 +144,7 @@ def estimate(value: float, low: float, high: float) -> str:
     """An uplift and its interval in points: "+4.2 (+1.1, +7.3)"."""
     if not np.isfinite(value):
         return "n/a"
-    return f"{points(value)} ({points(low)}, {points(high)})" if np.isfinite(low) else points(value)
+    return f"{points(value)} ({points(low)} to {points(high)})" if np.isfinite(low) else points(value)
 
 
 def _cell_rows(cells: pd.DataFrame, label: str) -> pd.DataFrame:
@@ -152,8 +156,13 @@ def _cell_rows(cells: pd.DataFrame, label: str) -> pd.DataFrame:
         "uplift (95%)": [estimate(*v) for v in cells[["uplift", "uplift_ci_low", "uplift_ci_high"]].to_numpy()],
         "adjusted (95%)": [estimate(*v) for v in
                            cells[["adjusted_uplift", "adjusted_ci_low", "adjusted_ci_high"]].to_numpy()],
-        "verdict": cells["verdict"].to_numpy(),
+        "reading": [short_verdict(v) for v in cells["verdict"]],
     })
+
+
+def short_verdict(verdict: str) -> str:
+    """The verdict's first words (the whole sentence is in evaluation.csv and, for small cells, below)."""
+    return verdict.split(":")[0].split(" by ")[0].replace("contacting ", "")
 
 
 def _actions(cells: pd.DataFrame, rates: pd.DataFrame, c: EvaluationContext) -> list[str]:
@@ -184,9 +193,10 @@ def _actions(cells: pd.DataFrame, rates: pd.DataFrame, c: EvaluationContext) -> 
         image(png, "uplift per action with 95% intervals"),
         (f"<p class='small'>Not in the plot (one arm empty, nothing to compare yet): "
          f"{esc(', '.join(one_arm['level']))}.</p>" if len(one_arm) else ""),
-        table(rows, share=("churn treated", "churn control"),
-              nowrap=("uplift (95%)", "adjusted (95%)", "on the contacted (95%)")),
-        "<p class='small'>Margin kept, cost and return per action: evaluation.csv.</p>",
+        table(rows, share=("churn treated", "churn control")),
+        ("<p class='small'>Reading: lowered (or raised) churn when the interval excludes zero; too small to tell when "
+         "the cell could not detect the uplift worth knowing (see below); no effect shown otherwise. Margin kept, "
+         "cost and return per action, and each verdict in full: evaluation.csv.</p>"),
     ]
 
 
@@ -195,11 +205,9 @@ def _groups(cells: pd.DataFrame, c: EvaluationContext) -> list[str]:
     owners = cells[cells["group"] == "owner"].sort_values("treated_n", ascending=False).head(15)
     return [
         "<h2>By value tier</h2>",
-        table(_cell_rows(tiers, "tier"), share=("churn treated", "churn control"),
-              nowrap=("uplift (95%)", "adjusted (95%)")),
+        table(_cell_rows(tiers, "tier"), share=("churn treated", "churn control")),
         "<h2>By owner (the 15 with the most customers)</h2>",
-        table(_cell_rows(owners, "owner"), share=("churn treated", "churn control"),
-              nowrap=("uplift (95%)", "adjusted (95%)")),
+        table(_cell_rows(owners, "owner"), share=("churn treated", "churn control")),
     ]
 
 
@@ -226,17 +234,20 @@ def _save_rates(rates: pd.DataFrame) -> list[str]:
     rows = pd.DataFrame({
         "action": rates["action"], "prior save rate": rates["prior"],
         "measured uplift (95%)": [estimate(*v) for v in rates[["uplift", "uplift_ci_low", "uplift_ci_high"]].to_numpy()],
-        "measured save rate": rates["measured"], "customers": rates["customers"], "rate to use": rates["used"],
+        "measured save rate": rates["measured"], "customers": rates["customers"],
+        "as precise as": rates["effective_customers"].round().astype(int), "rate to use": rates["used"],
     })
     return [
         "<h2>Save rates for the next lists</h2>",
         ("<p>An action's measured save rate is its uplift over the control churn rate: the share of would-be "
-         "churners a planned contact kept. The rate to use pulls it towards the prior in proportion to the "
-         "customers measured (campaign.save_rate_prior_strength), kept between 0 and 1. With "
+         "churners a planned contact kept. The rate to use pulls it towards the prior in proportion to how "
+         "precisely it was measured: the customers of an even split as precise as the cell (<i>as precise as</i>; "
+         "a 10% control group makes them far fewer than the customers) against the prior's weight "
+         "(campaign.save_rate_prior_strength customers), kept between 0 and 1; a cell too small to tell keeps the "
+         "prior. With "
          "<code>scoring.save_rates: measured</code>, <code>churn score</code> plans with these rates "
          "(save_rates.csv beside the history); the other actions keep their priors.</p>"),
-        table(rows, share=("prior save rate", "measured save rate", "rate to use"),
-              nowrap=("measured uplift (95%)",)),
+        table(rows, share=("prior save rate", "measured save rate", "rate to use")),
     ]
 
 

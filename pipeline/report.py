@@ -198,14 +198,16 @@ def _save_rates_section(c: ReportContext) -> list[str]:
         if "lists" in rates and rates["lists"].notna().any():
             source += f" (lists {esc(rates['lists'].dropna().iloc[0])})"
 
-    def points(value: float) -> str:
-        return f"{100 * value:+.1f}" if np.isfinite(value) else "n/a"
+    def uplift(value: float, low: float, high: float) -> str:
+        if not np.isfinite(value):
+            return "n/a"
+        return f"{100 * value:+.1f} ({100 * low:+.1f} to {100 * high:+.1f})" if np.isfinite(low) else f"{100 * value:+.1f}"
 
     shown = pd.DataFrame({
         "action": rates["action"],
         "prior save rate": rates["prior"],
-        "measured uplift (points)": [f"{points(u)} [{points(lo)} to {points(hi)}]" for u, lo, hi in
-                                     rates[["uplift", "uplift_ci_low", "uplift_ci_high"]].to_numpy(dtype=float)],
+        "measured uplift (points, 95%)": [uplift(*v) for v in
+                                          rates[["uplift", "uplift_ci_low", "uplift_ci_high"]].to_numpy(dtype=float)],
         "measured save rate": rates["measured"],
         "customers measured": rates["customers"].astype(int),
         "save rate planned with": rates["used"],
@@ -213,10 +215,9 @@ def _save_rates_section(c: ReportContext) -> list[str]:
     return [
         "<h3>Save rates: measured, in place of the priors</h3>",
         (f"<p>{len(rates)} actions are planned with save rates measured{source}: the uplift a planned contact "
-         "achieved over the control group's churn rate, pulled towards the prior in proportion to the customers "
-         "measured. The other actions keep their priors.</p>"),
-        table(shown, share=("prior save rate", "measured save rate", "save rate planned with"),
-              nowrap=("measured uplift (points)",)),
+         "achieved over the control group's churn rate, pulled towards the prior in proportion to how precisely it "
+         "was measured (a cell too small to tell keeps its prior). The other actions keep their priors.</p>"),
+        table(shown, share=("prior save rate", "measured save rate", "save rate planned with")),
     ]
 
 

@@ -116,19 +116,24 @@ def test_pooled_arm_check_by_tier():
 
 def test_measured_save_rates_are_uplift_over_control_churn_shrunk_to_the_prior():
     cells = pd.DataFrame({
-        "group": ["overall", "action", "action", "action", "action"],
-        "level": ["all", "call", "email", "letter", "fax"],
-        "treated_n": [0, 900, 50, 500, 10], "control_n": [0, 100, 0, 500, 10],
-        "control_churn_rate": [0.4, 0.4, np.nan, 0.2, 0.3], "uplift": [0.1, 0.1, np.nan, -0.1, 0.0],
-        "uplift_ci_low": [0.0, 0.02, np.nan, -0.15, -0.3], "uplift_ci_high": [0.2, 0.18, np.nan, -0.05, 0.3],
+        "group": ["overall", "action", "action", "action", "action", "action"],
+        "level": ["all", "call", "email", "letter", "fax", "visit"],
+        "treated_n": [0, 900, 50, 500, 10, 90], "control_n": [0, 100, 0, 500, 10, 10],
+        "control_churn_rate": [0.4, 0.4, np.nan, 0.2, 0.3, 0.1], "uplift": [0.1, 0.1, np.nan, -0.1, 0.0, -0.3],
+        "uplift_ci_low": [0.0, 0.02, np.nan, -0.15, -0.3, -0.6], "uplift_ci_high": [0.2, 0.18, np.nan, -0.05, 0.3, 0.1],
     })
-    rates = measured_save_rates(cells, {"call": 0.2, "email": 0.05, "letter": 0.1}, strength=1000).set_index("action")
-    assert list(rates.index) == ["call", "email", "letter"]  # fax has no prior: nothing to replace
-    assert rates.loc["call", "measured"] == pytest.approx(0.25)  # 0.1 / 0.4
-    assert rates.loc["call", "used"] == pytest.approx((1000 * 0.25 + 1000 * 0.2) / 2000)
+    priors = {"call": 0.2, "email": 0.05, "letter": 0.1, "visit": 0.15}
+    rates = measured_save_rates(cells, priors, strength=1000).set_index("action")
+    assert list(rates.index) == ["call", "email", "letter", "visit"]  # fax has no prior: nothing to replace
+    # call: 0.1 / 0.4 = 0.25 measured on 900 + 100 customers, as precise as an even split of 4 / (1/900 + 1/100) = 360
+    assert rates.loc["call", "measured"] == pytest.approx(0.25)
+    assert rates.loc["call", "effective_customers"] == pytest.approx(360.0)
+    assert rates.loc["call", "used"] == pytest.approx((360 * 0.25 + 1000 * 0.2) / 1360)
     assert math.isnan(rates.loc["email", "measured"]) and rates.loc["email", "used"] == 0.05  # no control: the prior
-    # -0.1 / 0.2 = -0.5 measured; shrunk (1000 x -0.5 + 1000 x 0.1) / 2000 = -0.2, kept at 0
+    # letter: -0.1 / 0.2 = -0.5 on an even 1000; shrunk (1000 x -0.5 + 1000 x 0.1) / 2000 = -0.2, kept at 0
     assert rates.loc["letter", "measured"] == pytest.approx(-0.5) and rates.loc["letter", "used"] == 0.0
+    # visit: -3.0 measured, but 10 control customers are too few to tell: the prior stands
+    assert rates.loc["visit", "measured"] == pytest.approx(-3.0) and rates.loc["visit", "used"] == 0.15
 
 
 def test_the_effect_on_the_contacted_divides_the_uplift_by_the_gap_in_contacted_shares():
