@@ -148,7 +148,8 @@ def _cell(members: pd.DataFrame, group: str, level: str, alpha: float, power: fl
         # Robust errors understate the spread of a handful of customers: no adjusted interval below MIN_CELL.
         adjusted = (adjusted_uplift(churned, treated, members["churn_probability"].to_numpy(dtype=float), alpha)
                     if min(treated_n, control_n) >= MIN_CELL else Interval(math.nan, math.nan, math.nan))
-        mde = minimal_detectable_effect(row["control_churn_rate"], treated_n, control_n, alpha, power)
+        # The churn rate of both arms together: a handful of controls gives rates of 0 or 1 and no variance.
+        mde = minimal_detectable_effect(float(churned.mean()), treated_n, control_n, alpha, power)
     else:
         plain = adjusted = Interval(math.nan, math.nan, math.nan)
         mde = math.inf
@@ -195,7 +196,9 @@ def _verdict(row: dict, effect: float, control_share: float, weekly: float | Non
     if row["uplift_ci_high"] < 0:
         return f"contacting raised churn by {-100 * row['uplift']:.1f} points: reconsider this action"
     if row["mde"] > effect:
-        needed = customers_needed(row["control_churn_rate"], effect, control_share)
+        pooled = (row["treated_churn_rate"] * row["treated_n"] + row["control_churn_rate"] * row["control_n"]) / (
+            row["treated_n"] + row["control_n"])
+        needed = customers_needed(pooled, effect, control_share)
         more = max(needed - row["treated_n"] - row["control_n"], 0)
         weeks = f"; about {math.ceil(more / weekly)} more weeks of lists" if weekly else ""
         return (f"too small to tell: it could only detect an uplift of {100 * row['mde']:.0f} points or more; "

@@ -221,11 +221,16 @@ def _too_small(cells: pd.DataFrame, c: EvaluationContext) -> list[str]:
              "week's new customers.</p>")
     if small.empty:
         return ["<h2>Too small to tell yet</h2>", intro, "<p>Every cell is large enough.</p>"]
+    owners = cells[cells["group"] == "owner"]
+    small_owners = int((small["group"] == "owner").sum())
+    small = small[small["group"] != "owner"]
+    owner_words = (f"<p>{small_owners} of {len(owners)} owners' cells are too small to tell (evaluation.csv has "
+                   "each).</p>" if small_owners else "")
     rows = pd.DataFrame({"group": small["group"].str.replace("_", " "), "level": small["level"],
                          "treated": small["treated_n"], "control": small["control_n"],
                          "could detect (points)": small["mde"].map(lambda m: f"{100 * m:.1f}" if np.isfinite(m) else "n/a"),
                          "why": small["verdict"]})
-    return ["<h2>Too small to tell yet</h2>", intro, table(rows.head(40))]
+    return ["<h2>Too small to tell yet</h2>", intro, table(rows), owner_words]
 
 
 def _save_rates(rates: pd.DataFrame) -> list[str]:
