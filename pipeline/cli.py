@@ -433,8 +433,9 @@ def _print_scoring(result, cfg) -> None:
     for warning in result.warnings:
         err_console.print(_labelled("Warning: ", "yellow", warning))
     if result.measured_actions:
-        console.print(f"Save rates: {len(result.measured_actions)} actions planned with measured rates "
-                      "(the report shows them beside their priors).")
+        moved = ", ".join(result.moved_actions) or "none"
+        console.print(f"Save rates: {len(result.measured_actions)} actions measured; moved from their priors: "
+                      f"{moved} (the report shows each beside its prior).")
     console.print(f"Campaign:      {result.campaign_id} (the control group's arms hold for the whole campaign)")
     console.print(f"Win-back list: {result.out}")
     console.print(f"Lapsed list:   {result.lapsed}")

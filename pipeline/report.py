@@ -203,6 +203,7 @@ def _save_rates_section(c: ReportContext) -> list[str]:
             return "n/a"
         return f"{100 * value:+.1f} ({100 * low:+.1f} to {100 * high:+.1f})" if np.isfinite(low) else f"{100 * value:+.1f}"
 
+    moved = int((rates["used"] - rates["prior"]).abs().gt(1e-9).sum())
     shown = pd.DataFrame({
         "action": rates["action"],
         "prior save rate": rates["prior"],
@@ -214,9 +215,10 @@ def _save_rates_section(c: ReportContext) -> list[str]:
     })
     return [
         "<h3>Save rates: measured, in place of the priors</h3>",
-        (f"<p>{len(rates)} actions are planned with save rates measured{source}: the uplift a planned contact "
-         "achieved over the control group's churn rate, pulled towards the prior in proportion to how precisely it "
-         "was measured (a cell too small to tell keeps its prior). The other actions keep their priors.</p>"),
+        (f"<p>{len(rates)} actions were measured{source}; {moved} of them measured precisely enough to move their "
+         "save rate. A measured save rate is the uplift a planned contact achieved over the control group's churn "
+         "rate, pulled towards the prior in proportion to how precisely it was measured (a cell too small to tell "
+         "keeps its prior). The actions not measured keep their priors.</p>"),
         table(shown, share=("prior save rate", "measured save rate", "save rate planned with")),
     ]
 

@@ -75,6 +75,7 @@ class ScoringResult:
     history: str = ""  # where this list was kept in the list history
     campaign_id: str = ""
     measured_actions: tuple[str, ...] = ()  # actions planned with measured save rates (scoring.save_rates)
+    moved_actions: tuple[str, ...] = ()  # those whose measured rate differs from the prior
 
 
 def report_path_for(out: Path) -> Path:
@@ -195,6 +196,7 @@ def write_winback(
         out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version,
         (*rate_warnings, *warnings), lapsed_out, len(lapsed), contacts, overrides, entry, campaign.id,
         tuple(rates["action"]) if rates is not None else (),
+        tuple(rates.loc[(rates["used"] - rates["prior"]).abs() > 1e-9, "action"]) if rates is not None else (),
     )
 
 
