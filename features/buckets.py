@@ -47,7 +47,7 @@ def split_by_bucket(tables: PreparedTables, n_buckets: int) -> Iterator[Prepared
     ids = tables.customers[CUSTOMER_ID].cat.categories
     first_code = np.linspace(0, len(ids), n_buckets + 1).astype(np.int64)
     frames = {name: getattr(tables, name) for name in EVENT_TABLES}
-    managers = tables.account_managers
+    managers, contacts = tables.account_managers, tables.contacts
     del tables  # the prepared columns are held by `frames` only, so they go once the last bucket is cut
     codes = {name: frame[CUSTOMER_ID].array.codes for name, frame in frames.items()}
     # One counting sort per table finds every bucket's rows (in their order: the event tables' time order); each
@@ -66,7 +66,9 @@ def split_by_bucket(tables: PreparedTables, n_buckets: int) -> Iterator[Prepared
         if bucket == n_buckets - 1:  # the last bucket is cut: the last buckets build without the whole tables
             frames.clear()
             codes.clear()
-        yield PreparedTables(**parts, account_managers=managers)
+        # The contact log is small and not prepared: its rows go by their customer's place among the bucket's ids.
+        mine = contacts["customer_id"].astype("str").isin(ids[start:stop].astype("str"))
+        yield PreparedTables(**parts, account_managers=managers, contacts=contacts[mine.to_numpy(dtype=bool)])
 
 
 def _take_rows(frame: pd.DataFrame, rows: np.ndarray | slice, taken: dict) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.memo import per_frame
-from features.tables import PreparedTables, as_timestamp
+from features.tables import CONTACT_TIME_COLUMN, PreparedTables, as_timestamp
 
 NS_PER_DAY = 86_400 * 10**9
 # A prepared event table (features.aggregate.prepare_tables) is sorted by its event time and indexed by it under
@@ -74,7 +74,7 @@ def events_before(tables: PreparedTables, as_of) -> PreparedTables:
     resolution at or after as_of is not known yet, so resolved_at becomes NA; satisfaction (the rating of the
     resolution) is kept only for complaints resolved before as_of, since the rating of an open complaint has
     no known date; a manager departure at or after as_of becomes NA; customers who sign up at or after as_of
-    are dropped.
+    are dropped; contacts keep rows contacted before as_of.
     """
     as_of = as_timestamp(as_of)
     complaints = window_rows(tables.complaints, "opened_at", end=as_of)
@@ -96,7 +96,14 @@ def events_before(tables: PreparedTables, as_of) -> PreparedTables:
         complaints=complaints,
         visits=window_rows(tables.visits, "timestamp", end=as_of),
         account_managers=managers,
+        contacts=window_rows(tables.contacts, CONTACT_TIME_COLUMN, end=as_of),
     )
+
+
+def last_contacts(contacts: pd.DataFrame, as_of, days: int) -> pd.Series:
+    """Each customer's last contact in ``[as_of - days, as_of)`` (customer_id -> contacted_at)."""
+    recent = window_rows(contacts, CONTACT_TIME_COLUMN, end=as_of, days=days)
+    return recent.groupby(recent["customer_id"].astype("str"), sort=True)[CONTACT_TIME_COLUMN].max()
 
 
 def customers_before(customers: pd.DataFrame, as_of) -> pd.DataFrame:

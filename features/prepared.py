@@ -84,7 +84,8 @@ class Preparer:
 
     ``customer_ids``: the customers table's ids, the id space every table's codes index (sorted first). Ids of
     event tables that it lacks are kept: they join the id space at the end (every table's codes are then
-    renumbered) and are reported by :meth:`finish`.
+    renumbered) and are reported by :meth:`finish`. The contact log is no event table: it keeps its ids as text
+    (the plan and the evaluation match them by value) and its unknown ids are reported without joining the space.
     """
 
     def __init__(self, customer_ids: pa.ChunkedArray | pa.Array):
@@ -102,11 +103,12 @@ class Preparer:
             if len(missing):
                 ids = table[CUSTOMER_ID].take(pa.array(missing)).cast(pa.string()).combine_chunks()
                 self._unknown[name] = UnknownIds(missing, ids)
-            self._codes[name] = codes
+            if name in EVENT_TABLES:
+                self._codes[name] = codes
         data = {}
         for column in READ_COLUMNS.get(name, tuple(COLUMNS[name])):
             kind = COLUMNS[name][column][0]
-            if column == CUSTOMER_ID:
+            if column == CUSTOMER_ID and name in EVENT_TABLES:
                 continue
             if column not in table.column_names:
                 data[column] = missing_values(PANDAS_DTYPE[kind], table.num_rows)
@@ -122,8 +124,9 @@ class Preparer:
     def finish(self) -> tuple[PreparedTables, dict[str, UnknownIds]]:
         """The prepared tables (missing optional tables empty), and the rows with ids the customers lack."""
         space = self.space
-        if self._unknown:  # ids beyond the customers table join the id space; every code is renumbered
-            extra = pc.unique(pa.concat_arrays([u.ids for u in self._unknown.values()]))
+        joining = [u.ids for name, u in self._unknown.items() if name in EVENT_TABLES]
+        if joining:  # ids beyond the customers table join the id space; every code is renumbered
+            extra = pc.unique(pa.concat_arrays(joining))
             space = sorted_distinct(pa.concat_arrays([space.cast(pa.string()), extra]))
             known_at = lookup_strings([pa.chunked_array([self.space])], space, missing_code=True)[0]
             for name, codes in self._codes.items():
@@ -143,7 +146,7 @@ class Preparer:
                 frame = pd.DataFrame(data)
             else:
                 frame = empty_table(name)
-                if CUSTOMER_ID in frame.columns:
+                if name in EVENT_TABLES:
                     frame[CUSTOMER_ID] = pd.Categorical.from_codes(np.zeros(0, np.int32), dtype=dtype)
                 for label in LABEL_COLUMNS.get(name, ()):
                     frame[label] = pd.Categorical([], categories=pd.Index([], dtype=STR_DTYPE))

@@ -1,4 +1,4 @@
-"""The five contract tables as one frozen container, with their columns, dtypes and the datetime policy.
+"""The six contract tables as one frozen container, with their columns, dtypes and the datetime policy.
 
 Datetime policy (applied everywhere): every timestamp is a tz-naive ``datetime64[ns]`` in UTC. Values with an
 offset are converted to UTC, then the zone is dropped; naive values are taken to be UTC already. ``as_of`` dates
@@ -56,12 +56,23 @@ COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "successor_id": ("id", False),
         "team_lead_id": ("id", False),
     },
+    "contacts": {
+        "customer_id": ("id", True),
+        "contacted_at": ("datetime", True),
+        "channel": ("str", False),
+        "action": ("str", False),
+        "campaign_id": ("str", False),
+        "outcome": ("str", False),
+    },
 }
 REQUIRED_TABLES = ("transactions",)
-OPTIONAL_TABLES = ("customers", "complaints", "visits", "account_managers")
+OPTIONAL_TABLES = ("customers", "complaints", "visits", "account_managers", "contacts")
 TABLE_NAMES = REQUIRED_TABLES + OPTIONAL_TABLES
 
-# The time column that places each event table's rows in time (the one the cutoff applies to).
+# The time column that places each event table's rows in time (the one the cutoff applies to). The contact log
+# is cut by its own column (CONTACT_TIME_COLUMN) but is no event of the customer's: it neither sets the data's end
+# nor feeds a feature.
+CONTACT_TIME_COLUMN = "contacted_at"
 EVENT_TIME_COLUMN = {"transactions": "timestamp", "complaints": "opened_at", "visits": "timestamp"}
 
 PANDAS_DTYPE = {
@@ -87,6 +98,7 @@ class Tables:
     complaints: pd.DataFrame
     visits: pd.DataFrame
     account_managers: pd.DataFrame
+    contacts: pd.DataFrame  # what the retention team did; read by the plan and the evaluation, never by a feature
 
     def items(self):
         return ((f.name, getattr(self, f.name)) for f in fields(self))

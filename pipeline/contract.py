@@ -28,6 +28,7 @@ REFERENCES = (
     ("transactions", "customer_id", "customers", "customer_id"),
     ("complaints", "customer_id", "customers", "customer_id"),
     ("visits", "customer_id", "customers", "customer_id"),
+    ("contacts", "customer_id", "customers", "customer_id"),
     ("customers", "account_manager_id", "account_managers", "account_manager_id"),
     ("account_managers", "successor_id", "account_managers", "account_manager_id"),
     ("account_managers", "team_lead_id", "account_managers", "account_manager_id"),
@@ -35,7 +36,7 @@ REFERENCES = (
 # Times after the moment a command runs cannot be true. departed_at is left out: a planned leaving date is real.
 FUTURE_CHECKED = {
     ("transactions", "timestamp"), ("customers", "signup_date"), ("complaints", "opened_at"),
-    ("complaints", "resolved_at"), ("visits", "timestamp"),
+    ("complaints", "resolved_at"), ("visits", "timestamp"), ("contacts", "contacted_at"),
 }
 # Naive timestamps are read as UTC; a day's grace keeps local times of far-east zones from reading as future.
 FUTURE_GRACE = pd.Timedelta(days=1)

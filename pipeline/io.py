@@ -131,7 +131,7 @@ def _checked(
 
 
 # Read first: the customers' ids are the id space the other tables' ids are looked up in as they are read.
-PREPARE_ORDER = ("customers", "transactions", "complaints", "visits", "account_managers")
+PREPARE_ORDER = ("customers", "transactions", "complaints", "visits", "account_managers", "contacts")
 
 
 def load_prepared(

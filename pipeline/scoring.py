@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from features import PreparedTables, as_timestamp
-from features.cutoff import NS_PER_DAY, active_customers, customers_before
+from features.cutoff import NS_PER_DAY, active_customers, customers_before, last_contacts
 from models.bgnbd import BgNbdParams
+from models.campaign import CampaignPeriod, campaign_period
 from models.drift import combined_counts, drift_counts, stability_from_counts
 from models.estimator import ChurnClassifier, FeatureSchemaMismatch
 from models.explain import Reasons, explains, population_typical, top_reasons
@@ -174,10 +175,11 @@ def worklists(
     as_of: pd.Timestamp,
     model_version: str,
     basis: Basis | None = None,
-    salt: str | None = None,
+    last_contacts: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ranked worklist and lapsed list (see models.winback.build_lists); the control group is seeded by
-    ``salt``, by default the as-of date."""
+    """The ranked worklist and lapsed list (see models.winback.build_lists); the control group is the campaign's
+    (the period of ``cfg.campaign`` containing as_of); ``last_contacts`` (customer_id -> contacted_at, see
+    :func:`recent_contacts`) holds back the customers contacted in the cooldown."""
     winback, gone = build_lists(
         scored.customers,
         reasons=scored.reasons.joined(),
@@ -189,11 +191,13 @@ def worklists(
             tier_cuts=cfg.scoring.value_tier_cuts,
             capacity_per_week=dict(cfg.scoring.capacity_per_week),
             control_share=cfg.scoring.control_share,
-            salt=salt or as_of.strftime("%Y-%m-%d"),
+            campaign_id=campaign_of(as_of, cfg).id,
+            contact_cooldown_days=cfg.scoring.contact_cooldown_days,
         ),
         basis=basis,
         as_of=as_of,
         model_version=model_version,
+        last_contacts=last_contacts,
     )
     winback = winback.assign(
         churn_probability=winback["churn_probability"].round(4),
@@ -205,6 +209,16 @@ def worklists(
         reactivation_probability=gone["reactivation_probability"].round(4),
     )
     return winback, gone
+
+
+def campaign_of(as_of: pd.Timestamp, cfg: Config) -> CampaignPeriod:
+    """The campaign period (``cfg.campaign``) whose arms the list of ``as_of`` uses."""
+    return campaign_period(as_of, name=cfg.campaign.name, weeks=cfg.campaign.weeks, start=cfg.campaign.start)
+
+
+def recent_contacts(tables: PreparedTables, *, as_of: pd.Timestamp, days: int) -> pd.Series:
+    """A bucket's customers contacted in the ``days`` before ``as_of``: customer_id -> their last contacted_at."""
+    return last_contacts(tables.contacts, as_of, days)
 
 
 def feature_drift_counts(scored: ScoredCustomers, reference: dict[str, dict]) -> dict[str, pd.Series]:

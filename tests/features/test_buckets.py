@@ -33,7 +33,11 @@ def test_split_puts_every_row_in_the_bucket_of_its_customer(customers_order):
     customers = tables.customers.sort_values("customer_id", ignore_index=True)
     if customers_order == "shuffled":  # bucket rows found by a sort, not as runs of the listed customers
         customers = customers.sample(frac=1.0, random_state=0, ignore_index=True)
-    tables = tables.replace(customers=customers)
+    ids = tables.customers["customer_id"].astype("str")
+    contacts = pd.DataFrame({"customer_id": ids.iloc[[0, 3, 3, 7, 19]].to_numpy(),
+                             "contacted_at": pd.to_datetime(["2024-01-05"] * 5)})
+    tables = tables.replace(customers=customers, contacts=make_tables({
+        "transactions": tables.transactions, "contacts": contacts}).contacts)
     buckets = list(split_by_bucket(prepare_tables(tables), 4))
     assert len(buckets) == 4
     # bucket b holds the b-th run of 5 of the 20 sorted ids, with every row of theirs
@@ -47,6 +51,8 @@ def test_split_puts_every_row_in_the_bucket_of_its_customer(customers_order):
             assert len(column) == whole["customer_id"].isin(own_ids).sum(), name
             assert set(column.astype("str")) <= set(own_ids), name
         pd.testing.assert_frame_equal(bucket.account_managers, tables.account_managers)
+        # the contact log (not prepared) goes with its customers too
+        assert bucket.contacts["customer_id"].tolist() == [c for c in contacts["customer_id"] if c in own_ids]
     per_bucket = sorted(np.concatenate([b.transactions["amount"].to_numpy() for b in buckets]))
     assert per_bucket == sorted(tables.transactions["amount"].to_numpy())
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from features import active_customers, events_before, make_tables
 from features.aggregate import prepare_tables
-from features.cutoff import sort_by_time, window_mask, window_positions, window_rows
+from features.cutoff import last_contacts, sort_by_time, window_mask, window_positions, window_rows
 
 T = pd.Timestamp("2024-04-01")
 NS = pd.Timedelta(1, "ns")
@@ -52,6 +52,9 @@ def world():
                     "departed_at": [T - NS, T, pd.NaT],
                 }
             ),
+            "contacts": pd.DataFrame(
+                {"customer_id": ["a", "b", "a", "b"], "contacted_at": [T - 9 * DAY, T - NS, T - 2 * DAY, T]}
+            ),
         }
     )
 
@@ -71,6 +74,15 @@ def test_events_before_keeps_only_what_was_known_before_as_of():
     assert cut.account_managers["departed_at"].isna().tolist() == [False, True, True]
     # customers signing up at or after T do not exist yet (no signup date: kept)
     assert cut.customers["customer_id"].tolist() == ["a", "b"]
+    # contacts made before T; one exactly at T is in the future
+    assert cut.contacts["contacted_at"].tolist() == [T - 9 * DAY, T - NS, T - 2 * DAY]
+
+
+def test_last_contacts_in_the_half_open_window_before_as_of():
+    # a: contacts 9 and 2 days before T (the last: 2 days); b: one an instant before T, one at T (future)
+    assert last_contacts(world().contacts, T, days=9).to_dict() == {"a": T - 2 * DAY, "b": T - NS}
+    assert last_contacts(world().contacts, T - 2 * DAY, days=7).to_dict() == {"a": T - 9 * DAY}
+    assert last_contacts(world().contacts, T - 2 * DAY, days=6).to_dict() == {}
 
 
 def test_events_before_does_not_mutate_its_input():
