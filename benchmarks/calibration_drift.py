@@ -41,7 +41,7 @@ from models.backtest import LABEL, backtest_plans, fit_plan
 from models.metrics import brier, expected_calibration_error, log_loss, roc_auc
 from models.modelframe import fixed_categories
 from pipeline.config import load_config
-from pipeline.io import load_data_dir
+from pipeline.io import load_prepared
 from pipeline.train import training_data
 
 FLOOR = 1e-4
@@ -216,7 +216,7 @@ def main() -> None:
     if cfg.churn.horizon_days % args.interval_days:
         parser.error(f"--interval-days must divide churn.horizon_days ({cfg.churn.horizon_days})")
     started = time.perf_counter()
-    tables, _ = load_data_dir(args.data)
+    tables, _ = load_prepared(args.data)
     data = training_data(tables, cfg)
     snapshots = data.snapshots.assign(
         days_to_purchase=days_to_purchase(tables.transactions, data.snapshots, cfg.churn.horizon_days)

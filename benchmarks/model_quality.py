@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 from benchmarks.sample_world import sample_world
 from pipeline.config import load_config
 from pipeline.generate import TRUTH_FOLDER
-from pipeline.io import load_data_dir, read_frame
+from pipeline.io import load_prepared, read_frame
 from pipeline.oracle import (
     as_of_no_purchase_probability,
     posterior_no_purchase_probability,
@@ -46,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(args.config)
     with sample_world(args.data, args.customers, args.seed) as data_dir:
-        tables, _ = load_data_dir(data_dir)
+        tables, _ = load_prepared(data_dir)
         truth = {n: read_frame(data_dir / TRUTH_FOLDER / f"{n}.csv") for n in ("customers", "paths", "calendar")}
         started = time.perf_counter()
         data = training_data(tables, cfg)

@@ -24,7 +24,7 @@ from models.backtest import LABEL
 from models.estimator import holdout_customers, make_booster
 from pipeline.config import load_config
 from pipeline.generate import TRUTH_FOLDER
-from pipeline.io import load_data_dir, read_frame
+from pipeline.io import load_prepared, read_frame
 from pipeline.train import training_data
 
 TRAITS = ("frailty", "base_rate", "share_of_wallet", "wallet", "browse_propensity", "promo_propensity")
@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(args.config)
     with sample_world(args.data, args.customers, args.seed) as data_dir:
-        tables, _ = load_data_dir(data_dir)
+        tables, _ = load_prepared(data_dir)
         truth = read_frame(data_dir / TRUTH_FOLDER / "customers.csv")
     data = training_data(tables, cfg)
     snapshots = with_latent_columns(data.snapshots, truth)

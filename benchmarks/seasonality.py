@@ -28,7 +28,7 @@ import pandas as pd
 
 from models.modelframe import TIME_OF_YEAR_COLUMNS
 from pipeline.config import load_config
-from pipeline.io import load_data_dir
+from pipeline.io import load_prepared
 from pipeline.train import estimate_model, training_data
 
 METRICS = ["roc_auc", "pr_auc", "log_loss", "brier", "ece"]
@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
     base = load_config(args.config, {"training.n_cutoffs": 12, "training.eval_cutoffs": args.eval_cutoffs})
     longer = load_config(args.config, {"training.n_cutoffs": args.cutoffs})
-    tables, _ = load_data_dir(args.data)
+    tables, _ = load_prepared(args.data)
     data = training_data(tables, longer)  # cutoffs a year apart: with the time-of-year inputs, as churn train
     if not data.time_of_year:
         raise SystemExit("the longer grid spans less than a year: give more history or more --cutoffs")

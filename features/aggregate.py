@@ -18,11 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.cutoff import NS_PER_DAY, SORTED_INDEX_PREFIX, sort_by_time, window_rows
+from features.cutoff import NS_PER_DAY, sort_by_time, window_rows
 from features.kernels import day_numbers, reduce_codes
 from features.memo import per_frame
 from features.string_lookup import encode_few_labels, lookup_strings
-from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
+from features.tables import EVENT_TIME_COLUMN, PreparedTables, Tables, as_timestamp
 
 CUSTOMER_ID = "customer_id"
 EVENT_TABLES = ("customers", "transactions", "complaints", "visits")
@@ -33,6 +33,12 @@ class CustomerKey(NamedTuple):
 
     codes: np.ndarray
     ids: pd.Index | pd.CategoricalDtype
+
+    @property
+    def prepared_codes(self) -> bool:
+        """Whether these are a prepared categorical's own codes (the tables' shared id space), not a new
+        factorisation: then every key made from the same column, or a table prepared with it, lines up."""
+        return isinstance(self.ids, pd.CategoricalDtype)
 
     @property
     def n(self) -> int:
@@ -56,10 +62,8 @@ def customer_key(customer_id: pd.Series) -> CustomerKey:
 
 
 def sorted_ids_dtype(ids: pd.Index) -> pd.CategoricalDtype:
-    """The categorical dtype of sorted, distinct ids, made without pandas' uniqueness check: that check hashes
-    every id as a Python object and keeps the table (~75 MB and 0.1 s per million ids), and ids here are distinct
-    by construction (sorted unique values) and only ever found by code."""
-    return pd.CategoricalDtype._from_fastpath(ids, False)
+    """The categorical dtype of sorted, distinct ids (one id space: every table's codes index these ids)."""
+    return pd.CategoricalDtype(ids)
 
 
 def with_customer_codes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -234,13 +238,6 @@ def as_categorical(values: pd.Series) -> pd.Series:
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype), index=values.index, name=values.name)
 
 
-def _in_increasing_order(ids: pd.Index) -> bool:
-    """``ids.is_monotonic_increasing``, compared by Arrow: pandas would build (and keep) a hash table of every id
-    as a Python object to answer."""
-    values = pa.chunked_array(pa.array(ids.array))
-    return len(values) < 2 or pc.all(pc.less_equal(values[:-1], values[1:])).as_py()
-
-
 def _strictly_increasing(values: pa.ChunkedArray) -> bool:
     """Whether every string is greater than the one before (so they are distinct and sorted), none null."""
     if values.null_count:
@@ -248,28 +245,17 @@ def _strictly_increasing(values: pa.ChunkedArray) -> bool:
     return len(values) < 2 or pc.all(pc.less(values[:-1], values[1:])).as_py()
 
 
-def prepare_tables(tables: Tables) -> Tables:
-    """The tables as builders read them fastest (one string pass over the ids).
+def prepare_tables(tables: Tables) -> PreparedTables:
+    """The tables as builders read them fastest (:class:`features.tables.PreparedTables`), from conformed tables.
 
     Unread event columns are dropped, labels become categoricals, every customer_id one shared categorical
     with sorted categories, and each event table is sorted by its event time and indexed by it (so a time
-    window is a slice: :func:`features.cutoff.window_rows`). A no-op when already prepared. All later
-    reductions work on integer codes, which is what makes the features fast and lets customer buckets share
-    one id space.
+    window is a slice: :func:`features.cutoff.window_rows`). All later reductions work on integer codes, which
+    is what makes the features fast and lets customer buckets share one id space.
     """
+    if isinstance(tables, PreparedTables):
+        raise TypeError("the tables are prepared already: prepare them once, where they enter")
     columns = [getattr(tables, name)[CUSTOMER_ID] for name in EVENT_TABLES]
-    first = columns[0].dtype
-    if (
-        isinstance(first, pd.CategoricalDtype)
-        and all(c.dtype is first for c in columns)
-        and _in_increasing_order(first.categories)
-        and all(tuple(getattr(tables, name).columns) == read for name, read in READ_COLUMNS.items())
-        and all(
-            getattr(tables, name).index.name == SORTED_INDEX_PREFIX + column
-            for name, column in EVENT_TIME_COLUMN.items()
-        )
-    ):
-        return tables
     # Arrow encodes the labels in other threads (it releases the GIL) while the ids are looked up.
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
         encoding = {
@@ -289,4 +275,4 @@ def prepare_tables(tables: Tables) -> Tables:
     # The id lookup and the labels' dictionary encoding leave Arrow's allocator holding freed buffers (~130 MB
     # at 10 M transactions) that the numpy work after this could never reuse: hand them back.
     pa.default_memory_pool().release_unused()
-    return tables.replace(**prepared)
+    return PreparedTables(**{**dict(tables.items()), **prepared})

@@ -15,19 +15,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pandas as pd
 
-from features.aggregate import CUSTOMER_ID, prepare_tables
-from features.cutoff import (
-    active_customers,
-    customers_before,
-    events_before,
-    sorted_events_before,
-    window_rows,
-)
+from features.aggregate import CUSTOMER_ID
+from features.cutoff import active_customers, customers_before, events_before, window_rows
 from features.kernels import place_by_code
 from features.price import combine_price_cells, price_change_cells, price_rises_from_cells
 from features.registry import CATEGORICAL, FeatureSpec, feature_specs
 from features.settings import ChurnDefinition, FeatureSettings
-from features.tables import Tables, as_timestamp
+from features.tables import PreparedTables, as_timestamp, require_prepared
 from features.wallet import peer_group_spend, peer_group_wallets_from_spend
 
 
@@ -51,9 +45,9 @@ class GlobalStatsPart:
     price_cells: pd.DataFrame
 
 
-def global_stats_part(tables: Tables, as_of, settings: FeatureSettings) -> GlobalStatsPart:
+def global_stats_part(tables: PreparedTables, as_of, settings: FeatureSettings) -> GlobalStatsPart:
     """The contribution of ``tables``' customers to the statistics at ``as_of``, from the events before it."""
-    as_of = as_timestamp(as_of)
+    as_of, tables = as_timestamp(as_of), require_prepared(tables)
     # Only transactions of the longest lookback matter, and that window ends before as_of: selecting it is the
     # cut, and copies far fewer rows than events_before would.
     lookback = max(settings.wallet_window_days, settings.price_history_days)
@@ -100,7 +94,7 @@ def combine_global_stats(parts: list[GlobalStatsPart], settings: FeatureSettings
     return GlobalStats(as_of, peer_wallets, overall_wallet, price_rises)
 
 
-def compute_global_stats(tables: Tables, as_of, settings: FeatureSettings) -> GlobalStats:
+def compute_global_stats(tables: PreparedTables, as_of, settings: FeatureSettings) -> GlobalStats:
     """Peer-group wallets and category price rises at ``as_of``, from the events before it."""
     return combine_global_stats([global_stats_part(tables, as_of, settings)], settings)
 
@@ -163,7 +157,7 @@ def _read_by_later_features(specs: list[FeatureSpec]) -> frozenset[str]:
 
 
 def feature_columns(
-    tables: Tables,
+    tables: PreparedTables,
     as_of,
     settings: FeatureSettings,
     churn: ChurnDefinition,
@@ -172,8 +166,7 @@ def feature_columns(
 ) -> tuple[pd.CategoricalIndex | pd.Index, dict[str, np.ndarray | pd.api.extensions.ExtensionArray]]:
     """The active customers at ``as_of`` (sorted) and every feature's values in their order: what
     :func:`build_feature_table` puts in a frame (float arrays; text features as string arrays)."""
-    as_of = as_timestamp(as_of)
-    tables = prepare_tables(sorted_events_before(tables, as_of))
+    as_of, tables = as_timestamp(as_of), require_prepared(tables)
     stats = global_stats if global_stats is not None else compute_global_stats(tables, as_of, settings)
     if stats.as_of != as_of:
         raise ValueError(f"global_stats are for {stats.as_of.date()}, not for as_of {as_of.date()}")
@@ -189,11 +182,35 @@ def feature_columns(
         columns[spec.name] = pd.array(column, dtype="str") if spec.kind == CATEGORICAL else column
         if spec.name in read_later:
             sources[spec.name] = pd.Series(columns[spec.name], index=population, name=spec.name, copy=False)
+    check_feature_columns(columns, specs)
     return population, columns
 
 
+class FeatureTableError(ValueError):
+    """A builder returned values the registry does not allow (a bug in the builder, not in the data)."""
+
+
+def check_feature_columns(columns: dict, specs: list[FeatureSpec]) -> None:
+    """Every feature in its registry dtype (numeric: float64, categorical: str) and never missing: each has a
+    default for customers without the events it needs, so a NaN is a builder's mistake."""
+    problems = []
+    for spec in specs:
+        values = columns[spec.name]
+        if spec.kind == CATEGORICAL:
+            wrong_type, missing = str(values.dtype) != "str", int(pd.isna(values).sum())
+        else:
+            wrong_type = not (isinstance(values, np.ndarray) and values.dtype == np.float64)
+            missing = 0 if wrong_type else int(np.isnan(values).sum())
+        if wrong_type:
+            problems.append(f"{spec.name} is {values.dtype}, not {'str' if spec.kind == CATEGORICAL else 'float64'}")
+        elif missing:
+            problems.append(f"{spec.name} has {missing} missing value(s)")
+    if problems:
+        raise FeatureTableError("the feature table breaks the registry: " + "; ".join(problems))
+
+
 def build_feature_table(
-    tables: Tables,
+    tables: PreparedTables,
     as_of,
     settings: FeatureSettings,
     churn: ChurnDefinition,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.memo import per_frame
-from features.tables import EVENT_TIME_COLUMN, Tables, as_timestamp
+from features.tables import CONTACT_TIME_COLUMN, PreparedTables, as_timestamp
 
 NS_PER_DAY = 86_400 * 10**9
 # A prepared event table (features.aggregate.prepare_tables) is sorted by its event time and indexed by it under
@@ -67,14 +67,14 @@ def window_mask(times: pd.Series, *, end: pd.Timestamp, days: float) -> np.ndarr
     return (stamps >= end64 - np.timedelta64(int(days * NS_PER_DAY), "ns")) & (stamps < end64)
 
 
-def events_before(tables: Tables, as_of) -> Tables:
+def events_before(tables: PreparedTables, as_of) -> PreparedTables:
     """The tables as they were known just before ``as_of``: no event, resolution or departure at or after it.
 
     Transactions and visits keep rows with timestamp < as_of; complaints keep rows opened before as_of, and a
     resolution at or after as_of is not known yet, so resolved_at becomes NA; satisfaction (the rating of the
     resolution) is kept only for complaints resolved before as_of, since the rating of an open complaint has
     no known date; a manager departure at or after as_of becomes NA; customers who sign up at or after as_of
-    are dropped.
+    are dropped; contacts keep rows contacted before as_of.
     """
     as_of = as_timestamp(as_of)
     complaints = window_rows(tables.complaints, "opened_at", end=as_of)
@@ -90,30 +90,20 @@ def events_before(tables: Tables, as_of) -> Tables:
     if departed_yet.any():
         managers = managers.assign(departed_at=managers["departed_at"].mask(departed_yet))
     # Tables cut before (as customer buckets are) come back as they are: nothing above needed changing.
-    return Tables(
+    return tables.replace(
         transactions=window_rows(tables.transactions, "timestamp", end=as_of),
         customers=customers_before(tables.customers, as_of),
         complaints=complaints,
         visits=window_rows(tables.visits, "timestamp", end=as_of),
         account_managers=managers,
+        contacts=window_rows(tables.contacts, CONTACT_TIME_COLUMN, end=as_of),
     )
 
 
-def sorted_events_before(tables: Tables, as_of) -> Tables:
-    """The event tables that are already in time order without their rows at or after ``as_of``: a slice, no
-    copy; tables in any other order, and prepared ones (:func:`sort_by_time`), stay whole. Cutting before the
-    ids are looked up spares the lookup the rows after as_of; :func:`events_before` still applies the whole cut
-    (resolutions, departures, signups) after."""
-    as_of = as_timestamp(as_of)
-    cut = {}
-    for name, column in EVENT_TIME_COLUMN.items():
-        frame = getattr(tables, name)
-        if frame.index.name == SORTED_INDEX_PREFIX + column:  # prepared: events_before cuts it by a slice anyway
-            continue
-        times = frame[column]
-        if times.is_monotonic_increasing:  # never with NaT
-            cut[name] = frame.iloc[: int(times.searchsorted(as_of, side="left"))]
-    return tables.replace(**cut)
+def last_contacts(contacts: pd.DataFrame, as_of, days: int) -> pd.Series:
+    """Each customer's last contact in ``[as_of - days, as_of)`` (customer_id -> contacted_at)."""
+    recent = window_rows(contacts, CONTACT_TIME_COLUMN, end=as_of, days=days)
+    return recent.groupby(recent["customer_id"].astype("str"), sort=True)[CONTACT_TIME_COLUMN].max()
 
 
 def customers_before(customers: pd.DataFrame, as_of) -> pd.DataFrame:

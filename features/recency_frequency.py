@@ -94,8 +94,8 @@ def purchase_overdue_ratio(
 def tenure_days(customers: pd.DataFrame, transactions: pd.DataFrame, *, as_of) -> pd.Series:
     """Whole days from the start of the relationship to as_of: the signup date, else the first purchase."""
     by_customer, by_transaction = shared_customer_key(customers["customer_id"], transactions["customer_id"])
-    key, first, _, n_days = _purchase_day_spans(transactions, as_of)
-    if key.ids is by_transaction.ids:  # prepared tables: the shared spans are in the customers' code space
+    _, first, _, n_days = _purchase_day_spans(transactions, as_of)
+    if by_transaction.prepared_codes:  # the spans are in the tables' shared id space, as the customers' codes are
         first_purchase = first.astype("float64")
         first_purchase[n_days == 0] = np.nan
     else:

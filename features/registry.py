@@ -264,6 +264,13 @@ def feature_specs(settings: FeatureSettings) -> list[FeatureSpec]:
     # fmt: on
 
 
+def visits_lookback_days(settings: FeatureSettings) -> int:
+    """How far before as_of any feature reads visits (the windows of the engagement builders; trends and the
+    previous window reach back two windows): older visits change no feature, so a reader may leave them out."""
+    s = settings
+    return max(*s.windows_days, s.visit_channel_window_days, 2 * s.trend_window_days, s.browse_lookback_days)
+
+
 def feature_dtypes(settings: FeatureSettings) -> dict[str, str]:
     """Each feature's kind, "numeric" (float64 column) or "categorical" (str column), in column order."""
     return {spec.name: spec.kind for spec in feature_specs(settings)}

@@ -97,4 +97,12 @@ TABLE_SCHEMAS: dict[str, pa.DataFrameSchema] = {
         "successor_id": _id(required=False, nullable=True),
         "team_lead_id": _id(required=False, nullable=True),
     }),
+    "contacts": _table("Contacts", {
+        "customer_id": _id(),
+        "contacted_at": _timestamp(),
+        "channel": _optional("str"),
+        "action": _optional("str"),
+        "campaign_id": _optional("str"),
+        "outcome": _optional("str"),
+    }),
 }

@@ -140,12 +140,19 @@ def _buffers(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
 
 
-def lookup_strings(columns: list[pa.ChunkedArray], keys: pa.Array) -> list[np.ndarray] | None:
+def lookup_strings(
+    columns: list[pa.ChunkedArray], keys: pa.Array, *, missing_code: bool = False
+) -> list[np.ndarray] | None:
     """For each column, the int32 position in ``keys`` (distinct strings) of every value.
 
-    None when some value is null or not among the keys (the caller then falls back to a factorisation).
+    None when some value is null or not among the keys (the caller then falls back to a factorisation); with
+    ``missing_code`` a value not among the keys gets -1 instead (nulls are then refused).
     """
-    if any(column.null_count for column in columns) or len(keys) >= np.iinfo(np.int32).max:
+    if len(keys) >= np.iinfo(np.int32).max:
+        return None
+    if any(column.null_count for column in columns):
+        if missing_code:
+            raise ValueError("ids to look up may not be null")
         return None
     key_offsets, key_data = _buffers(keys)
     bits = max(int(np.ceil(np.log2(max(2 * len(keys), 2)))), 1)
@@ -168,7 +175,7 @@ def lookup_strings(columns: list[pa.ChunkedArray], keys: pa.Array) -> list[np.nd
         missing = list(
             pool.map(lambda job: _find(job[0], job[1], key_offsets, key_data, table, 64 - bits, job[2]), jobs)
         )
-    return None if sum(missing) else outputs
+    return None if sum(missing) and not missing_code else outputs
 
 
 _MAX_LABELS = 256  # more distinct values than this: not a label column, left to Arrow's dictionary encoding

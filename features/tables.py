@@ -1,4 +1,4 @@
-"""The five contract tables as one frozen container, with their columns, dtypes and the datetime policy.
+"""The six contract tables as one frozen container, with their columns, dtypes and the datetime policy.
 
 Datetime policy (applied everywhere): every timestamp is a tz-naive ``datetime64[ns]`` in UTC. Values with an
 offset are converted to UTC, then the zone is dropped; naive values are taken to be UTC already. ``as_of`` dates
@@ -56,12 +56,23 @@ COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
         "successor_id": ("id", False),
         "team_lead_id": ("id", False),
     },
+    "contacts": {
+        "customer_id": ("id", True),
+        "contacted_at": ("datetime", True),
+        "channel": ("str", False),
+        "action": ("str", False),
+        "campaign_id": ("str", False),
+        "outcome": ("str", False),
+    },
 }
 REQUIRED_TABLES = ("transactions",)
-OPTIONAL_TABLES = ("customers", "complaints", "visits", "account_managers")
+OPTIONAL_TABLES = ("customers", "complaints", "visits", "account_managers", "contacts")
 TABLE_NAMES = REQUIRED_TABLES + OPTIONAL_TABLES
 
-# The time column that places each event table's rows in time (the one the cutoff applies to).
+# The time column that places each event table's rows in time (the one the cutoff applies to). The contact log
+# is cut by its own column (CONTACT_TIME_COLUMN) but is no event of the customer's: it neither sets the data's end
+# nor feeds a feature.
+CONTACT_TIME_COLUMN = "contacted_at"
 EVENT_TIME_COLUMN = {"transactions": "timestamp", "complaints": "opened_at", "visits": "timestamp"}
 
 PANDAS_DTYPE = {
@@ -87,12 +98,35 @@ class Tables:
     complaints: pd.DataFrame
     visits: pd.DataFrame
     account_managers: pd.DataFrame
+    contacts: pd.DataFrame  # what the retention team did; read by the plan and the evaluation, never by a feature
 
     def items(self):
         return ((f.name, getattr(self, f.name)) for f in fields(self))
 
     def replace(self, **changes: pd.DataFrame) -> Tables:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class PreparedTables(Tables):
+    """The tables as the feature builders read them, made once where data enters (``pipeline``'s loading, or
+    :func:`features.aggregate.prepare_tables` for tables made by hand).
+
+    Every event table holds only the columns builders read, its ``customer_id`` a categorical over one id space
+    shared by all tables (the sorted distinct ids: codes are comparable across tables), its labels categoricals,
+    and its rows in time order, indexed by time (a window is a slice). Cuts and customer buckets of prepared
+    tables are prepared tables too.
+    """
+
+
+def require_prepared(tables: Tables) -> PreparedTables:
+    """``tables`` when prepared; anything else is refused (the builders' speed and shared codes depend on it)."""
+    if not isinstance(tables, PreparedTables):
+        raise TypeError(
+            f"expected PreparedTables, got {type(tables).__name__}: prepare them once where they enter, with "
+            "features.prepare_tables (or read them with pipeline.io.load_prepared)"
+        )
+    return tables
 
 
 def as_timestamp(value) -> pd.Timestamp:

@@ -19,7 +19,7 @@ from features import (
     FeatureSpec,
     GlobalStats,
     GlobalStatsPart,
-    Tables,
+    PreparedTables,
     as_timestamp,
     build_feature_table,
     churn_labels,
@@ -28,7 +28,6 @@ from features import (
     feature_specs,
     global_stats_part,
 )
-from features.aggregate import prepare_tables
 from features.tables import EVENT_TIME_COLUMN
 from models.bgnbd import BgNbdParams, bgnbd_features, fit_bgnbd, rfm_summary
 from models.snapshots import sample_customers
@@ -41,7 +40,7 @@ TIME_OF_YEAR_COLUMNS = ("as_of_year_sin", "as_of_year_cos")
 YEAR_DAYS = 365.25
 
 
-def data_end(tables: Tables) -> pd.Timestamp:
+def data_end(tables: PreparedTables) -> pd.Timestamp:
     """The day after the last event in any event table: outcomes are observed up to (not including) it."""
     last = max(
         getattr(tables, name)[column].max()
@@ -51,7 +50,7 @@ def data_end(tables: Tables) -> pd.Timestamp:
     return last.normalize() + pd.Timedelta(days=1)
 
 
-def purchase_history(tables: Tables) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+def purchase_history(tables: PreparedTables) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """Midnight of the first transaction's day and the day after the last one's: the span over which purchases,
     and so churn labels, are observed (None without transactions)."""
     timestamps = tables.transactions["timestamp"]
@@ -77,10 +76,9 @@ class StatsInputs:
     rfm: dict[pd.Timestamp, pd.DataFrame]
 
 
-def stats_inputs(tables: Tables, cutoffs: Sequence, settings: FeatureSettings) -> StatsInputs:
+def stats_inputs(tables: PreparedTables, cutoffs: Sequence, settings: FeatureSettings) -> StatsInputs:
     """The contribution of ``tables``' customers to the statistics at ``cutoffs`` (customer ids as str)."""
     cutoffs = sorted(map(as_timestamp, cutoffs))
-    tables = prepare_tables(tables)  # no-op when already prepared
     return StatsInputs(
         features={cutoff: global_stats_part(tables, cutoff, settings) for cutoff in cutoffs},
         rfm={cutoff: _str_index(rfm_summary(tables.transactions, cutoff)) for cutoff in cutoffs},
@@ -107,7 +105,7 @@ def combine_stats(
     return stats
 
 
-def cutoff_stats(tables: Tables, cutoffs: Sequence, settings: FeatureSettings) -> dict[pd.Timestamp, CutoffStats]:
+def cutoff_stats(tables: PreparedTables, cutoffs: Sequence, settings: FeatureSettings) -> dict[pd.Timestamp, CutoffStats]:
     """The statistics at each cutoff, from all of ``tables``."""
     return {
         cutoff: CutoffStats(
@@ -130,7 +128,7 @@ def spans_a_year(cutoffs: Sequence) -> bool:
 
 
 def scoring_frame(
-    tables: Tables,
+    tables: PreparedTables,
     as_of: pd.Timestamp,
     settings: FeatureSettings,
     churn: ChurnDefinition,
@@ -143,7 +141,6 @@ def scoring_frame(
     ``tables`` is one bucket of customers). ``with_time_of_year`` adds the :data:`TIME_OF_YEAR_COLUMNS`.
     """
     as_of = as_timestamp(as_of)
-    tables = prepare_tables(tables)  # no-op when already prepared
     summary = None
     if stats is None:
         # From these tables: their BG/NBD summary serves both the fit and the features. The fit (numpy and scipy
@@ -170,7 +167,7 @@ def _summary_and_fit(transactions: pd.DataFrame, as_of: pd.Timestamp) -> tuple[p
 
 
 def model_frames(
-    tables: Tables,
+    tables: PreparedTables,
     cutoffs: list[pd.Timestamp],
     settings: FeatureSettings,
     churn: ChurnDefinition,
@@ -189,7 +186,6 @@ def model_frames(
     if len(cutoffs) == 0:
         raise ValueError("no cutoffs given: training snapshots need at least one as-of date")
     progress(f"features at {len(cutoffs)} cutoffs")
-    tables = prepare_tables(tables)  # one string pass over the ids, shared by every cutoff
     stats = stats if stats is not None else cutoff_stats(tables, cutoffs, settings)
     tables = sample_customers(tables, customer_share)
     parts = []

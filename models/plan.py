@@ -4,8 +4,9 @@ Expected net value (ENV) of contacting a customer with an action = probability x
 customer's value - the action's cost: the value the contact is expected to keep, net of what it costs. The
 probability is the churn probability on the worklist and the reactivation probability on the lapsed list. Each
 customer gets the allowed action with the highest positive ENV whose channel still has capacity this week, filled
-greedily by ENV over all customers; then a stable random share of each stratum of the planned contacts is held
-out as the control group and not contacted.
+greedily by ENV over all customers; customers contacted too recently are passed over. The planned contacts whose
+arm in the campaign is control (a stable draw of customer and campaign, the same in every list of the campaign)
+are held out and not contacted.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ NO_CHANNEL = "none"
 
 # Why a row has no contact this week (see ContactPlan.status).
 CONTACT, CONTROL, CAPACITY, NOT_WORTH, NOT_ELIGIBLE = "contact", "control", "capacity", "not_worth", "not_eligible"
+RECENTLY_CONTACTED = "recently_contacted"
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class ContactPlan:
     action: np.ndarray  # action name or None
     expected_net_value: np.ndarray  # of the planned action; else of the best allowed action (NaN: none allowed)
     control: np.ndarray
-    status: np.ndarray  # CONTACT, CONTROL, CAPACITY, NOT_WORTH or NOT_ELIGIBLE
+    status: np.ndarray  # CONTACT, CONTROL, CAPACITY, NOT_WORTH, NOT_ELIGIBLE or RECENTLY_CONTACTED
     blocked_channel: np.ndarray  # for CAPACITY rows: the channel of their best action, else None
 
     @property
@@ -100,8 +102,9 @@ class ContactPlan:
 
 
 @njit(cache=True)
-def _fill_greedily(rows, channels, values, capacity, n_rows):
-    # capacity[c] < 0: unlimited. Pairs come sorted best first; a row takes its first pair with capacity left.
+def _fill_greedily(rows, channels, values, capacity, n_rows, passed_over):
+    # capacity[c] < 0: unlimited. Pairs come sorted best first; a row takes its first pair with capacity left;
+    # rows passed over (contacted too recently) take none.
     chosen = np.full(n_rows, -1)
     blocked = np.zeros(n_rows, dtype=np.bool_)
     left = capacity.copy()
@@ -109,7 +112,7 @@ def _fill_greedily(rows, channels, values, capacity, n_rows):
         if values[k] <= 0.0:
             break
         row = rows[k]
-        if chosen[row] >= 0:
+        if chosen[row] >= 0 or passed_over[row]:
             continue
         channel = channels[k]
         if left[channel] == 0:
@@ -129,19 +132,19 @@ def plan_contacts(
     capacity_per_week: Mapping[str, int | None],
     *,
     order: np.ndarray,
-    strata: np.ndarray,
     keys: pd.Series,
+    campaign_id: str,
     control_share: float,
-    salt: str,
+    recently_contacted: np.ndarray | None = None,
 ) -> ContactPlan:
     """Plan the week's contacts.
 
     ``allowed``: the action names each row may get; ``probability`` x save rate x ``value`` - cost is each
     action's ENV. Pairs are taken by ENV, highest first (equal ENV: the row first in ``order``, a tie-break
     rank per row, then the action's place in the row's list); a row gets its first pair whose channel has
-    capacity left (``capacity_per_week``: channel -> contacts a week, None = unlimited). The control group is
-    drawn among the planned rows, in each stratum (``strata``) the round(``control_share`` x n) with the lowest
-    stable draw from (``keys``, ``salt``).
+    capacity left (``capacity_per_week``: channel -> contacts a week, None = unlimited); rows
+    ``recently_contacted`` get none. The planned rows whose arm in ``campaign_id`` is control
+    (:func:`control_arm` of ``keys``) are held out.
     """
     n = len(allowed)
     names = list(playbook.actions)
@@ -162,7 +165,10 @@ def plan_contacts(
 
     pairs = np.lexsort((place, np.asarray(order)[row], -env))
     capacity = np.array([_capacity(capacity_per_week, c) for c in channels], dtype=np.int64)
-    chosen_pair, blocked = _fill_greedily(row[pairs], channel_code[action[pairs]], env[pairs], capacity, n)
+    passed_over = np.zeros(n, dtype=bool) if recently_contacted is None else np.asarray(recently_contacted, dtype=bool)
+    chosen_pair, blocked = _fill_greedily(
+        row[pairs], channel_code[action[pairs]], env[pairs], capacity, n, passed_over
+    )
 
     best_pair = np.full(n, -1)
     with_pairs, first = np.unique(row[pairs], return_index=True)  # each row's first pair in ENV order: its best
@@ -175,10 +181,11 @@ def plan_contacts(
     value_out[planned] = env[pairs[chosen_pair[planned]]]
     value_out[~np.isfinite(value_out)] = np.nan
 
-    control = control_draw(keys, strata, planned, control_share, salt)
+    control = planned & control_arm(keys, campaign_id, control_share)
     status = np.full(n, NOT_WORTH, dtype=object)
     status[lengths == 0] = NOT_ELIGIBLE
     status[blocked & ~planned] = CAPACITY
+    status[passed_over] = RECENTLY_CONTACTED
     status[planned] = CONTACT
     status[control] = CONTROL
     blocked_channel = np.full(n, None, dtype=object)
@@ -198,13 +205,8 @@ def stable_uniform(keys: pd.Series, salt: str) -> np.ndarray:
     return hashed / np.float64(2**64)
 
 
-def control_draw(keys: pd.Series, strata: np.ndarray, eligible: np.ndarray, share: float, salt: str) -> np.ndarray:
-    """In each stratum, the round(share x n) eligible rows with the lowest stable draw (equal draws by position)."""
-    draw = stable_uniform(keys, salt)
-    codes, _ = pd.factorize(np.asarray(strata, dtype=object))
-    chosen = np.zeros(len(draw), dtype=bool)
-    for code in range(codes.max(initial=-1) + 1):
-        members = np.flatnonzero((codes == code) & eligible)
-        first = members[np.argsort(draw[members], kind="stable")]
-        chosen[first[: int(np.round(share * len(members)))]] = True
-    return chosen
+def control_arm(keys: pd.Series, campaign_id: str, share: float) -> np.ndarray:
+    """True for the keys whose arm in the campaign is control: their stable draw of (key, campaign id) lies below
+    ``share``. A property of (customer, campaign), the same in every list of the campaign whoever else is on it;
+    the share holds in expectation, in every stratum alike."""
+    return stable_uniform(pd.Series(keys).reset_index(drop=True), campaign_id) < share

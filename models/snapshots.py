@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features import ChurnDefinition, FeatureSettings, Tables, as_timestamp, build_feature_table, churn_labels
-from features.aggregate import CUSTOMER_ID, EVENT_TABLES, prepare_tables
+from features import (
+    ChurnDefinition,
+    FeatureSettings,
+    PreparedTables,
+    as_timestamp,
+    build_feature_table,
+    churn_labels,
+)
+from features.aggregate import CUSTOMER_ID, EVENT_TABLES
 
 SAMPLE_SALT = "|training-sample"  # keeps the sample independent of the customer buckets (same hash, other input)
 
@@ -35,12 +42,11 @@ def snapshot_cutoffs(
 
 
 def training_snapshots(
-    tables: Tables, cutoffs, settings: FeatureSettings, churn: ChurnDefinition
+    tables: PreparedTables, cutoffs, settings: FeatureSettings, churn: ChurnDefinition
 ) -> pd.DataFrame:
     """Rows (customer_id, as_of, features..., churned) for every customer active at each cutoff, stacked."""
     if len(cutoffs) == 0:
         raise ValueError("no cutoffs given: training snapshots need at least one as-of date")
-    tables = prepare_tables(tables)  # one string pass over the ids, shared by every cutoff
     snapshots = []
     for cutoff in map(as_timestamp, cutoffs):
         snapshot = build_feature_table(tables, cutoff, settings, churn)
@@ -62,7 +68,7 @@ def in_training_sample(customer_ids, share: float) -> np.ndarray:
     return draw < share
 
 
-def sample_customers(tables: Tables, share: float) -> Tables:
+def sample_customers(tables: PreparedTables, share: float) -> PreparedTables:
     """Every table's rows of the customers in the training sample (account_managers whole); all when share is 1."""
     if share >= 1:
         return tables

@@ -68,11 +68,14 @@ def adjusted_uplift(churned: np.ndarray, treated: np.ndarray, covariate: np.ndar
 
 
 def sample_ratio_mismatch(treated_n: int, control_n: int, control_share: float) -> float:
-    """p-value of the arm sizes against the configured control share (chi-square goodness of fit)."""
+    """p-value of the arm sizes against the configured control share: chi-square goodness of fit, or the exact
+    binomial test when an arm expects fewer than 5 customers (where the chi-square's p-values are far too small)."""
     total = treated_n + control_n
     if total == 0 or not 0 < control_share < 1:
         return 1.0
     expected = [total * (1 - control_share), total * control_share]
+    if min(expected) < 5:
+        return float(stats.binomtest(int(control_n), int(total), control_share).pvalue)
     return float(stats.chisquare([treated_n, control_n], expected).pvalue)
 
 
@@ -142,9 +145,11 @@ def _cell(members: pd.DataFrame, group: str, level: str, alpha: float, power: fl
     treated_value = float(members.loc[treated, "customer_value"].sum())
     if treated_n and control_n:
         plain = uplift_interval(treated_churned, treated_n, control_churned, control_n, alpha)
+        # Robust errors understate the spread of a handful of customers: no adjusted interval below MIN_CELL.
         adjusted = (adjusted_uplift(churned, treated, members["churn_probability"].to_numpy(dtype=float), alpha)
-                    if min(treated_n, control_n) >= 2 else Interval(math.nan, math.nan, math.nan))
-        mde = minimal_detectable_effect(row["control_churn_rate"], treated_n, control_n, alpha, power)
+                    if min(treated_n, control_n) >= MIN_CELL else Interval(math.nan, math.nan, math.nan))
+        # The churn rate of both arms together: a handful of controls gives rates of 0 or 1 and no variance.
+        mde = minimal_detectable_effect(float(churned.mean()), treated_n, control_n, alpha, power)
     else:
         plain = adjusted = Interval(math.nan, math.nan, math.nan)
         mde = math.inf
@@ -156,24 +161,47 @@ def _cell(members: pd.DataFrame, group: str, level: str, alpha: float, power: fl
         "retained_value_ci_high": plain.high * treated_value, "cost": cost,
         "roi": (retained - cost) / cost if cost > 0 else math.nan,
         "mde": mde,
+        "srm_p_value": sample_ratio_mismatch(treated_n, control_n, control_share),
+        **_on_the_contacted(members, treated, plain),
     }
     row["verdict"] = _verdict(row, effect, control_share, weekly, min(treated_n, control_n))
     return row
 
 
+def _on_the_contacted(members: pd.DataFrame, treated: np.ndarray, plain: Interval) -> dict:
+    """Who was contacted in each arm (the contact log's ``contacted``; NaN without one) and the effect on the
+    contacted: the uplift over the gap between the arms' contacted shares (the Wald instrumental-variable ratio;
+    its interval scales the uplift's, taking the shares as known, which their sample sizes make nearly so)."""
+    row = {"treated_contacted_share": math.nan, "control_contacted_share": math.nan, "effect_on_contacted": math.nan,
+           "effect_on_contacted_ci_low": math.nan, "effect_on_contacted_ci_high": math.nan}
+    if "contacted" not in members or members["contacted"].isna().any() or not treated.any() or treated.all():
+        return row
+    contacted = members["contacted"].to_numpy(dtype=bool)
+    shares = float(contacted[treated].mean()), float(contacted[~treated].mean())
+    row["treated_contacted_share"], row["control_contacted_share"] = shares
+    gap = shares[0] - shares[1]
+    if gap > 0:
+        row |= {"effect_on_contacted": plain.estimate / gap, "effect_on_contacted_ci_low": plain.low / gap,
+                "effect_on_contacted_ci_high": plain.high / gap}
+    return row
+
+
 def _verdict(row: dict, effect: float, control_share: float, weekly: float | None, smaller_arm: int) -> str:
-    """One plain sentence: what the cell shows, or why it cannot show anything yet."""
+    """One plain sentence: what the cell shows, or why it cannot show anything yet (uplifts in churn-rate points)."""
     if smaller_arm < MIN_CELL:
         return f"too small to tell: {row['treated_n']} treated and {row['control_n']} control customers"
     if row["uplift_ci_low"] > 0:
-        return (f"contacting lowered churn by {row['uplift']:.1%} "
-                f"(95% interval {row['uplift_ci_low']:.1%} to {row['uplift_ci_high']:.1%})")
+        return (f"contacting lowered churn by {100 * row['uplift']:.1f} points "
+                f"(95% interval {100 * row['uplift_ci_low']:.1f} to {100 * row['uplift_ci_high']:.1f})")
     if row["uplift_ci_high"] < 0:
-        return f"contacting raised churn by {-row['uplift']:.1%}: reconsider this action"
+        return f"contacting raised churn by {-100 * row['uplift']:.1f} points: reconsider this action"
     if row["mde"] > effect:
-        needed = customers_needed(row["control_churn_rate"], effect, control_share)
+        pooled = (row["treated_churn_rate"] * row["treated_n"] + row["control_churn_rate"] * row["control_n"]) / (
+            row["treated_n"] + row["control_n"])
+        needed = customers_needed(pooled, effect, control_share)
         more = max(needed - row["treated_n"] - row["control_n"], 0)
         weeks = f"; about {math.ceil(more / weekly)} more weeks of lists" if weekly else ""
-        return (f"too small to tell: it could only detect an uplift of {row['mde']:.0%} or more; "
-                f"{more:,} more customers are needed to detect {effect:.0%}{weeks}")
-    return f"no effect shown: the interval {row['uplift_ci_low']:.1%} to {row['uplift_ci_high']:.1%} includes zero"
+        return (f"too small to tell: it could only detect an uplift of {100 * row['mde']:.0f} points or more; "
+                f"{more:,} more customers are needed to detect {100 * effect:.0f} points{weeks}")
+    return (f"no effect shown: the interval {100 * row['uplift_ci_low']:.1f} to {100 * row['uplift_ci_high']:.1f} "
+            "points includes zero")

@@ -13,6 +13,7 @@ from models.plan import (
     CONTROL,
     NO_CHANNEL,
     NOT_ELIGIBLE,
+    RECENTLY_CONTACTED,
     ContactPlan,
     Playbook,
     allowed_actions,
@@ -95,10 +96,14 @@ def _channel_words(channel: str) -> str:
     return channel.replace("_", " ") + ("s" if not channel.endswith("s") else "")
 
 
-def no_contact_text(status: str, blocked_channel: str | None) -> str:
+def no_contact_text(status: str, blocked_channel: str | None, campaign_id: str = "",
+                    days_since_contact: float = np.nan) -> str:
     """Why a row gets no contact this week, in words."""
     if status == CONTROL:
-        return "Control group: do not contact this week"
+        return f"Held out: control group of campaign {campaign_id}, do not contact"
+    if status == RECENTLY_CONTACTED:
+        days = int(days_since_contact)
+        return f"No contact this week: contacted {days} day{'s' if days != 1 else ''} ago"
     if status == CAPACITY:
         return f"No action this week: {_channel_words(blocked_channel)} are fully booked"
     if status == NOT_ELIGIBLE:
@@ -106,12 +111,15 @@ def no_contact_text(status: str, blocked_channel: str | None) -> str:
     return "No action this week: no contact is worth its cost"
 
 
-def plan_columns(plan: ContactPlan, playbook: Playbook) -> pd.DataFrame:
-    """The list's plan columns from a :class:`ContactPlan` (rows in the plan's order)."""
+def plan_columns(plan: ContactPlan, playbook: Playbook, campaign_id: str = "",
+                 days_since_contact: np.ndarray | None = None) -> pd.DataFrame:
+    """The list's plan columns from a :class:`ContactPlan` (rows in the plan's order); ``days_since_contact``:
+    per row, the days since the customer's last contact (NaN: none in the cooldown)."""
     contacted = plan.contacted
     channel = np.full(len(contacted), NO_CHANNEL, dtype=object)
-    text = np.array([no_contact_text(s, b) for s, b in zip(plan.status, plan.blocked_channel, strict=True)],
-                    dtype=object)
+    days = np.full(len(contacted), np.nan) if days_since_contact is None else days_since_contact
+    text = np.array([no_contact_text(s, b, campaign_id, d)
+                     for s, b, d in zip(plan.status, plan.blocked_channel, days, strict=True)], dtype=object)
     for i in np.flatnonzero(contacted):
         action = playbook.actions[plan.action[i]]
         channel[i], text[i] = action.channel, action.text
@@ -127,12 +135,26 @@ def plan_columns(plan: ContactPlan, playbook: Playbook) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class ListSettings:
-    """The scoring settings the lists need (the plan's, the tiers', and the control group's salt)."""
+    """The scoring settings the lists need: the plan's, the tiers', the campaign whose arms hold out the control
+    group, and the cooldown after a contact (days; 0: none)."""
 
     tier_cuts: tuple[float, float]
     capacity_per_week: dict[str, int | None]
     control_share: float
-    salt: str
+    campaign_id: str
+    contact_cooldown_days: int = 0
+
+
+def days_since_contact(customer_ids: pd.Series, last_contacts: pd.Series | None, as_of: pd.Timestamp,
+                       cooldown_days: int) -> np.ndarray:
+    """Calendar days from each customer's last contact (``last_contacts``: customer_id -> contacted_at) to the
+    as-of date's day, where that contact lies in the cooldown before as_of; else NaN."""
+    if last_contacts is None or not len(last_contacts) or cooldown_days <= 0:
+        return np.full(len(customer_ids), np.nan)
+    last = pd.to_datetime(pd.Series(customer_ids.astype("str").to_numpy()).map(last_contacts))
+    recent = last >= as_of - pd.Timedelta(days=cooldown_days)
+    days = (as_of.normalize() - last.dt.normalize()).dt.days.astype("float64")
+    return days.where(recent).to_numpy()
 
 
 def build_lists(
@@ -147,6 +169,7 @@ def build_lists(
     basis: Basis | None,
     as_of: pd.Timestamp,
     model_version: str,
+    last_contacts: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ranked worklist and lapsed list, planned together (they share the channels' weekly capacity).
 
@@ -154,7 +177,8 @@ def build_lists(
     account_manager_id, days_since_last_purchase, last_purchase_date, segment, lifecycle_stage, open_complaints;
     ``reasons``, ``reason_codes`` and ``deciding_family`` (the playbook family deciding the actions) row for row.
     ``lapsed`` holds models.lapsed's facts plus owner_id and owner_status. Lapsed customers whose past value
-    reaches the active customers' tier A or B floor are listed; the rest are let go.
+    reaches the active customers' tier A or B floor are listed; the rest are let go. Customers whose last contact
+    (``last_contacts``: customer_id -> contacted_at, before as_of) lies in the cooldown get none this week.
     """
     work = scored.reset_index(drop=True).copy()
     # Rounded as the list shows them (cents), so the ranking reads right off the printed numbers.
@@ -171,6 +195,7 @@ def build_lists(
     allowed = [*allowed_actions(playbook, np.asarray(deciding_family, dtype=object), work["value_tier"].to_numpy()),
                *lapsed_actions(playbook, gone["value_tier"].to_numpy())]
     keys = pd.concat([work["customer_id"], gone["customer_id"]], ignore_index=True).astype("str")
+    since_contact = days_since_contact(keys, last_contacts, as_of, settings.contact_cooldown_days)
     plan = plan_contacts(
         allowed,
         np.concatenate([work["churn_probability"].to_numpy(dtype="float64"),
@@ -179,12 +204,12 @@ def build_lists(
         playbook,
         settings.capacity_per_week,
         order=_sort_positions(keys),
-        strata=np.concatenate([("worklist " + work["value_tier"]).to_numpy(), ("lapsed " + gone["value_tier"]).to_numpy()]),
         keys=keys,
+        campaign_id=settings.campaign_id,
         control_share=settings.control_share,
-        salt=settings.salt,
+        recently_contacted=~np.isnan(since_contact),
     )
-    columns = plan_columns(plan, playbook)
+    columns = plan_columns(plan, playbook, settings.campaign_id, since_contact)
     n = len(work)
     work = pd.concat([work, columns.iloc[:n].reset_index(drop=True)], axis=1)
     gone = pd.concat([gone, columns.iloc[n:].reset_index(drop=True)], axis=1)

@@ -54,6 +54,11 @@ DataDirOpt = Annotated[
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="As-of date YYYY-MM-DD: only events strictly before it are used.")
 ]
+HistoryOpt = Annotated[
+    str | None,
+    typer.Option("--history", help="The list history: one folder per list, named by its as-of date "
+                 "(default: <folder of --out>/history)."),
+]
 
 
 class FileFormat(str, Enum):
@@ -183,16 +188,31 @@ def generate(
             max=0.99,
         ),
     ] = 0.0,
+    campaigns: Annotated[
+        bool,
+        typer.Option(
+            "--campaigns",
+            help="Also run a retention campaign in the world: weekly lists over its last campaign period whose "
+            "outcomes the data show (kept in --history), the team's contacts (contacts.csv) and the true effect of "
+            "each action (_truth/campaign_effects.csv).",
+        ),
+    ] = False,
+    history: HistoryOpt = None,
     config: ConfigOpt = None,
 ):
     """Write a synthetic data directory that follows the data contract, with its latent truth in _truth/."""
     from pipeline.config import load_config
-    from pipeline.generate import write_world
+    from pipeline.generate import campaign_simulation, write_world
+    from pipeline.history import default_history
 
     cfg = load_config(config, {"generate.customers": customers, "generate.seed": seed})
+    if history is not None and not campaigns:
+        raise ChurnError("--history is where --campaigns keeps the simulated lists.", "add --campaigns, or drop --history")
     summary = write_world(
         out, cfg.generate.customers, cfg.generate.seed, file_format.value,
         history_days=history_days, only_transactions=only_transactions, seasonal_churn=seasonal_churn,
+        campaign=campaign_simulation(cfg) if campaigns else None,
+        history=history or default_history(out),
     )
     console.print(summary)
 
@@ -413,10 +433,16 @@ def _print_scoring(result, cfg) -> None:
         )
     for warning in result.warnings:
         err_console.print(_labelled("Warning: ", "yellow", warning))
+    if result.measured_actions:
+        moved = ", ".join(result.moved_actions) or "none"
+        console.print(f"Save rates: {len(result.measured_actions)} actions measured; moved from their priors: "
+                      f"{moved} (the report shows each beside its prior).")
+    console.print(f"Campaign:      {result.campaign_id} (the control group's arms hold for the whole campaign)")
     console.print(f"Win-back list: {result.out}")
     console.print(f"Lapsed list:   {result.lapsed}")
     console.print(f"Report:        {result.report}")
     console.print(f"Scored table:  {result.scored}")
+    console.print(f"Kept in:       {result.history}")
 
 
 @app.command()
@@ -447,10 +473,12 @@ def score(
             "(recorded with the list); by default such a difference is refused.",
         ),
     ] = False,
+    history: HistoryOpt = None,
 ):
     """Write the ranked, explained win-back list of customers active at --as-of, its report and scored table.
 
-    The churn definition (active window, horizon) and the feature settings are the model's.
+    The churn definition (active window, horizon) and the feature settings are the model's. The scored table is
+    also kept in the list history under the as-of date, for `churn evaluate`.
     """
     from pipeline.config import load_config
     from pipeline.score import write_winback
@@ -460,15 +488,82 @@ def score(
     with _StepProgress() as progress:
         result = write_winback(
             data, out, as_of_day, model, cfg, progress=progress, scored_out=scored_out, note=progress.note,
-            override_definition=override_definition,
+            override_definition=override_definition, history=history,
         )
     _print_scoring(result, cfg)
+
+
+def _print_evaluation(result) -> None:
+    overall = result.cells.iloc[0]
+    console.print(
+        f"Campaign {result.campaign_id}: {result.customers:,} customers at their first list "
+        f"({len(result.lists)} list{'s' if len(result.lists) != 1 else ''}, {result.lists[0]} to {result.lists[-1]}); "
+        f"{int(overall['treated_n']):,} treated, {int(overall['control_n']):,} in control."
+    )
+    console.print(
+        f"Churn {overall['treated_churn_rate']:.1%} treated vs {overall['control_churn_rate']:.1%} control: uplift "
+        f"{100 * overall['uplift']:+.1f} points (95% interval {100 * overall['uplift_ci_low']:+.1f} to "
+        f"{100 * overall['uplift_ci_high']:+.1f}); adjusted for risk {100 * overall['adjusted_uplift']:+.1f} "
+        f"({100 * overall['adjusted_ci_low']:+.1f} to {100 * overall['adjusted_ci_high']:+.1f})."
+    )
+    console.print(f"Overall: {overall['verdict']}.")
+    for note in result.notes:
+        err_console.print(_labelled("Note: ", "yellow", note))
+    console.print(f"Evaluation:  {result.out}")
+    console.print(f"Report:      {result.report}")
+    console.print(f"Save rates:  {result.save_rates}")
+
+
+@app.command()
+@_handles_errors
+def evaluate(
+    data: DataDirOpt,
+    campaign: Annotated[
+        str | None, typer.Option("--campaign", help="The campaign to evaluate, e.g. retention-2025-07-07 "
+                                 "(default: the latest with a list whose horizon has passed).")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Evaluate only the customers the list of this date (YYYY-MM-DD) "
+                                 "brought into its campaign.")
+    ] = None,
+    history: HistoryOpt = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="The evaluation to write (.csv); its report goes beside it.")
+    ] = Path("evaluation.csv"),
+    config: ConfigOpt = None,
+):
+    """Measure what a campaign's contacts achieved once the horizon after its lists has passed in --data.
+
+    Treated against control customers of the lists kept in --history (intention to treat, each customer at their
+    first list): churn rates, uplift with 95% intervals (plain and adjusted for risk), margin kept, cost and
+    return, overall and by value tier, action and owner; the ratio check of the arms, contamination from the
+    contact log, and what is too small to tell. Writes evaluation.csv, its HTML report, the measured save rates
+    beside the history, and an MLflow run in the evaluation experiment.
+    """
+    from pipeline.config import load_config
+    from pipeline.evaluate import write_evaluation
+    from pipeline.history import default_history
+
+    if campaign is not None and as_of is not None:
+        raise ChurnError("--campaign and --as-of both choose what to evaluate.", "give one of them")
+    cfg = load_config(config)
+    day = None
+    if as_of is not None:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError:
+            raise ChurnError(f"--as-of {as_of!r} is not a date.", "write it as YYYY-MM-DD, e.g. --as-of 2025-06-30") from None
+    with _StepProgress() as progress:
+        result = write_evaluation(data, history or default_history(out), out, cfg, campaign=campaign, as_of=day,
+                                  progress=progress)
+    _print_evaluation(result)
 
 
 @app.command()
 @_handles_errors
 def demo(config: ConfigOpt = None):
-    """The main job on the embedded sample: generate data/sample (unless present), train, score, report."""
+    """The main job on the embedded sample, the loop closed: generate data/sample with a retention campaign
+    (unless present), train, evaluate the campaign, and score the week with the save rates it measured."""
     from pipeline.config import load_config
     from pipeline.demo import run_demo
 
@@ -479,6 +574,7 @@ def demo(config: ConfigOpt = None):
         console.print(f"Generated the sample world in {result.data_dir}")
     _print_backtest(result.training)
     console.print(f"Model: {result.training.outcome.decision}.")
+    _print_evaluation(result.evaluation)
     _print_scoring(result.scoring, cfg)
     for line in _mlflow_ui_lines(result.training.outcome):
         console.print(line)

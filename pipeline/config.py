@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -97,6 +98,8 @@ class ScoringSettings(_Section):
     capacity_per_week: dict[str, int | None]
     actions: dict[str, ActionPrior]
     control_share: float = Field(ge=0, lt=1)
+    contact_cooldown_days: int = Field(ge=0, le=MAX_DAYS)
+    save_rates: Literal["prior", "measured"]
     lapsed_lookback_days: int = Field(gt=0, le=MAX_DAYS)
     stale_complaint_days: int = Field(gt=0, le=MAX_DAYS)
     playbook: str
@@ -121,10 +124,19 @@ class ScoringSettings(_Section):
         return capacity
 
 
+class CampaignSettings(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.]+(-[A-Za-z0-9_.]+)*$", max_length=60)
+    weeks: int = Field(ge=1, le=520)
+    start: date
+    detectable_uplift: float = Field(gt=0, lt=1)
+    save_rate_prior_strength: float = Field(ge=0)
+
+
 class TrackingSettings(_Section):
     default_uri: str
     artifact_location: str
     experiment: str = Field(min_length=1)
+    evaluation_experiment: str = Field(min_length=1)
     registered_model: str = Field(min_length=1)
     alias: str = Field(min_length=1)
 
@@ -151,6 +163,7 @@ class Config(_Section):
     model: ModelSettings
     evaluation: EvaluationSettings
     scoring: ScoringSettings
+    campaign: CampaignSettings
     tracking: TrackingSettings
     generate: GenerateSettings
     engine: EngineSettings

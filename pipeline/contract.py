@@ -28,6 +28,7 @@ REFERENCES = (
     ("transactions", "customer_id", "customers", "customer_id"),
     ("complaints", "customer_id", "customers", "customer_id"),
     ("visits", "customer_id", "customers", "customer_id"),
+    ("contacts", "customer_id", "customers", "customer_id"),
     ("customers", "account_manager_id", "account_managers", "account_manager_id"),
     ("account_managers", "successor_id", "account_managers", "account_manager_id"),
     ("account_managers", "team_lead_id", "account_managers", "account_manager_id"),
@@ -35,7 +36,7 @@ REFERENCES = (
 # Times after the moment a command runs cannot be true. departed_at is left out: a planned leaving date is real.
 FUTURE_CHECKED = {
     ("transactions", "timestamp"), ("customers", "signup_date"), ("complaints", "opened_at"),
-    ("complaints", "resolved_at"), ("visits", "timestamp"),
+    ("complaints", "resolved_at"), ("visits", "timestamp"), ("contacts", "contacted_at"),
 }
 # Naive timestamps are read as UTC; a day's grace keeps local times of far-east zones from reading as future.
 FUTURE_GRACE = pd.Timedelta(days=1)
@@ -118,25 +119,40 @@ def check_tables(
     raw: Mapping[str, RawTable],
     limits: InputLimits | None = None,
     typed: Mapping[str, TypedTable] | None = None,
+    references: tuple = REFERENCES,
 ) -> CheckedTables:
-    """Parse and check each raw table, take each typed one (already found to conform) as it is, then check the ids
-    shared between tables."""
+    """Parse and check each raw table (its frame in the contract's dtypes), take each typed one (already found to
+    conform) as it is, then check the ``references`` between tables' ids.
+
+    ``frames`` holds the raw tables' frames only: the typed tables stay Arrow (see :func:`typed_frame`).
+    """
     typed = typed or {}
     frames, problems = {}, []
     for name, table in raw.items():
         frames[name], table_problems = check_table(name, table, limits)
         problems += table_problems
-    ids = {
+    problems += reference_problems(id_columns(raw, frames, typed), references)
+    return CheckedTables(frames, relined(problems, line_maps([*raw.values(), *typed.values()])))
+
+
+def id_columns(
+    raw: Mapping[str, RawTable], frames: Mapping[str, pd.DataFrame], typed: Mapping[str, TypedTable]
+) -> dict[str, IdColumns]:
+    """Each table's id columns and row numbers, from the checked frames of raw tables and the typed tables."""
+    return {
         **{name: _ids_of_frame(table.file, frames[name]) for name, table in raw.items()},
         **{name: _ids_of_typed(table) for name, table in typed.items()},
     }
-    problems += reference_problems(ids)
-    frames |= {name: typed_frame(table) for name, table in typed.items()}
-    relined = {t.file: t.physical_lines for t in (*raw.values(), *typed.values()) if t.physical_lines is not None}
-    return CheckedTables(
-        frames,
-        [replace(p, rows=relined[p.file](p.rows)) if p.file in relined and p.rows else p for p in problems],
-    )
+
+
+def line_maps(tables) -> dict[str, Callable]:
+    """By file, the map from record-counted line numbers to the lines where records start (CSV files only)."""
+    return {t.file: t.physical_lines for t in tables if t.physical_lines is not None}
+
+
+def relined(problems: list[Problem], lines: Mapping[str, Callable]) -> list[Problem]:
+    """Problems with the line numbers of CSV files moved to the lines where the records start (see RawTable)."""
+    return [replace(p, rows=lines[p.file](p.rows)) if p.file in lines and p.rows else p for p in problems]
 
 
 def conforms(name: str, typed: TypedTable, limits: InputLimits | None = None) -> bool:
@@ -180,7 +196,7 @@ def _holds(check, values: pa.ChunkedArray) -> bool:
     """One pandera column check, on a whole Arrow column (nulls pass, as in pandera)."""
     name, stats = check.name, check.statistics
     if name == "not_blank":
-        return not pc.any(_blank(values)).as_py()
+        return not any_blank(values)
     present = values.drop_null()
     if not len(present):
         return True
@@ -478,10 +494,10 @@ def _rows_with_values_in(values: pa.ChunkedArray, chosen: pa.Array) -> np.ndarra
     return np.flatnonzero(pc.is_in(values, value_set=chosen).to_numpy(zero_copy_only=False))
 
 
-def reference_problems(tables: Mapping[str, IdColumns]) -> list[Problem]:
+def reference_problems(tables: Mapping[str, IdColumns], references: tuple = REFERENCES) -> list[Problem]:
     """Warnings for ids used in one table but absent from the table that lists them (the rows are kept)."""
     problems = []
-    for table, column, target, target_column in REFERENCES:
+    for table, column, target, target_column in references:
         if column not in getattr(tables.get(table), "columns", {}) or target_column not in getattr(
             tables.get(target), "columns", {}
         ):
@@ -494,20 +510,52 @@ def reference_problems(tables: Mapping[str, IdColumns]) -> list[Problem]:
         if not len(unknown):
             continue
         positions = _rows_with_values_in(ids, unknown)
-        shown: dict[str, None] = {}
-        for start in range(0, len(positions), 1_000):  # the first few distinct values, in row order
-            shown |= dict.fromkeys(ids.take(pa.array(positions[start: start + 1_000])).cast(pa.string()).to_pylist())
-            if len(shown) >= MAX_EXAMPLES:
-                break
-        shown = list(shown)
-        examples = ", ".join(repr(v) for v in shown[:MAX_EXAMPLES]) + (", ..." if len(unknown) > MAX_EXAMPLES else "")
-        target_file = tables[target].file
-        what = f"{len(unknown)} {column} value(s) not in {target_file} ({examples})"
-        fix = f"add them to {target_file} or correct the ids; these rows are kept"
-        problems.append(
-            Problem(tables[table].file, column, tables[table].row_numbers(positions), what, fix, severity="warning")
-        )
+        values = ids.take(pa.array(positions)).cast(pa.string())
+        rows = tables[table].row_numbers(positions)
+        problems.append(unknown_ids_problem(tables[table].file, column, tables[target].file, values, rows))
     return problems
+
+
+def unknown_ids_problem(file: str, column: str, target_file: str, values, rows: tuple[int, ...]) -> Problem:
+    """The warning for the rows ``rows`` of ``file``, whose ``column`` holds ``values`` (ids, in row order) that
+    ``target_file`` lacks."""
+    values = pa.chunked_array([values]) if isinstance(values, pa.Array) else values
+    shown: dict[str, None] = {}
+    for start in range(0, len(values), 1_000):  # the first few distinct values, in row order
+        shown |= dict.fromkeys(values.slice(start, 1_000).to_pylist())
+        if len(shown) > MAX_EXAMPLES:
+            break
+    count = len(pc.unique(values)) if len(shown) > MAX_EXAMPLES else len(shown)
+    examples = ", ".join(repr(v) for v in list(shown)[:MAX_EXAMPLES]) + (", ..." if count > MAX_EXAMPLES else "")
+    what = f"{count} {column} value(s) not in {target_file} ({examples})"
+    fix = f"add them to {target_file} or correct the ids; these rows are kept"
+    return Problem(file, column, rows, what, fix, severity="warning")
+
+
+# First bytes a blank text can start with: ASCII whitespace, or the lead byte of a multi-byte character (which may
+# be a Unicode space such as U+00A0).
+_MAY_START_BLANK = np.zeros(256, dtype=bool)
+_MAY_START_BLANK[[9, 10, 11, 12, 13, 32]] = True
+_MAY_START_BLANK[0x80:] = True
+
+
+def any_blank(values: pa.ChunkedArray) -> bool:
+    """Whether some text is empty or only spaces, reading the first byte of each (tens of millions of ids):
+    only the few texts whose first byte may begin a space are checked in full."""
+    for chunk in values.chunks:
+        chunk = chunk.cast(pa.large_string())
+        valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset: chunk.offset + len(chunk) + 1]
+        data = chunk.buffers()[2]
+        if ((np.diff(offsets) == 0) & valid).any():
+            return True
+        if data is None or data.size == 0:  # no text at all (empty texts were found above)
+            continue
+        first = np.frombuffer(data, dtype=np.uint8)[np.minimum(offsets[:-1], data.size - 1)]
+        suspects = np.flatnonzero(_MAY_START_BLANK[first] & valid)
+        if len(suspects) and pc.any(_blank(chunk.take(pa.array(suspects)))).as_py():
+            return True
+    return False
 
 
 def _blank(values: pa.Array) -> pa.Array:

@@ -19,8 +19,16 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from features import Tables, split_by_bucket
-from features.aggregate import READ_COLUMNS, prepare_tables
+from features import (
+    GlobalStats,
+    PreparedTables,
+    combine_global_stats,
+    compute_global_stats,
+    global_stats_part,
+    split_by_bucket,
+)
+from features.aggregate import prepare_tables
+from features.registry import visits_lookback_days
 from features.tables import EVENT_TIME_COLUMN
 from models.modelframe import (
     CutoffStats,
@@ -34,7 +42,7 @@ from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
 from pipeline.config import EngineSettings
 from pipeline.contract import InputLimits
 from pipeline.errors import ChurnError, Problem
-from pipeline.io import load_bucket, load_data_dir
+from pipeline.io import load_bucket, load_prepared
 
 DISTRIBUTION = "churn-pipeline"
 CONNECT_TIMEOUT = "30s"
@@ -189,37 +197,49 @@ class Buckets:
         return len(self.handles)
 
 
-def _bucket_span(tables: Tables) -> tuple[pd.Timestamp | None, tuple | None]:
+def _bucket_span(tables: PreparedTables) -> tuple[pd.Timestamp | None, tuple | None]:
     if not any(len(getattr(tables, name)) for name in EVENT_TIME_COLUMN):
         return None, None
     return data_end(tables), purchase_history(tables)
 
 
 def load_buckets(
-    engine: Engine, data_dir: str | os.PathLike, settings: EngineSettings, limits: InputLimits | None = None
+    engine: Engine,
+    data_dir: str | os.PathLike,
+    settings: EngineSettings,
+    limits: InputLimits | None = None,
+    span: tuple[pd.Timestamp | None, pd.Timestamp | None] = (None, None),
 ) -> Buckets:
     """The buckets of ``data_dir`` on ``engine``, each checked like :func:`pipeline.io.load_data_dir`.
 
     A bucketed directory is read bucket by bucket where the engine runs (on a cluster: by the workers, so it
     must be on storage they reach). A plain directory is read here and split into ``settings.buckets`` buckets
-    (default: one with the local engine, two per worker thread with Dask).
+    (default: one with the local engine, two per worker thread with Dask). ``span``: (visits since, events
+    before) that a run at one as-of date needs (see :func:`pipeline.io.load_prepared`); a plain directory is
+    read only within it.
     """
     if is_url(data_dir) or is_bucketed(data_dir):
         stored = open_bucketed(data_dir)
         loaded = engine.map(load_bucket, [stored] * stored.n_buckets, range(stored.n_buckets), limits=limits)
         return _with_end(engine, engine.map(prepare_tables, loaded))
-    tables, warnings = load_data_dir(data_dir, limits, READ_COLUMNS)  # only what the builders read
+    visits_since, before = span
+    tables, warnings = load_prepared(data_dir, limits, before=before, visits_since=visits_since)
     buckets = split_buckets(engine, tables, settings.buckets or (1 if engine.name == "local" else 2 * engine.threads))
     return replace(buckets, warnings=tuple(warnings))
 
 
-def split_buckets(engine: Engine, tables: Tables, n_buckets: int) -> Buckets:
+def as_of_span(as_of: pd.Timestamp, settings) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """What a run at one as-of date reads: visits since the engagement features' lookback, events before as_of."""
+    return as_of - pd.Timedelta(days=visits_lookback_days(settings)), as_of
+
+
+def split_buckets(engine: Engine, tables: PreparedTables, n_buckets: int) -> Buckets:
     """``tables`` split into ``n_buckets`` customer buckets and handed to ``engine``.
 
     Buckets are always prepared (:func:`features.aggregate.prepare_tables`): ids become integer codes once, not
     once per step that reads them.
     """
-    parts = [prepare_tables(tables)] if n_buckets == 1 else list(split_by_bucket(tables, n_buckets))
+    parts = [tables] if n_buckets == 1 else list(split_by_bucket(tables, n_buckets))
     return _with_end(engine, engine.put(parts))
 
 
@@ -231,6 +251,14 @@ def _with_end(engine: Engine, handles: list) -> Buckets:
     purchases = [span for _, span in spans if span is not None]
     history = (min(s for s, _ in purchases), max(e for _, e in purchases)) if purchases else None
     return Buckets(handles, max(ends), purchases=history)
+
+
+def feature_stats(engine: Engine, buckets: Buckets, as_of: pd.Timestamp, settings) -> GlobalStats:
+    """The feature builders' statistics across all customers at ``as_of`` (no model's: nothing is fitted)."""
+    if len(buckets) == 1:
+        return engine.gather(engine.map(compute_global_stats, buckets.handles, as_of=as_of, settings=settings))[0]
+    parts = engine.gather(engine.map(global_stats_part, buckets.handles, as_of=as_of, settings=settings))
+    return combine_global_stats(parts, settings)
 
 
 def global_stats(

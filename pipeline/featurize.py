@@ -12,7 +12,7 @@ from features import build_feature_table
 from features.tables import as_timestamp
 from models.winback import spreadsheet_safe
 from pipeline.config import Config
-from pipeline.engine import Buckets, Engine, global_stats, load_buckets, open_engine
+from pipeline.engine import Buckets, Engine, as_of_span, feature_stats, load_buckets, open_engine
 from pipeline.errors import ChurnError, Interrupted
 from pipeline.io import check_table_file_name, refuse_overwriting_inputs, write_frame
 from pipeline.outputs import check_writable
@@ -20,7 +20,7 @@ from pipeline.outputs import check_writable
 
 def feature_table(engine: Engine, buckets: Buckets, as_of: pd.Timestamp, cfg: Config) -> pd.DataFrame:
     """:func:`features.build_feature_table` of every bucket with the global statistics, customers sorted."""
-    stats = global_stats(engine, buckets, [as_of], cfg.features)[as_of].features
+    stats = feature_stats(engine, buckets, as_of, cfg.features)
     parts = engine.gather(
         engine.map(
             build_feature_table, buckets.handles,
@@ -42,7 +42,9 @@ def write_features(data_dir: str | os.PathLike, as_of: date, out: Path, cfg: Con
     refuse_overwriting_inputs(data_dir, {"--out": out})
     try:
         with open_engine(cfg.engine) as engine:
-            table = feature_table(engine, load_buckets(engine, data_dir, cfg.engine, cfg.input.limits()), as_of, cfg)
+            span = as_of_span(as_of, cfg.features)
+            buckets = load_buckets(engine, data_dir, cfg.engine, cfg.input.limits(), span)
+            table = feature_table(engine, buckets, as_of, cfg)
         write_frame(table if out.suffix == ".parquet" else spreadsheet_safe(table), out)
     except KeyboardInterrupt:
         raise Interrupted(f"the feature table was not written; {out} is as it was.") from None

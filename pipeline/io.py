@@ -25,11 +25,15 @@ import pyarrow.compute
 import pyarrow.csv
 import pyarrow.parquet
 
+from features.aggregate import EVENT_TABLES, READ_COLUMNS
+from features.prepared import Preparer
 from features.tables import (
     COLUMNS,
     DATETIME_DTYPE,
+    EVENT_TIME_COLUMN,
     REQUIRED_TABLES,
     TABLE_NAMES,
+    PreparedTables,
     Tables,
     empty_table,
     make_tables,
@@ -46,12 +50,21 @@ from pipeline.bucket_store import (
 from pipeline.contract import (
     CONTRACT_ARROW_TYPES,
     FALSE_WORDS,
+    REFERENCES,
     TRUE_WORDS,
+    IdColumns,
     InputLimits,
     RawTable,
     TypedTable,
+    check_table,
     check_tables,
     conforms,
+    id_columns,
+    line_maps,
+    reference_problems,
+    relined,
+    typed_frame,
+    unknown_ids_problem,
 )
 from pipeline.errors import ChurnError, InputDataError, Problem
 
@@ -113,7 +126,102 @@ def _checked(
     problems = problems + checked.problems
     if any(p.severity == "error" for p in problems):
         raise InputDataError(problems)
-    return make_tables({**(empty or {}), **checked.frames}), problems
+    typed_frames = {name: typed_frame(table) for name, table in (typed or {}).items()}
+    return make_tables({**(empty or {}), **checked.frames, **typed_frames}), problems
+
+
+# Read first: the customers' ids are the id space the other tables' ids are looked up in as they are read.
+PREPARE_ORDER = ("customers", "transactions", "complaints", "visits", "account_managers", "contacts")
+
+
+def load_prepared(
+    data_dir: str | os.PathLike,
+    limits: InputLimits | None = None,
+    before: pd.Timestamp | None = None,
+    visits_since: pd.Timestamp | None = None,
+) -> tuple[PreparedTables, list[Problem]]:
+    """The prepared tables of a plain data directory (the columns the builders read) and the warnings found;
+    raises InputDataError listing every error.
+
+    A run at one as-of date may leave out, once every row is checked, the events at or after ``before`` and the
+    visits before ``visits_since`` (see :func:`features.registry.visits_lookback_days`): no feature reads them.
+
+    Table by table: each is read (straight into Arrow when clean, else raw and checked precisely), checked and
+    converted (:class:`features.prepared.Preparer`) before the next is read, so at most one table is held as
+    Arrow beside the prepared ones. The ids the customers table lacks are found by the id lookup itself.
+    """
+    files, problems = table_files(data_dir)
+    customers_first = sorted(files, key=PREPARE_ORDER.index)
+    preparer, numbering, lines, small = None, {}, {}, {"raw": {}, "frames": {}, "typed": {}}
+    for name in customers_first:
+        typed, raw, found = _read_one(name, files[name], limits, READ_COLUMNS.get(name))
+        problems += found
+        if raw is not None:
+            frame, found = check_table(name, raw, limits)
+            problems += relined(found, line_maps([raw]))
+            lines |= line_maps([raw])
+            numbering[name] = IdColumns(raw.file, {}, frame.index.to_numpy(), 0)
+            if any(p.severity == "error" for p in found):
+                continue
+            if name in ("customers", "account_managers"):
+                small["raw"][name], small["frames"][name] = raw, frame
+            table = pyarrow.Table.from_pandas(frame, preserve_index=False)
+        elif typed is not None:
+            lines |= line_maps([typed])
+            numbering[name] = IdColumns(typed.file, {}, None, typed.first_row)
+            if name in ("customers", "account_managers"):
+                small["typed"][name] = typed
+            table = typed.table
+        else:
+            continue
+        del typed, raw
+        table = _events_read(name, table, before, visits_since if name == "visits" else None)
+        if name == "transactions" and not table.num_rows and before is not None:
+            raise ChurnError(
+                f"No customer bought before {before.date()}: every transaction in {files[name].name} is at or "
+                "after the as-of date.",
+                "check --as-of against the dates in the data",
+            )
+        if name in EVENT_TABLES and not table.num_rows:
+            continue  # a header without rows (reported above), or no rows in the run's span: read as no rows
+        if preparer is None:
+            ids = table["customer_id"] if name in ("customers", "transactions") else None
+            if ids is None:
+                continue  # no customers file and no readable transactions: reported above
+            preparer = Preparer(ids)
+            if name == "transactions":  # no customers file: the customers are the transactions' ids
+                preparer.add("customers", pyarrow.table({"customer_id": preparer.space}))
+        preparer.add(name, table)
+        del table  # its Arrow memory goes now, before the next table is read
+    others = tuple(r for r in REFERENCES if r[2:] != ("customers", "customer_id"))
+    problems += relined(reference_problems(id_columns(small["raw"], small["frames"], small["typed"]), others), lines)
+    if any(p.severity == "error" for p in problems) or preparer is None:
+        raise InputDataError(problems)
+    tables, unknown = preparer.finish()
+    if "customers" in files:
+        problems += relined([
+            unknown_ids_problem(numbering[name].file, "customer_id", numbering["customers"].file, rows.ids,
+                                numbering[name].row_numbers(rows.positions))
+            for name, rows in unknown.items()
+        ], lines)
+    return tables, problems
+
+
+def _events_read(name: str, table: pyarrow.Table, before, since) -> pyarrow.Table:
+    """An event table's rows with their time in [since, before) (either end open when None): a slice when the
+    table is in time order, as event logs usually are (no copy), else a filter."""
+    if name not in EVENT_TIME_COLUMN or (before is None and since is None):
+        return table
+    times = table[EVENT_TIME_COLUMN[name]]
+    stamps = times.to_numpy().view("int64") if times.null_count == 0 else None
+    if stamps is not None and (len(stamps) < 2 or bool((stamps[1:] >= stamps[:-1]).all())):
+        start = 0 if since is None else int(np.searchsorted(stamps, since.value, side="left"))
+        stop = len(stamps) if before is None else int(np.searchsorted(stamps, before.value, side="left"))
+        return table.slice(start, max(stop - start, 0))
+    keep = [pyarrow.compute.less(times, pyarrow.scalar(before.value, times.type))] if before is not None else []
+    if since is not None:
+        keep.append(pyarrow.compute.greater_equal(times, pyarrow.scalar(since.value, times.type)))
+    return table.filter(functools.reduce(pyarrow.compute.and_, keep))
 
 
 def read_tables(
@@ -134,19 +242,30 @@ def read_tables(
     raw, typed = {}, {}
     for name, path in files.items():
         wanted = None if columns is None or name not in columns else columns[name]
-        fast = _read_typed(path, name, wanted)
-        if fast is not None and conforms(name, fast, limits):
+        fast, slow, found = _read_one(name, path, limits, wanted)
+        problems += found
+        if fast is not None:
             typed[name] = fast
-            continue
-        try:
-            frame = read_table_file(path)
-        except InputDataError as exc:
-            problems += exc.problems
-            continue
-        if wanted is not None:
-            frame = frame[[c for c in frame.columns if c in wanted or c not in COLUMNS[name]]]
-        raw[name] = _raw_table(path, frame)
+        elif slow is not None:
+            raw[name] = slow
     return raw, typed, problems
+
+
+def _read_one(
+    name: str, path: Path, limits: InputLimits | None, wanted: Collection[str] | None
+) -> tuple[TypedTable | None, RawTable | None, list[Problem]]:
+    """One table file: typed when it reads straight into the contract's types and conforms, else raw (for the
+    precise check), else neither, with the problem that kept it from being read."""
+    fast = _read_typed(path, name, wanted)
+    if fast is not None and conforms(name, fast, limits):
+        return fast, None, []
+    try:
+        frame = read_table_file(path)
+    except InputDataError as exc:
+        return None, None, exc.problems
+    if wanted is not None:
+        frame = frame[[c for c in frame.columns if c in wanted or c not in COLUMNS[name]]]
+    return None, _raw_table(path, frame), []
 
 
 def table_files(data_dir: str | os.PathLike) -> tuple[dict[str, Path], list[Problem]]:

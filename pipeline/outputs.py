@@ -136,6 +136,14 @@ class OutputSet:
         staged.mkdir(parents=True)
         return str(staged)
 
+    def late_folder(self, target: str | os.PathLike) -> str:
+        """:meth:`folder` for a place not known when the set began (named after the data's as-of date, say): what
+        killed runs left staged there is removed first."""
+        if not is_url(target):
+            with folder_lock(self.anchor.parent):
+                _clean_leftovers(self.anchor, [target])
+        return self.folder(target)
+
     def commit(self) -> None:
         """Swap every staged output into place as one step (see the module docstring)."""
         for staged, target in self._remote:

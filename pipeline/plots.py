@@ -129,3 +129,34 @@ def tier_panels(
     axes[0][0].set_ylabel(ylabel)
     fig.tight_layout()
     return _png(fig)
+
+
+@_literal_text
+def uplift_plot(labels: list[str], plain: np.ndarray, adjusted: np.ndarray, prior: np.ndarray,
+                small: np.ndarray) -> bytes:
+    """Per label (top to bottom): the uplift with its 95% interval (``plain``: estimate, low, high; thin), the
+    adjusted one (thick), and what the prior promised (x); ``small`` rows muted. In churn-rate points."""
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * n + 1.3))
+    y = np.arange(n)[::-1]
+    for i in range(n):
+        color = MUTED if small[i] else MAIN
+        ax.plot(100 * plain[i, 1:3], [y[i] + 0.13] * 2, color=color, linewidth=1.2)
+        ax.plot(100 * plain[i, 0], y[i] + 0.13, "o", color=color, markersize=3.5)
+        ax.plot(100 * adjusted[i, 1:3], [y[i] - 0.13] * 2, color=color, linewidth=4, alpha=0.75)
+        ax.plot(100 * adjusted[i, 0], y[i] - 0.13, "o", color=color, markersize=5)
+        if np.isfinite(prior[i]):
+            ax.plot(100 * prior[i], y[i], "x", color=WARN, markersize=7)
+    ax.axvline(0, color="grey", linestyle=":")
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel("uplift: control churn minus treated churn (points)")
+    handles = [
+        plt.Line2D([], [], color=MAIN, linewidth=1.2, marker="o", markersize=3.5, label="uplift, 95% interval"),
+        plt.Line2D([], [], color=MAIN, linewidth=4, alpha=0.75, marker="o", markersize=5, label="adjusted"),
+        plt.Line2D([], [], color=WARN, linestyle="", marker="x", markersize=7, label="promised by the prior"),
+        plt.Line2D([], [], color=MUTED, linewidth=4, label="too small to tell"),
+    ]
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=8, frameon=False)
+    ax.set_title("Uplift per action", pad=24)
+    return _png(fig)

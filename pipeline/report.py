@@ -7,8 +7,6 @@ customers, week over week, the model's quality in plain sentences, and drift. Ev
 
 from __future__ import annotations
 
-import base64
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -19,21 +17,7 @@ from models.owners import ACCOUNT_MANAGER, NEEDS_OWNER, SUCCESSOR, TEAM_LEAD, UN
 from models.plan import Playbook
 from models.week_over_week import Basis, left_the_target
 from pipeline import plots
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 64em; color: #222; line-height: 1.4; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
-.sub { color: #555; margin-top: 0; }
-table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.25em 0.7em; border-bottom: 1px solid #eee; }
-th { text-align: left; background: #f6f8fa; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.figures { display: flex; flex-wrap: wrap; gap: 1em; margin: 1em 0; }
-.figure { background: #f6f8fa; border-radius: 6px; padding: 0.6em 1em; flex: 1 1 0; }
-td.nowrap { white-space: nowrap; } td { vertical-align: top; }
-.figure b { display: block; font-size: 1.5em; } .figure span { color: #555; font-size: 0.9em; }
-.warn { color: #a15c00; } .strong { color: #b00020; font-weight: bold; } img { max-width: 100%; }
-.small { font-size: 0.9em; color: #444; }
-"""
+from pipeline.html import STYLE, esc, figure, image, money_text, table
 
 OWNER_WORDS = {
     ACCOUNT_MANAGER: "their account manager",
@@ -65,52 +49,10 @@ class ReportContext:
     estimate_summary: str | None = None
     departed_managers: pd.DataFrame | None = None  # account_manager_id, departed_at
     basis: Basis | None = None
-
-
-def _esc(value) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-
-
-def _money(value: float, currency: str) -> str:
-    return f"{_esc(currency)} {value:,.0f}" if np.isfinite(value) else ""
-
-
-def _table(
-    frame: pd.DataFrame, money: tuple[str, ...] = (), currency: str = "", share: tuple[str, ...] = (),
-    nowrap: tuple[str, ...] = (),
-) -> str:
-    """An HTML table; ``money`` columns as whole currency units, ``share`` columns as percentages, ``nowrap``
-    columns on one line."""
-    head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
-    body = []
-    for row in frame.itertuples(index=False):
-        cells = []
-        for name, value in zip(frame.columns, row, strict=True):
-            if value is None or (isinstance(value, float) and np.isnan(value)):
-                cells.append("<td></td>")
-            elif name in money:
-                cells.append(f'<td class="num">{_money(float(value), currency)}</td>')
-            elif name in share:
-                cells.append(f'<td class="num">{float(value):.0%}</td>')
-            elif isinstance(value, bool | np.bool_):
-                cells.append(f"<td>{'yes' if value else 'no'}</td>")
-            elif isinstance(value, int | np.integer):
-                cells.append(f'<td class="num">{int(value):,}</td>')
-            elif isinstance(value, float | np.floating):
-                cells.append(f'<td class="num">{float(value):,.2f}</td>')
-            else:
-                kind = ' class="nowrap"' if name in nowrap else ""
-                cells.append(f"<td{kind}>{_esc(value)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
-
-
-def _figure(value: str, label: str) -> str:
-    return f'<div class="figure"><b>{value}</b><span>{_esc(label)}</span></div>'
+    campaign_id: str = ""
+    contact_cooldown_days: int = 0
+    measured_save_rates: pd.DataFrame | None = None  # as pipeline.evaluate kept them (used: the rate planned with)
+    save_rates_setting: str = "prior"
 
 
 def _channel_words(channel: str) -> str:
@@ -130,12 +72,13 @@ def render_report(winback: pd.DataFrame, lapsed: pd.DataFrame, context: ReportCo
     """HTML for one week's lists (frames as models.winback.build_lists returns them)."""
     c = context
     sections = [
-        f"<h1>Retention worklist, week of {_esc(c.as_of)}</h1>",
+        f"<h1>Retention worklist, week of {esc(c.as_of)}</h1>",
         (
-            f'<p class="sub">{len(winback):,} active customers scored with model {_esc(c.model_version)}; '
-            f"amounts in {_esc(c.currency)}, as margin over the next {c.horizon_days} days.</p>"
+            f'<p class="sub">{len(winback):,} active customers scored with model {esc(c.model_version)}; '
+            f"amounts in {esc(c.currency)}, as margin over the next {c.horizon_days} days.</p>"
         ),
         *_plan_section(winback, lapsed, c),
+        *_save_rates_section(c),
         *_owners_section(winback, lapsed, c),
         *_reasons_section(winback, c),
         *_tiers_section(winback, c),
@@ -146,7 +89,7 @@ def render_report(winback: pd.DataFrame, lapsed: pd.DataFrame, context: ReportCo
     ]
     return (
         f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Retention worklist "
-        f"{_esc(c.as_of)}</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>"
+        f"{esc(c.as_of)}</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>"
     )
 
 
@@ -157,10 +100,10 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
     plan_value = float(target["expected_net_value"].sum())
     at_risk = float(winback["value_at_risk"].sum())
     figures = "".join([
-        _figure(f"{len(target):,}", "contacts planned this week"),
-        _figure(_money(plan_value, c.currency), "expected net value of the plan"),
-        _figure(_money(at_risk, c.currency), f"value at risk on the worklist ({c.horizon_days} days)"),
-        _figure(f"{int(lapsed['in_target'].sum()):,}", "win-back contacts to lapsed customers"),
+        figure(f"{len(target):,}", "contacts planned this week"),
+        figure(money_text(plan_value, c.currency), "expected net value of the plan"),
+        figure(money_text(at_risk, c.currency), f"value at risk on the worklist ({c.horizon_days} days)"),
+        figure(f"{int(lapsed['in_target'].sum()):,}", "win-back contacts to lapsed customers"),
     ])
     channels = [ch for ch in CHANNEL_ORDER if ch in c.capacity_per_week] + sorted(
         set(c.capacity_per_week) - set(CHANNEL_ORDER))
@@ -178,10 +121,12 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
             "expected net value": float(planned["expected_net_value"].sum()),
             "held out as control": held,
         })
-    plan_table = _table(pd.DataFrame(rows), money=("expected net value",), currency=c.currency)
+    plan_table = table(pd.DataFrame(rows), money=("expected net value",), currency=c.currency)
 
     left_out = both[~both["in_target"]].copy()
     left_out["why"] = left_out["recommended_action"].str.replace("No action this week: ", "", regex=False)
+    recently = left_out["recommended_action"].str.startswith("No contact this week: contacted", na=False)
+    left_out.loc[recently, "why"] = f"contacted in the last {c.contact_cooldown_days} days"
     # Money as each list counts it: value at risk on the worklist, past value x reachability on the lapsed list.
     left_out["at stake"] = left_out["value_at_risk"].fillna(
         left_out["past_value"] * left_out["reactivation_probability"])
@@ -198,7 +143,7 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
                f"cost assumptions); this plan contacts {share_contacted:.0%} of them, {personal:.0%} by a personal "
                "call. The plan itself follows each contact's expected net value and the channels' capacity.</p>")
     top = winback[winback["in_target"]].head(10)
-    top_table = _table(
+    top_table = table(
         top[["rank", "customer_id", "value_tier", "churn_probability", "expected_net_value", "action_channel",
              "owner_id", "reasons"]].assign(
             action_channel=top["action_channel"].map(_channel_words),
@@ -219,18 +164,62 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
         ),
         plan_table,
         (
-            f"<p>The control group ({len(control):,} customers, {c.control_share:.0%} of the planned contacts in each "
-            "value tier) is drawn among the customers the plan would contact: they are <b>not</b> contacted this week, "
-            "so comparing them later with those who were measures what the contacts achieve. Their slots stay "
-            "unused.</p>"
+            f"<p>The control group ({len(control):,} customers) is held out of campaign <b>{esc(c.campaign_id)}</b>: "
+            f"about {c.control_share:.0%} of the customers the plan would contact, in every value tier, by a fixed "
+            "draw of customer and campaign, so a customer keeps their arm in every weekly list of the campaign. They "
+            "are <b>not</b> contacted, so comparing them later with those who were (<code>churn evaluate</code>) "
+            "measures what the contacts achieve. Their slots stay unused.</p>"
         ),
         "<h3>Left out this week, and why</h3>",
         ("<p class='small'>Value at stake: value at risk on the worklist; past value x the chance they can still "
         "be reached on the lapsed list.</p>"),
-        _table(why, money=("value at stake",), currency=c.currency),
+        table(why, money=("value at stake",), currency=c.currency),
         emp,
         "<h3>The first contacts on the list</h3>",
         top_table,
+    ]
+
+
+def _save_rates_section(c: ReportContext) -> list[str]:
+    """Which save rates the plan used: the priors, or those measured by the last evaluation beside the prior each
+    replaced."""
+    if c.save_rates_setting == "prior":
+        return ["<h3>Save rates</h3>",
+                ("<p class='small'>The plan uses the save-rate priors of the configuration (scoring.actions); "
+                "<code>scoring.save_rates: measured</code> uses the rates <code>churn evaluate</code> measured.</p>")]
+    rates = c.measured_save_rates
+    if rates is None or rates.empty:
+        return ["<h3>Save rates</h3>",
+                ("<p class='warn'>scoring.save_rates is measured, but no save rate has been measured yet: the plan "
+                "uses the priors. <code>churn evaluate</code> measures them once a campaign's horizon has passed.</p>")]
+    source = ""
+    if "campaign_id" in rates and rates["campaign_id"].notna().any():
+        source = f" by the evaluation of campaign {esc(rates['campaign_id'].dropna().iloc[0])}"
+        if "lists" in rates and rates["lists"].notna().any():
+            source += f" (lists {esc(rates['lists'].dropna().iloc[0])})"
+
+    def uplift(value: float, low: float, high: float) -> str:
+        if not np.isfinite(value):
+            return "n/a"
+        return f"{100 * value:+.1f} ({100 * low:+.1f} to {100 * high:+.1f})" if np.isfinite(low) else f"{100 * value:+.1f}"
+
+    moved = int((rates["used"] - rates["prior"]).abs().gt(1e-9).sum())
+    shown = pd.DataFrame({
+        "action": rates["action"],
+        "prior save rate": rates["prior"],
+        "measured uplift (points, 95%)": [uplift(*v) for v in
+                                          rates[["uplift", "uplift_ci_low", "uplift_ci_high"]].to_numpy(dtype=float)],
+        "measured save rate": rates["measured"],
+        "customers measured": rates["customers"].astype(int),
+        "save rate planned with": rates["used"],
+    })
+    return [
+        "<h3>Save rates: measured, in place of the priors</h3>",
+        (f"<p>{len(rates)} actions were measured{source}; {moved} of them measured precisely enough to move their "
+         "save rate. A measured save rate is the uplift a planned contact achieved over the control group's churn "
+         "rate, pulled towards the prior in proportion to how precisely it was measured (a cell too small to tell "
+         "keeps its prior). The actions not measured keep their priors.</p>"),
+        table(shown, share=("prior save rate", "measured save rate", "save rate planned with")),
     ]
 
 
@@ -254,11 +243,11 @@ def _owners_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContex
             "<p>A customer's owner is their account manager; when that manager has left, the successor, else the team "
             "lead; the calls below go to them. Nobody who has left is named as an owner.</p>"
         ),
-        _table(status_rows, money=("value at risk",), currency=c.currency),
+        table(status_rows, money=("value at risk",), currency=c.currency),
     ]
     if len(load):
         parts += ["<h3>Calls planned per owner (top 15)</h3>",
-                  _table(load.rename(columns={"expected_net_value": "expected net value"}),
+                  table(load.rename(columns={"expected_net_value": "expected net value"}),
                          money=("expected net value",), currency=c.currency)]
     managed = winback[winback["account_manager_id"].notna()]
     by_manager = (managed.groupby(managed["account_manager_id"].astype("str"))["value_at_risk"].sum()
@@ -268,7 +257,7 @@ def _owners_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContex
     left_date = dict(zip(left["account_manager_id"], left["departed_at"], strict=True))
     marked = {m for m in by_manager.index if m in left_date}
     labelled = by_manager.rename(index=lambda m: f"{m} (left {left_date[m]})" if m in left_date else m)
-    parts.append(_img(plots.bar_plot(
+    parts.append(image(plots.bar_plot(
         labelled, "Value at risk by account manager on record (top 15)", f"value at risk ({c.currency})",
         marked={f"{m} (left {left_date[m]})" for m in marked},
         note="red: the manager has left; their customers are owned by the successor or team lead" if marked else "",
@@ -281,7 +270,7 @@ def _owners_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContex
                    .sort_values("value_at_risk", ascending=False).head(10).reset_index())
         summary.insert(1, "left on", summary["account_manager_id"].map(left_date))
         parts += [f"<p>{len(gone):,} active customers have an account manager who has left:</p>",
-                  _table(summary.rename(columns={"account_manager_id": "manager who left",
+                  table(summary.rename(columns={"account_manager_id": "manager who left",
                                                  "value_at_risk": "value at risk", "now_owned_by": "now owned by"}),
                          money=("value at risk",), currency=c.currency)]
     return parts
@@ -311,11 +300,11 @@ def _reasons_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
             "reason is given only where it raises the customer's predicted risk and the customer's value lies "
             "beyond the typical one (the median of this week's active customers) on the risky side.</p>"
         ),
-        _img(plots.bar_plot(by_reason, "Value at risk by main reason", f"value at risk ({c.currency})"),
+        image(plots.bar_plot(by_reason, "Value at risk by main reason", f"value at risk ({c.currency})"),
              "value at risk by reason"),
-        _img(plots.bar_plot(shortened, "Planned contacts by action", f"expected net value ({c.currency})"),
+        image(plots.bar_plot(shortened, "Planned contacts by action", f"expected net value ({c.currency})"),
              "planned contacts by action"),
-        _table(by_action.reset_index().rename(columns={"recommended_action": "action",
+        table(by_action.reset_index().rename(columns={"recommended_action": "action",
                                                        "expected_net_value": "expected net value"}),
                money=("expected net value",), currency=c.currency),
     ]
@@ -334,8 +323,8 @@ def _tiers_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
             "<p>Tier A holds the customers with the top 80% of value. Each panel shows where a tier's value sits on the "
             "churn-probability scale (its own scale per panel).</p>"
         ),
-        _table(by_tier, money=("customer value", "value at risk"), currency=c.currency, share=("mean churn risk",)),
-        _img(plots.tier_panels(winback["churn_probability"], winback["customer_value"], winback["value_at_risk"],
+        table(by_tier, money=("customer value", "value at risk"), currency=c.currency, share=("mean churn risk",)),
+        image(plots.tier_panels(winback["churn_probability"], winback["customer_value"], winback["value_at_risk"],
                                winback["value_tier"], f"customer value ({c.currency})"),
              "risk by tier"),
     ]
@@ -358,8 +347,8 @@ def _lapsed_section(lapsed: pd.DataFrame, c: ReportContext) -> list[str]:
             "a contact still reaches a customer who can buy is the purchase pattern's probability that they have not "
             "left for good.</p>"
         ),
-        _table(by_tier, money=("past value",), currency=c.currency),
-        _table(top.rename(columns={"customer_id": "customer", "value_tier": "tier", "past_value": "past value",
+        table(by_tier, money=("past value",), currency=c.currency),
+        table(top.rename(columns={"customer_id": "customer", "value_tier": "tier", "past_value": "past value",
                                    "reactivation_probability": "still reachable", "recommended_action": "action"}),
                money=("past value",), currency=c.currency),
     ]
@@ -375,7 +364,7 @@ def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
     entered = winback[winback["new_this_week"].fillna(False).astype(bool)]
     left_ids = left_the_target(winback["customer_id"], winback["in_target"].to_numpy(), c.basis)
     left_rows = winback[winback["customer_id"].astype("str").isin(left_ids)]
-    # The control group is drawn anew each week: those held out now did not leave the plan, they sit out a week.
+    # Held out now: in the campaign's control group (a new campaign draws the arms anew), not out of the plan.
     held_out = left_rows[left_rows["control_group"]]
     still_listed = left_rows[~left_rows["control_group"]]
     rising = winback[winback["risk_change"].notna()].nlargest(5, "risk_change")
@@ -387,14 +376,14 @@ def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:
             churn_probability=rows["churn_probability"].map(lambda p: f"{p:.0%}"),
             risk_change=rows["risk_change"].map(lambda d: "" if pd.isna(d) else f"{round(100 * d):+d} points"),
         )
-        return _table(readable.rename(columns=names), money=("expected net value",), currency=c.currency,
+        return table(readable.rename(columns=names), money=("expected net value",), currency=c.currency,
                       nowrap=("change",))
 
     columns = ["customer_id", "value_tier", "churn_probability", "risk_change", "recommended_action"]
     return [
         "<h2>Week over week</h2>",
         (
-            f"<p>Compared with the list of {_esc(c.basis.as_of.date())}: {len(entered):,} customers entered the "
+            f"<p>Compared with the list of {esc(c.basis.as_of.date())}: {len(entered):,} customers entered the "
             f"target, {len(left_ids):,} left it: {len(left_ids) - len(left_rows):,} are no longer active, "
             f"{len(held_out):,} are in this week's control group, {len(still_listed):,} no longer get a contact.</p>"
         ),
@@ -420,7 +409,7 @@ BASELINE_WORDS = {"baseline_recency": "the recency rule", "baseline_bgnbd": "BG/
 def _model_section(c: ReportContext) -> list[str]:
     lines = []
     if c.estimate_summary:
-        lines.append(f"<p><b>How reliable:</b> {_esc(c.estimate_summary)}</p>")
+        lines.append(f"<p><b>How reliable:</b> {esc(c.estimate_summary)}</p>")
     items = []
     for metric, (label, sentence) in METRIC_SENTENCES.items():
         if metric not in c.backtest:
@@ -437,7 +426,7 @@ def _model_section(c: ReportContext) -> list[str]:
                 compared.append(f"{BASELINE_WORDS.get(baseline, baseline)} {shown}")
         if compared:
             words += "; " + ", ".join(compared)
-        items.append(f"<li><b>{_esc(label)}:</b> {_esc(words)}.</li>")
+        items.append(f"<li><b>{esc(label)}:</b> {esc(words)}.</li>")
     churn_rate = c.backtest.get("churn_rate")
     intro = ("<p>On the latest backtest cutoff (customers scored as of a past date and checked against what "
              "they did next" + (f"; {float(churn_rate):.0%} of them churned" if churn_rate is not None else "")
@@ -453,7 +442,7 @@ def _drift_section(c: ReportContext) -> list[str]:
     for name, psi in drifted.sort_values(ascending=False).items():
         level = "strong" if psi > c.strong_psi else "warn"
         label = "strong drift" if psi > c.strong_psi else "drift"
-        rows.append(f'<tr><td>{_esc(name)}</td><td class="num">{psi:.3f}</td><td class="{level}">{label}</td></tr>')
+        rows.append(f'<tr><td>{esc(name)}</td><td class="num">{psi:.3f}</td><td class="{level}">{label}</td></tr>')
     return [
         "<h2>Drift</h2>",
         (

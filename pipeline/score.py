@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features import as_timestamp
+from models.plan import Playbook
 from models.week_over_week import comparison_basis
 from models.winback import LAPSED_COLUMNS, WINBACK_COLUMNS, spreadsheet_safe
 from pipeline.bucket_store import (
@@ -24,13 +25,30 @@ from pipeline.bucket_store import (
 )
 from pipeline.config import Config, load_playbook
 from pipeline.definition import DefinitionOverride, apply_model_definition
-from pipeline.engine import load_buckets, open_engine
+from pipeline.engine import as_of_span, load_buckets, open_engine
 from pipeline.errors import ChurnError, Interrupted
-from pipeline.history import previous_list, write_compared_with
+from pipeline.history import (
+    default_history,
+    history_entry,
+    keep_in_history,
+    latest_kept_list,
+    previous_list,
+    read_save_rates,
+    save_rates_path,
+    write_compared_with,
+)
 from pipeline.io import frame_writer, refuse_overwriting_inputs, text_writer
 from pipeline.outputs import check_distinct, check_writable, staged_outputs
 from pipeline.report import ReportContext, departed_managers, render_report
-from pipeline.scoring import active_count, list_rows_by_bucket, score_buckets, scored_table_part, worklists
+from pipeline.scoring import (
+    active_count,
+    campaign_of,
+    list_rows_by_bucket,
+    recent_contacts,
+    score_buckets,
+    scored_table_part,
+    worklists,
+)
 from pipeline.tracking import load_bundle, log_scoring_run
 
 # A list under this share of the customers active a week before its as-of date is worth a warning: a stray
@@ -54,6 +72,10 @@ class ScoringResult:
     contacts: tuple[tuple[str, int], ...] = ()  # contacts planned per channel, worklist and lapsed list together
     # Settings scored with another value than the model's definition (--override-definition); empty normally.
     definition_overrides: tuple[DefinitionOverride, ...] = ()
+    history: str = ""  # where this list was kept in the list history
+    campaign_id: str = ""
+    measured_actions: tuple[str, ...] = ()  # actions planned with measured save rates (scoring.save_rates)
+    moved_actions: tuple[str, ...] = ()  # those whose measured rate differs from the prior
 
 
 def report_path_for(out: Path) -> Path:
@@ -78,22 +100,26 @@ def write_winback(
     scored_out: str | os.PathLike | None = None,
     note: Callable[[str], None] = lambda m: None,
     override_definition: bool = False,
+    history: str | os.PathLike | None = None,
 ) -> ScoringResult:
     """Score every customer active at ``as_of`` (default: the day after the last event) and write the list, its
-    report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``).
+    report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``), and keep the
+    scored table with the lapsed rows in the list history (``history``, default ``<folder of out>/history``)
+    under the as-of date.
 
     The churn definition and feature settings are the model's; a conflicting explicit setting in ``cfg`` is
     refused unless ``override_definition`` (then used, and recorded).
     """
     given, out = as_of, Path(out)
     scored_out = str(scored_out or scored_path_for(out))
+    history = str(history or default_history(out))
     report, lapsed_out = report_path_for(out), lapsed_path_for(out)
-    _check_places(data_dir, out, report, lapsed_out, scored_out)
+    _check_places(data_dir, out, report, lapsed_out, scored_out, history)
     progress("loading the model")
     bundle = load_bundle(cfg, model_uri)
     cfg, overrides = apply_model_definition(cfg, bundle.metadata, override=override_definition)
     recorded = [override.describe() for override in overrides]
-    playbook = load_playbook(cfg)
+    playbook, rates, rate_warnings = _playbook_with_save_rates(cfg, history)
     version = bundle.version or "unknown"
     run = {"command": "churn score", "model_version": version}
     outputs = None
@@ -101,15 +127,20 @@ def write_winback(
         with staged_outputs(out, [out, lapsed_out, report, scored_out], run) as outputs, \
                 open_engine(cfg.engine) as engine:
             progress(f"loading the data ({engine.name} engine)")
-            buckets = load_buckets(engine, data_dir, cfg.engine, cfg.input.limits())
+            # With --as-of given, nothing at or after it is read (the default as-of is where the data ends).
+            span = as_of_span(as_timestamp(as_of), cfg.features) if as_of is not None else (None, None)
+            buckets = load_buckets(engine, data_dir, cfg.engine, cfg.input.limits(), span)
             as_of = as_timestamp(as_of) if as_of is not None else buckets.end
             note(f"As of {as_of.date()}" + (" (the day after the last event in the data)" if given is None else ""))
             warnings = (*(p.render() for p in buckets.warnings), *_population_warnings(engine, buckets, as_of, cfg))
             progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
             scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)
-            basis = comparison_basis(previous_list(scored_out), as_of)
+            previous = previous_list(scored_out) or latest_kept_list(history, as_of)
+            basis = comparison_basis(previous, as_of)
+            campaign = campaign_of(as_of, cfg)
             winback, lapsed = worklists(
-                scores.gathered, scores.lapsed, playbook, cfg, as_of=as_of, model_version=version, basis=basis
+                scores.gathered, scores.lapsed, playbook, cfg, as_of=as_of, model_version=version, basis=basis,
+                last_contacts=_recent_contacts(engine, buckets, as_of, cfg),
             )
             _refuse_non_finite(winback)
             progress("writing the scored table, the lists and the report")
@@ -121,11 +152,15 @@ def write_winback(
             if basis is not None:
                 write_compared_with(scored_root, basis)
             about = {"as_of": str(as_of.date()), "model_version": version,
-                     "compared_with": str(basis.as_of.date()) if basis else None, "definition_overrides": recorded}
+                     "compared_with": str(basis.as_of.date()) if basis else None, "definition_overrides": recorded,
+                     **list_facts(campaign, cfg)}
             finish_scored_table(scored_root, written, about)
+            entry = history_entry(history, as_of)
+            keep_in_history(scored_root, outputs.late_folder(entry), lapsed)
             outputs.file(out, frame_writer(spreadsheet_safe(winback[list(WINBACK_COLUMNS)]), out))
             outputs.file(lapsed_out, frame_writer(spreadsheet_safe(lapsed[list(LAPSED_COLUMNS)]), lapsed_out))
-            html = _report_html(winback, lapsed, scores, basis, as_of, version, bundle.metadata, playbook, cfg)
+            html = _report_html(winback, lapsed, scores, basis, as_of, version, bundle.metadata, playbook, cfg,
+                                campaign.id, rates)
             outputs.file(report, text_writer(html))
             outputs.commit()
     except KeyboardInterrupt:
@@ -155,13 +190,48 @@ def write_winback(
          "drift_features_warning": float((drift > cfg.scoring.drift_warning_psi).sum()),
          "drift_max_psi": float(drift.max()) if len(drift) else 0.0},
         {"as_of": str(as_of.date()), "model_version": version, "engine": cfg.engine.kind,
+         "campaign_id": campaign.id, "save_rates": cfg.scoring.save_rates,
          **({"definition_overrides": "; ".join(recorded)} if recorded else {})},
         report,
     )
     return ScoringResult(
-        out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version, warnings,
-        lapsed_out, len(lapsed), contacts, overrides,
+        out, report, scored_out, as_of, len(winback), int(winback["in_target"].sum()), drift, version,
+        (*rate_warnings, *warnings), lapsed_out, len(lapsed), contacts, overrides, entry, campaign.id,
+        tuple(rates["action"]) if rates is not None else (),
+        tuple(rates.loc[(rates["used"] - rates["prior"]).abs() > 1e-9, "action"]) if rates is not None else (),
     )
+
+
+def _playbook_with_save_rates(cfg: Config, history: str) -> tuple[Playbook, pd.DataFrame | None, tuple[str, ...]]:
+    """The playbook, with the measured save rates kept beside the history when ``scoring.save_rates`` is
+    measured (for the actions of the playbook they measured; the others keep their priors); those rates; and a
+    warning when there are none to use yet."""
+    playbook = load_playbook(cfg)
+    if cfg.scoring.save_rates == "prior":
+        return playbook, None, ()
+    rates = read_save_rates(history)
+    if rates is None:
+        return playbook, None, (
+            (f"scoring.save_rates is measured, but {save_rates_path(history)} holds no measured save rates yet "
+            "(`churn evaluate` writes them once a campaign's horizon has passed): the priors are used."),)
+    rates = rates[rates["action"].isin(list(playbook.actions)) & rates["used"].notna()].reset_index(drop=True)
+    return playbook.with_save_rates(dict(zip(rates["action"], rates["used"], strict=True))), rates, ()
+
+
+def _recent_contacts(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> pd.Series | None:
+    """Every customer contacted in the cooldown before as_of, with their last contact (None: no cooldown)."""
+    days = cfg.scoring.contact_cooldown_days
+    if days <= 0:
+        return None
+    return pd.concat(engine.gather(engine.map(recent_contacts, buckets.handles, as_of=as_of, days=days)))
+
+
+def list_facts(campaign, cfg: Config) -> dict:
+    """What a list's manifest records for its evaluation: the campaign whose arms it holds, the control share it
+    drew them with, and the churn definition its outcome is measured over."""
+    return {"campaign_id": campaign.id, "campaign_start": str(campaign.start.date()),
+            "campaign_end": str(campaign.end.date()), "control_share": cfg.scoring.control_share,
+            "horizon_days": cfg.churn.horizon_days, "active_window_days": cfg.churn.active_window_days}
 
 
 def _contacts_per_channel(winback: pd.DataFrame, lapsed: pd.DataFrame) -> tuple[tuple[str, int], ...]:
@@ -170,10 +240,12 @@ def _contacts_per_channel(winback: pd.DataFrame, lapsed: pd.DataFrame) -> tuple[
     return tuple((str(c), int(n)) for c, n in channels.value_counts().sort_index().items())
 
 
-def _check_places(data_dir, out: Path, report: Path, lapsed: Path, scored_out: str) -> None:
+def _check_places(data_dir, out: Path, report: Path, lapsed: Path, scored_out: str, history: str) -> None:
     """Refuse unusable output places before any work is done."""
-    places = {"--out": out, "the lapsed list": lapsed, "the report": report, "--scored-out": scored_out}
+    places = {"--out": out, "the lapsed list": lapsed, "the report": report, "--scored-out": scored_out,
+              "--history": history}
     check_distinct(places)
+    check_writable(f"{history}/list", "--history", folder=True)
     check_writable(out, "--out")
     if out.suffix.lower() != ".csv":
         raise ChurnError(f"--out {out}: the win-back list is a CSV file.", "give a file name ending in .csv")
@@ -226,7 +298,8 @@ def _population_warnings(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> t
     return ()
 
 
-def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playbook, cfg) -> str:
+def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playbook, cfg, campaign_id,
+                 rates) -> str:
     return render_report(
         winback,
         lapsed,
@@ -247,5 +320,9 @@ def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playb
             departed_managers=departed_managers(scores.account_managers, str(as_of.date())),
             basis=basis,
             playbook=playbook,
+            campaign_id=campaign_id,
+            contact_cooldown_days=cfg.scoring.contact_cooldown_days,
+            measured_save_rates=rates,
+            save_rates_setting=cfg.scoring.save_rates,
         ),
     )

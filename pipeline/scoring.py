@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from features import Tables, as_timestamp
-from features.aggregate import prepare_tables
-from features.cutoff import NS_PER_DAY, active_customers, customers_before
+from features import PreparedTables, as_timestamp
+from features.cutoff import NS_PER_DAY, active_customers, customers_before, last_contacts
 from models.bgnbd import BgNbdParams
+from models.campaign import CampaignPeriod, campaign_period
 from models.drift import combined_counts, drift_counts, stability_from_counts
 from models.estimator import ChurnClassifier, FeatureSchemaMismatch
 from models.explain import Reasons, explains, population_typical, top_reasons
@@ -59,7 +59,7 @@ class ScoredCustomers:
         return cls(customers.take(order).reset_index(drop=True), reasons)
 
 
-def active_count(tables: Tables, *, as_of: pd.Timestamp, active_window_days: int) -> int:
+def active_count(tables: PreparedTables, *, as_of: pd.Timestamp, active_window_days: int) -> int:
     """How many customers of ``tables`` are active at ``as_of``."""
     return len(active_customers(tables.transactions, as_of, active_window_days))
 
@@ -73,7 +73,7 @@ def _last_purchase_dates(as_of: pd.Timestamp, days_since_last_purchase: pd.Serie
 
 
 def score_customers(
-    tables: Tables,
+    tables: PreparedTables,
     as_of: pd.Timestamp,
     model: ChurnClassifier,
     cfg: Config,
@@ -85,7 +85,6 @@ def score_customers(
 
     ``stats``: the statistics over all customers when ``tables`` is one bucket (see ``scoring_frame``).
     """
-    tables = prepare_tables(tables)  # once: the frame, the cut and the lookups below share it
     # A model trained over more than a year takes the time of year as inputs: its schema says so.
     seasonal = set(TIME_OF_YEAR_COLUMNS) <= set(model.schema.names)
     frame = scoring_frame(tables, as_of, cfg.features, cfg.churn, stats, with_time_of_year=seasonal)
@@ -159,7 +158,7 @@ def lapsed_settings(cfg: Config) -> LapsedSettings:
     )
 
 
-def lapsed_with_owners(tables: Tables, as_of: pd.Timestamp, bgnbd: BgNbdParams, cfg: Config) -> pd.DataFrame:
+def lapsed_with_owners(tables: PreparedTables, as_of: pd.Timestamp, bgnbd: BgNbdParams, cfg: Config) -> pd.DataFrame:
     """A bucket's lapsed customers (models.lapsed) with their owners at ``as_of``."""
     lapsed = lapsed_customers(tables, as_of, lapsed_settings(cfg), bgnbd)
     owners = customer_owners(lapsed["account_manager_id"], tables.account_managers, as_of)
@@ -176,10 +175,11 @@ def worklists(
     as_of: pd.Timestamp,
     model_version: str,
     basis: Basis | None = None,
-    salt: str | None = None,
+    last_contacts: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ranked worklist and lapsed list (see models.winback.build_lists); the control group is seeded by
-    ``salt``, by default the as-of date."""
+    """The ranked worklist and lapsed list (see models.winback.build_lists); the control group is the campaign's
+    (the period of ``cfg.campaign`` containing as_of); ``last_contacts`` (customer_id -> contacted_at, see
+    :func:`recent_contacts`) holds back the customers contacted in the cooldown."""
     winback, gone = build_lists(
         scored.customers,
         reasons=scored.reasons.joined(),
@@ -191,11 +191,13 @@ def worklists(
             tier_cuts=cfg.scoring.value_tier_cuts,
             capacity_per_week=dict(cfg.scoring.capacity_per_week),
             control_share=cfg.scoring.control_share,
-            salt=salt or as_of.strftime("%Y-%m-%d"),
+            campaign_id=campaign_of(as_of, cfg).id,
+            contact_cooldown_days=cfg.scoring.contact_cooldown_days,
         ),
         basis=basis,
         as_of=as_of,
         model_version=model_version,
+        last_contacts=last_contacts,
     )
     winback = winback.assign(
         churn_probability=winback["churn_probability"].round(4),
@@ -207,6 +209,16 @@ def worklists(
         reactivation_probability=gone["reactivation_probability"].round(4),
     )
     return winback, gone
+
+
+def campaign_of(as_of: pd.Timestamp, cfg: Config) -> CampaignPeriod:
+    """The campaign period (``cfg.campaign``) whose arms the list of ``as_of`` uses."""
+    return campaign_period(as_of, name=cfg.campaign.name, weeks=cfg.campaign.weeks, start=cfg.campaign.start)
+
+
+def recent_contacts(tables: PreparedTables, *, as_of: pd.Timestamp, days: int) -> pd.Series:
+    """A bucket's customers contacted in the ``days`` before ``as_of``: customer_id -> their last contacted_at."""
+    return last_contacts(tables.contacts, as_of, days)
 
 
 def feature_drift_counts(scored: ScoredCustomers, reference: dict[str, dict]) -> dict[str, pd.Series]:
@@ -241,7 +253,7 @@ def _n_customers(scored: ScoredCustomers) -> int:
     return len(scored.customers)
 
 
-def _account_managers(tables: Tables) -> pd.DataFrame:
+def _account_managers(tables: PreparedTables) -> pd.DataFrame:
     return tables.account_managers
 
 

@@ -143,11 +143,38 @@ class _Population:
         return len(self.segment)
 
 
+@dataclass(frozen=True)
+class LatentWorld:
+    """A world drawn up to its customers' lives: traits, managers, complaints, decline onsets, death days,
+    purchases (customer, day) and the paths; ``rng`` goes on to draw what the tables show of them
+    (:func:`observed_world`). A campaign (:mod:`pipeline.campaigns`) may change lives in between."""
+
+    seed: int
+    rng: np.random.Generator
+    calendar: pd.DataFrame
+    churn_season: np.ndarray | None
+    pop: _Population
+    manager_of: np.ndarray
+    account_managers: pd.DataFrame
+    am_departed_day: np.ndarray
+    complaints: pd.DataFrame
+    decline_day: np.ndarray
+    death_day: np.ndarray
+    purchases: tuple[np.ndarray, np.ndarray]
+    paths: tuple[np.ndarray, ...]
+    customer_ids: np.ndarray
+
+
 def generate_world(n_customers: int, seed: int, *, seasonal_churn: float = 0.0) -> World:
     """A reproducible synthetic world of ``n_customers`` over 2023-01-02 .. 2025-12-28, with its latent truth.
 
     ``seasonal_churn``: amplitude A in [0, 1) of the hazard's yearly cycle (0: none, the same world as without).
     """
+    return observed_world(latent_world(n_customers, seed, seasonal_churn=seasonal_churn))
+
+
+def latent_world(n_customers: int, seed: int, *, seasonal_churn: float = 0.0) -> LatentWorld:
+    """The draws of :func:`generate_world` up to the customers' lives."""
     if n_customers < 1:
         raise ValueError(f"n_customers must be >= 1, got {n_customers}")
     if not 0 <= seasonal_churn < 1:
@@ -168,22 +195,54 @@ def generate_world(n_customers: int, seed: int, *, seasonal_churn: float = 0.0) 
     decline_day = _decline_onsets(rng, pop, complaints, manager_left_day)
     season = calendar[["seasonality_B2C", "seasonality_B2B"]].to_numpy().T
     death_day, purchases, paths = _draw_lives(rng, pop, effects, decline_day, season, churn_season)
+    managers = _account_managers_table(
+        am_departed_day, *_successors_and_team_leads(np.random.default_rng([seed, OWNERSHIP_STREAM]), am_departed_day)
+    )
+    return LatentWorld(seed, rng, calendar, churn_season, pop, manager_of, managers, am_departed_day, complaints,
+                       decline_day, death_day, purchases, paths, _ids("C", np.arange(1, pop.n + 1), 6))
 
-    customer_ids = _ids("C", np.arange(1, pop.n + 1), 6)
-    transactions = _transactions(rng, pop, purchases, death_day, calendar)
+
+@dataclass(frozen=True)
+class LifeChanges:
+    """What happened to a latent world's lives after it was drawn (a campaign's contacts): each customer's death
+    day now, and the purchases (customer, day) added on days they now live or buy more; ``rng`` draws what the
+    tables show of the additions."""
+
+    death_day: np.ndarray
+    added: tuple[np.ndarray, np.ndarray]
+    rng: np.random.Generator
+
+
+def observed_world(latent: LatentWorld, changes: LifeChanges | None = None) -> World:
+    """What the contract tables show of ``latent``, drawn on with ``latent.rng``; with ``changes``, the same tables
+    without what a shorter life no longer holds, plus what the added purchases and days show (drawn with
+    ``changes.rng``): the tables differ from the world without changes only where the lives do."""
+    rng, pop, customer_ids = latent.rng, latent.pop, latent.customer_ids
+    transactions = _transactions(rng, pop, latent.purchases, latent.death_day, latent.calendar)
+    customers = _customers_table(rng, pop, customer_ids, latent.manager_of)
+    visits = _visit_rows(rng, pop, transactions, latent.decline_day, latent.death_day)
+    death_day = latent.death_day
+    if changes is not None:
+        death_day = changes.death_day
+        transactions = transactions[transactions["day"].to_numpy() < death_day[transactions["customer"].to_numpy()]]
+        visit_day = (visits["timestamp"].to_numpy() - np.datetime64(HISTORY_START, "ns")) // np.timedelta64(DAY_NS, "ns")
+        visits = visits[visit_day < death_day[visits["customer"].to_numpy()]]
+        added = _transactions(changes.rng, pop, changes.added, death_day, latent.calendar)
+        browse_from = np.minimum(latent.death_day, death_day)  # browsing on the days a longer life adds
+        more_visits = _visit_rows(changes.rng, pop, added, latent.decline_day, death_day, browse_from)
+        transactions = pd.concat([transactions, added], ignore_index=True)
+        visits = pd.concat([visits, more_visits], ignore_index=True)
     tables = {
-        "customers": _customers_table(rng, pop, customer_ids, manager_of),
+        "customers": customers,
         "transactions": _with_ids(transactions, customer_ids),
-        "complaints": _complaints_table(complaints, death_day, customer_ids),
-        "visits": _visits_table(rng, pop, transactions, decline_day, death_day, customer_ids),
-        "account_managers": _account_managers_table(
-            am_departed_day, *_successors_and_team_leads(np.random.default_rng([seed, OWNERSHIP_STREAM]), am_departed_day)
-        ),
+        "complaints": _complaints_table(latent.complaints, death_day, customer_ids),
+        "visits": _visits_table(visits, customer_ids),
+        "account_managers": latent.account_managers,
     }
     truth = {
-        "customers": _truth_customers(pop, customer_ids, decline_day, death_day),
-        "paths": _truth_paths(paths, customer_ids),
-        "calendar": calendar,
+        "customers": _truth_customers(pop, customer_ids, latent.decline_day, death_day),
+        "paths": _truth_paths(latent.paths, customer_ids),
+        "calendar": latent.calendar,
     }
     return World(tables=tables, truth=truth)
 
@@ -205,7 +264,7 @@ def last_days_only(tables: dict[str, pd.DataFrame], days: int) -> dict[str, pd.D
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
     first = HISTORY_END - pd.Timedelta(days=days)
-    kept = {"transactions": "timestamp", "complaints": "opened_at", "visits": "timestamp"}
+    kept = {"transactions": "timestamp", "complaints": "opened_at", "visits": "timestamp", "contacts": "contacted_at"}
     return {
         name: frame[frame[kept[name]] >= first].reset_index(drop=True) if name in kept else frame
         for name, frame in tables.items()
@@ -649,15 +708,16 @@ def _with_ids(transactions: pd.DataFrame, customer_ids: np.ndarray) -> pd.DataFr
     )
 
 
-def _visits_table(
+def _visit_rows(
     rng: np.random.Generator,
     pop: _Population,
     transactions: pd.DataFrame,
     decline_day: np.ndarray,
     death_day: np.ndarray,
-    customer_ids: np.ndarray,
+    browse_from: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Selection visits before purchases (longer when less loyal) and browsing visits without a purchase."""
+    """Selection visits before purchases (longer when less loyal) and browsing visits without a purchase (from
+    ``browse_from``, default each customer's start, to their death); customer as a number."""
     bought = transactions[transactions["amount"] > 0]
     customer = bought["customer"].to_numpy()
     selected = bought[rng.random(len(bought)) < SELECTION_VISIT_PROBABILITY[pop.segment[customer]]]
@@ -667,10 +727,10 @@ def _visits_table(
     before_purchase = _timestamps(selected["day"].to_numpy(), selected["seconds"].to_numpy()) - np.round(
         duration + gap
     ).astype(np.int64) * np.timedelta64(10**9, "ns")
-    browse_customer, browse_day, browse_in_decline = _browsing(rng, pop, decline_day, death_day)
+    browse_customer, browse_day, browse_in_decline = _browsing(rng, pop, decline_day, death_day, browse_from)
     browse_channel = rng.choice(3, len(browse_customer), p=[0.2, 0.5, 0.3])  # store, web, app
     browse_duration = _selection_seconds(rng, pop, browse_customer, browse_in_decline)
-    visits = pd.DataFrame(
+    return pd.DataFrame(
         {
             "customer": np.concatenate([customer, browse_customer]),
             "timestamp": np.concatenate(
@@ -684,7 +744,12 @@ def _visits_table(
             ),
             "duration_s": np.round(np.concatenate([duration, browse_duration]), 0),
         }
-    ).sort_values(["timestamp", "customer"], kind="stable")
+    )
+
+
+def _visits_table(rows: pd.DataFrame, customer_ids: np.ndarray) -> pd.DataFrame:
+    """The contract visits table of :func:`_visit_rows`' rows, in time order."""
+    visits = rows.sort_values(["timestamp", "customer"], kind="stable")
     return pd.DataFrame(
         {
             "customer_id": pd.array(customer_ids[visits["customer"].to_numpy()], dtype="str"),
@@ -708,15 +773,18 @@ def _selection_seconds(
 
 
 def _browsing(
-    rng: np.random.Generator, pop: _Population, decline_day: np.ndarray, death_day: np.ndarray
+    rng: np.random.Generator, pop: _Population, decline_day: np.ndarray, death_day: np.ndarray,
+    browse_from: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Browsing visits without purchase: (customer, day, in decline), more frequent in the decline phase."""
+    """Browsing visits without purchase: (customer, day, in decline), more frequent in the decline phase, on the
+    days from ``browse_from`` (default: each customer's start) to their death."""
     rate = BROWSE_PER_PURCHASE[pop.segment] * pop.base_rate * pop.browse_propensity
+    first = pop.start_day if browse_from is None else browse_from
     end = np.minimum(death_day, N_DAYS)
-    turn = np.clip(decline_day, pop.start_day, end)
+    turn = np.clip(decline_day, first, end)
     customers, days, declining = [], [], []
     for lo, hi, daily_rate, in_decline in (
-        (pop.start_day, turn, rate, False),
+        (first, turn, rate, False),
         (turn, end, rate * DECLINE_BROWSE_MULTIPLIER, True),
     ):
         span = np.maximum(hi - lo, 0)

@@ -89,22 +89,22 @@ def _store_setup_lock(uri: str):
     return folder_lock(folder)
 
 
-def connect(cfg: Config):
-    """Point MLflow at the store and the experiment; returns (mlflow module, MlflowClient)."""
+def connect(cfg: Config, experiment_name: str | None = None):
+    """Point MLflow at the store and the experiment (default: the training experiment); returns (mlflow module,
+    MlflowClient)."""
     mlflow = _mlflow()
     uri = tracking_uri(cfg)
+    name = experiment_name or cfg.tracking.experiment
     mlflow.set_tracking_uri(uri)
     with _store_setup_lock(uri):
         client = mlflow.MlflowClient()
-        experiment = client.get_experiment_by_name(cfg.tracking.experiment)
+        experiment = client.get_experiment_by_name(name)
         if experiment is None:
-            client.create_experiment(
-                cfg.tracking.experiment, artifact_location=_artifact_root(cfg),
-                tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND},
-            )
+            client.create_experiment(name, artifact_location=_artifact_root(cfg),
+                                     tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
         elif EXPERIMENT_KIND_TAG not in experiment.tags:  # made before the tag was set
             client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
-        mlflow.set_experiment(cfg.tracking.experiment)
+        mlflow.set_experiment(name)
     return mlflow, client
 
 
@@ -361,4 +361,16 @@ def log_scoring_run(cfg: Config, metrics: dict[str, float], tags: dict[str, str]
         mlflow.log_metrics(metrics)
         if report_path is not None and report_path.exists():
             mlflow.log_artifact(str(report_path))
+    return run.info.run_id
+
+
+def log_evaluation_run(cfg: Config, metrics: dict[str, float], tags: dict[str, str], artifacts: list[Path]) -> str:
+    """Log a campaign evaluation (uplift, intervals, arm sizes) to the evaluation experiment; returns the run id."""
+    mlflow, _client = connect(cfg, cfg.tracking.evaluation_experiment)
+    with mlflow.start_run(run_name=f"evaluate {tags.get('campaign_id', '?')}") as run:
+        mlflow.set_tags({"kind": "evaluation", **tags})
+        mlflow.log_metrics(metrics)
+        for path in artifacts:
+            if Path(path).exists():
+                mlflow.log_artifact(str(path))
     return run.info.run_id

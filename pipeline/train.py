@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features import Tables
+from features import PreparedTables
 from models.backtest import (
     BACKTEST,
     LABEL,
@@ -91,7 +91,7 @@ class TrainingData:
         return (self.end - self.start).days if self.start is not None else 0
 
 
-def training_data(tables: Tables, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingData:
+def training_data(tables: PreparedTables, cfg: Config, progress: Callable[[str], None] = lambda m: None) -> TrainingData:
     """:func:`snapshot_data` of ``tables`` in this process, as one bucket."""
     engine = LocalEngine()
     return snapshot_data(engine, split_buckets(engine, tables, 1), cfg, progress)

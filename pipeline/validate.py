@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features.tables import TABLE_NAMES
-from pipeline.contract import InputLimits, check_tables, summarize
+from pipeline.contract import InputLimits, check_tables, summarize, typed_frame
 from pipeline.errors import Problem
 from pipeline.io import read_tables
 
@@ -51,4 +51,5 @@ def validate_data_dir(data_dir: str | Path, limits: InputLimits | None = None) -
     checked = check_tables(raw, limits, typed)
     files = {name: table.file for name, table in (*raw.items(), *typed.items())}
     ordered = {name: files[name] for name in TABLE_NAMES if name in files}
-    return ValidationReport(problems + checked.problems, summarize(checked.frames, ordered))
+    frames = checked.frames | {name: typed_frame(table) for name, table in typed.items()}
+    return ValidationReport(problems + checked.problems, summarize(frames, ordered))

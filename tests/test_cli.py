@@ -128,3 +128,18 @@ def test_progress_in_a_log_says_which_step_stopped(log_file):
         progress("features at 12 cutoffs")
         raise KeyError("boom")
     assert log_file.getvalue() == "  features at 12 cutoffs  stopped after 0:00:03\n"
+
+
+def test_features_fit_no_model(world, tmp_path, monkeypatch):
+    """`churn features` writes features only: nothing is fitted on the way (BG/NBD belongs to the model's inputs)."""
+    import models.bgnbd
+    import models.modelframe
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("churn features fitted BG/NBD")
+
+    monkeypatch.setattr(models.bgnbd, "fit_bgnbd", no_fit)
+    monkeypatch.setattr(models.modelframe, "fit_bgnbd", no_fit)
+    result = run("features", "--data", str(world), "--as-of", "2025-06-01", "--out", str(tmp_path / "f.parquet"))
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_parquet(tmp_path / "f.parquet")) > 0

@@ -79,3 +79,54 @@ def test_the_rules_catch_what_they_forbid():
     )
     assert {"mlflow", "pipeline.io"} <= imported(tree)
     assert {"read_csv", "now"} <= called(tree)
+
+
+def module_imports(package: str) -> dict[str, set[str]]:
+    """Each module of ``package`` and the project modules it imports, anywhere in it (imports inside functions
+    count: a circle closed by a deferred import is still a circle)."""
+    graph = {}
+    for path in modules(package):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # `from features import complaints` imports the submodule, not the package's namespace
+                for alias in node.names:
+                    submodule = f"{node.module}.{alias.name}"
+                    found.add(submodule if _is_module(submodule) else node.module)
+        graph[name] = {m for m in found if m.split(".")[0] in ("features", "models", "pipeline")}
+    return graph
+
+
+def _is_module(dotted: str) -> bool:
+    path = ROOT.joinpath(*dotted.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle found by a depth-first walk (each reported once, from its first module)."""
+    found, state = [], {}
+
+    def walk(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                walk(nxt, path + [nxt])
+        state[node] = "done"
+
+    for start in sorted(graph):
+        if start not in state:
+            walk(start, [start])
+    return found
+
+
+def test_no_module_imports_itself_through_others():
+    graph = {}
+    for package in ("features", "models", "pipeline"):
+        graph |= module_imports(package)
+    assert cycles(graph) == []
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]  # the walk does find one

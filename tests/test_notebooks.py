@@ -9,7 +9,7 @@ import pytest
 from nbclient import NotebookClient
 
 from pipeline.config import load_config
-from pipeline.generate import write_world
+from pipeline.generate import campaign_simulation, write_world
 from pipeline.train import train_and_register
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,12 +17,13 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 TEST_CONFIG = ROOT / "configs" / "test.yaml"
 
 
-def test_the_four_notebooks_are_there():
+def test_the_five_notebooks_are_there():
     assert [p.stem for p in NOTEBOOKS] == [
         "01-explore-data",
         "02-features",
         "03-train-and-backtest",
         "04-winback-review",
+        "05-campaign-evaluation",
     ]
 
 
@@ -39,10 +40,12 @@ def test_committed_notebook_holds_no_outputs(path):
 
 @pytest.fixture(scope="module")
 def small_world(tmp_path_factory):
+    """A small world with a campaign (notebook 05 evaluates it), its lists kept in the sibling folder history."""
     cfg = load_config(TEST_CONFIG)
-    out = tmp_path_factory.mktemp("notebook-world")
-    write_world(out, cfg.generate.customers, cfg.generate.seed)
-    return out
+    root = tmp_path_factory.mktemp("notebook-world")
+    write_world(root / "data", cfg.generate.customers, cfg.generate.seed, campaign=campaign_simulation(cfg),
+                history=str(root / "history"))
+    return root / "data"
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +75,7 @@ def test_notebook_runs_on_a_small_world_and_writes_only_to_scratch(
     tracking = champion_store
     registry = _registry(tracking)
     monkeypatch.setenv("CHURN_NOTEBOOK_DATA", str(small_world))
+    monkeypatch.setenv("CHURN_NOTEBOOK_HISTORY", str(small_world.parent / "history"))
     monkeypatch.setenv("CHURN_NOTEBOOK_CONFIG", str(TEST_CONFIG))
     monkeypatch.setenv("CHURN_NOTEBOOK_SCRATCH", str(scratch))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)  # wins over any store a notebook might pick

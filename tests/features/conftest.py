@@ -21,7 +21,16 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features import ChurnDefinition, FeatureSettings, LifecycleThresholds, make_tables
+from features import (
+    ChurnDefinition,
+    FeatureSettings,
+    LifecycleThresholds,
+    build_feature_table,
+    compute_global_stats,
+    make_tables,
+    prepare_tables,
+    split_by_bucket,
+)
 
 T = pd.Timestamp("2024-04-01")
 
@@ -143,7 +152,15 @@ def world_frames() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture
 def world():
-    return make_tables(world_frames())
+    return prepare_tables(make_tables(world_frames()))
+
+
+def bucketed_feature_table(tables, as_of, n_buckets: int) -> pd.DataFrame:
+    """The feature table as the engines build it: statistics once over everyone, then bucket by bucket."""
+    stats = compute_global_stats(tables, as_of, SETTINGS)
+    parts = [build_feature_table(bucket, as_of, SETTINGS, CHURN, global_stats=stats)
+             for bucket in split_by_bucket(tables, n_buckets)]
+    return pd.concat(parts, ignore_index=True).sort_values("customer_id", kind="stable", ignore_index=True)
 
 
 def table(name: str, **columns) -> pd.DataFrame:

@@ -70,17 +70,6 @@ def test_sorted_ids_dtype_equals_the_checked_constructor():
     assert pd.Categorical.from_codes([2, 0], dtype=dtype).tolist() == ["C9", "C1"]
 
 
-@pytest.mark.parametrize(
-    ("ids", "increasing"), [(["a", "b", "c"], True), (["a", "c", "b"], False), ([], True), (["x"], True)]
-)
-def test_increasing_order_is_judged_without_a_hash_table_of_the_ids(ids, increasing):
-    from features.aggregate import _in_increasing_order, sorted_ids_dtype
-
-    categories = sorted_ids_dtype(pd.Index(ids, dtype="str")).categories
-    assert _in_increasing_order(categories) is increasing
-    assert "_engine" not in categories._cache  # what pandas' own check would have built and kept
-
-
 @pytest.mark.parametrize("categorical", [False, True])
 def test_label_counts_count_each_customers_rows_by_label_with_other_and_na_last(categorical):
     from features.aggregate import label_counts

@@ -9,7 +9,7 @@ import pandas as pd
 
 from features import active_customers, events_before, make_tables
 from features.aggregate import prepare_tables
-from features.cutoff import sort_by_time, window_mask, window_positions, window_rows
+from features.cutoff import last_contacts, sort_by_time, window_mask, window_positions, window_rows
 
 T = pd.Timestamp("2024-04-01")
 NS = pd.Timedelta(1, "ns")
@@ -52,6 +52,9 @@ def world():
                     "departed_at": [T - NS, T, pd.NaT],
                 }
             ),
+            "contacts": pd.DataFrame(
+                {"customer_id": ["a", "b", "a", "b"], "contacted_at": [T - 9 * DAY, T - NS, T - 2 * DAY, T]}
+            ),
         }
     )
 
@@ -71,6 +74,15 @@ def test_events_before_keeps_only_what_was_known_before_as_of():
     assert cut.account_managers["departed_at"].isna().tolist() == [False, True, True]
     # customers signing up at or after T do not exist yet (no signup date: kept)
     assert cut.customers["customer_id"].tolist() == ["a", "b"]
+    # contacts made before T; one exactly at T is in the future
+    assert cut.contacts["contacted_at"].tolist() == [T - 9 * DAY, T - NS, T - 2 * DAY]
+
+
+def test_last_contacts_in_the_half_open_window_before_as_of():
+    # a: contacts 9 and 2 days before T (the last: 2 days); b: one an instant before T, one at T (future)
+    assert last_contacts(world().contacts, T, days=9).to_dict() == {"a": T - 2 * DAY, "b": T - NS}
+    assert last_contacts(world().contacts, T - 2 * DAY, days=7).to_dict() == {"a": T - 9 * DAY}
+    assert last_contacts(world().contacts, T - 2 * DAY, days=6).to_dict() == {}
 
 
 def test_events_before_does_not_mutate_its_input():
@@ -127,23 +139,3 @@ def test_a_frame_sorted_by_another_column_is_filtered_not_sliced():
     reordered = frame.iloc[::-1]  # the index is no longer monotonic: a slice would be wrong
     assert isinstance(window_positions(reordered, "timestamp", end=T, days=1), np.ndarray)
     assert window_rows(reordered, "timestamp", end=T, days=1)["n"].tolist() == [1]
-
-
-def test_sorted_events_before_slices_time_ordered_tables_and_leaves_the_others_whole():
-    from features.cutoff import sorted_events_before
-
-    tables = world()
-    cut = sorted_events_before(tables, T)
-    # complaints are in opened_at order: the one opened at T goes, by a slice of the same rows
-    assert cut.complaints["opened_at"].tolist() == [T - 5 * DAY] * 3
-    assert np.shares_memory(cut.complaints["opened_at"].to_numpy(), tables.complaints["opened_at"].to_numpy())
-    # transactions and visits are not in time order: untouched (events_before cuts them later)
-    assert cut.transactions is tables.transactions and cut.visits is tables.visits
-    ordered = tables.replace(transactions=tables.transactions.sort_values("timestamp", kind="stable"))
-    assert sorted_events_before(ordered, T).transactions["amount"].tolist() == [3.0, 1.0]
-    # then events_before gives what it gives on the whole tables
-    for name in ("transactions", "complaints", "visits"):
-        pd.testing.assert_frame_equal(
-            getattr(events_before(sorted_events_before(tables, T), T), name).reset_index(drop=True),
-            getattr(events_before(tables, T), name).reset_index(drop=True),
-        )

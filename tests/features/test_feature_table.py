@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import build_feature_table, build_feature_table_bucketed, feature_specs, make_tables
-from tests.features.conftest import CHURN, SETTINGS, T, world_frames
+from features import build_feature_table, feature_specs, make_tables, prepare_tables
+from tests.features.conftest import CHURN, SETTINGS, T, bucketed_feature_table, world_frames
 
 # Population at T: customers with a purchase in [T - 28, T): A, B, C, D (exactly T - 28), G (T - 1 hour).
 # E's last purchase is 29 days back (its return 5 days back is not a purchase); F bought 40 days back and
@@ -129,7 +129,7 @@ def test_missing_optional_columns_and_tables_give_the_documented_defaults():
     frames["transactions"] = frames["transactions"][["customer_id", "timestamp", "amount"]]
     frames["customers"] = frames["customers"][["customer_id", "signup_date", "account_manager_id"]]
     frames = {name: frames[name] for name in ("transactions", "customers")}
-    table = build_feature_table(make_tables(frames), T, SETTINGS, CHURN)
+    table = build_feature_table(prepare_tables(make_tables(frames)), T, SETTINGS, CHURN)
     # Without complaints, visits and account_managers every family falls back to its default; without promo
     # and list prices: promo share 0 (present, nothing on promo), no discount, no detectable price rise.
     # Without segment everyone is "unknown": one peer group {30, 40, 350, 358, 500}, median 350; C has no
@@ -160,20 +160,20 @@ def test_bucketed_table_equals_the_unbucketed_one_exactly(world):
     whole = build_feature_table(world, T, SETTINGS, CHURN)
     for n_buckets in (1, 2, 3, 7):
         pd.testing.assert_frame_equal(
-            build_feature_table_bucketed(world, T, SETTINGS, CHURN, n_buckets), whole, check_exact=True
+            bucketed_feature_table(world, T, n_buckets), whole, check_exact=True
         )
 
 
 def test_inputs_are_not_mutated(world):
     before = copy.deepcopy(world)
     build_feature_table(world, T, SETTINGS, CHURN)
-    build_feature_table_bucketed(world, T, SETTINGS, CHURN, 3)
+    bucketed_feature_table(world, T, 3)
     for name, frame in world.items():
         pd.testing.assert_frame_equal(frame, getattr(before, name), check_exact=True)
 
 
 def test_nobody_active_gives_an_empty_table_with_every_column():
-    table = build_feature_table(make_tables(world_frames()), pd.Timestamp("2020-01-01"), SETTINGS, CHURN)
+    table = build_feature_table(prepare_tables(make_tables(world_frames())), pd.Timestamp("2020-01-01"), SETTINGS, CHURN)
     assert len(table) == 0
     assert list(table.columns) == ["customer_id", *EXPECTED]
     assert table["segment"].dtype == "str" and table["spend_7d"].dtype == "float64"
@@ -185,3 +185,47 @@ def test_global_stats_for_another_date_are_refused(world):
     stats = compute_global_stats(world, T - pd.Timedelta(days=1), SETTINGS)
     with pytest.raises(ValueError, match="global_stats"):
         build_feature_table(world, T, SETTINGS, CHURN, global_stats=stats)
+
+
+def test_a_builder_returning_missing_values_or_another_type_is_caught(world, monkeypatch):
+    """The table is checked on output against the registry: a NaN or a wrong dtype from a builder is an error."""
+    from features import assembly
+
+    real_call = assembly._call
+
+    def spoiled(spec, sources, as_of):
+        values = real_call(spec, sources, as_of)
+        if spec.name == "purchase_count_28d":  # a builder that loses one customer's value
+            values = values.copy()
+            values.iloc[0] = np.nan
+        return values
+
+    monkeypatch.setattr(assembly, "_call", spoiled)
+    with pytest.raises(assembly.FeatureTableError, match=r"purchase_count_28d has 1 missing value"):
+        build_feature_table(world, T, SETTINGS, CHURN)
+    assembly.check_feature_columns(
+        {"segment": pd.array(["a"], dtype="str")}, [s for s in feature_specs(SETTINGS) if s.name == "segment"]
+    )
+    with pytest.raises(assembly.FeatureTableError, match="segment is float64, not str"):
+        assembly.check_feature_columns(
+            {"segment": np.array([1.0])}, [s for s in feature_specs(SETTINGS) if s.name == "segment"]
+        )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_visits_older_than_the_lookback_change_no_feature(seed):
+    """What readers may leave out (features.registry.visits_lookback_days) is exactly what no builder reads."""
+    from features.registry import visits_lookback_days
+    from tests.features.random_world import random_world
+
+    frames = random_world(seed, n_customers=40)
+    whole = build_feature_table(prepare_tables(make_tables(frames)), T, SETTINGS, CHURN)
+    since = T - pd.Timedelta(days=visits_lookback_days(SETTINGS))
+    visits = frames["visits"]
+    assert (pd.to_datetime(visits["timestamp"]) < since).any()  # the world has visits the cut drops
+    cut = dict(frames, visits=visits[pd.to_datetime(visits["timestamp"]) >= since])
+    pd.testing.assert_frame_equal(
+        build_feature_table(prepare_tables(make_tables(cut)), T, SETTINGS, CHURN), whole, check_exact=True
+    )
+    one_day_less = dict(frames, visits=visits[pd.to_datetime(visits["timestamp"]) >= since + pd.Timedelta(days=1)])
+    assert not build_feature_table(prepare_tables(make_tables(one_day_less)), T, SETTINGS, CHURN).equals(whole)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features import make_tables
+from features import make_tables, prepare_tables
 from models.bgnbd import BgNbdParams
 from models.lapsed import FACT_COLUMNS, LapsedSettings, lapsed_customers
 
@@ -59,7 +59,7 @@ def world() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def lapsed() -> pd.DataFrame:
-    return lapsed_customers(make_tables(world()), AS_OF, SETTINGS, PARAMS).set_index("customer_id")
+    return lapsed_customers(prepare_tables(make_tables(world())), AS_OF, SETTINGS, PARAMS).set_index("customer_id")
 
 
 def test_who_lapsed_within_the_lookback(lapsed):
@@ -98,6 +98,6 @@ def test_reactivation_probability_and_columns(lapsed):
 
 
 def test_nobody_lapsed_gives_an_empty_frame_with_the_columns():
-    tables = make_tables({"transactions": world()["transactions"].head(1)})  # only a, still active
+    tables = prepare_tables(make_tables({"transactions": world()["transactions"].head(1)}))  # only a, still active
     empty = lapsed_customers(tables, AS_OF, SETTINGS, PARAMS)
     assert list(empty.columns) == list(FACT_COLUMNS) and empty.empty

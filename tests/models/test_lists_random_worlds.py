@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import ChurnDefinition, FeatureSettings, build_feature_table, make_tables
+from features import ChurnDefinition, FeatureSettings, build_feature_table, make_tables, prepare_tables
 from features.cutoff import customers_before
 from models.bgnbd import fit_bgnbd, rfm_summary
 from models.lapsed import LapsedSettings, lapsed_customers
@@ -31,7 +31,7 @@ def _with_owners(frame: pd.DataFrame, managers: pd.Series, tables, as_of) -> pd.
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_plan_invariants_on_random_worlds(seed):
     rng = np.random.default_rng(seed)
-    tables = make_tables(generate_world(600, seed=seed).tables)
+    tables = prepare_tables(make_tables(generate_world(600, seed=seed).tables))
     as_of = pd.Timestamp("2025-03-03") + pd.Timedelta(days=int(rng.integers(0, 280)))
     features = build_feature_table(tables, as_of, FeatureSettings(), ChurnDefinition())
     customers = customers_before(tables.customers, as_of)
@@ -56,7 +56,7 @@ def test_plan_invariants_on_random_worlds(seed):
         scored, reasons=[""] * len(scored), reason_codes=[""] * len(scored),
         deciding_family=np.array(rng.choice(np.array(FAMILIES, dtype=object), len(scored)), dtype=object),
         lapsed=lapsed, playbook=PLAYBOOK,
-        settings=ListSettings(CFG.scoring.value_tier_cuts, capacity, 0.1, str(as_of.date())),
+        settings=ListSettings(CFG.scoring.value_tier_cuts, capacity, 0.1, f"retention-{as_of.date()}"),
         basis=None, as_of=as_of, model_version="random",
     )
 

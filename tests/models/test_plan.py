@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.plan import Action, Playbook, allowed_actions, deciding_families, plan_contacts
+from models.plan import Action, Playbook, allowed_actions, control_arm, deciding_families, plan_contacts
 
 ACTIONS = {
     "sm": Action("sm", "senior_manager_call", "senior call", cost=50.0, save_rate=0.5),
@@ -25,13 +25,14 @@ PLAYBOOK = Playbook(
 )
 
 
-def plan(allowed, probability, value, capacity, *, share=0.0, strata=None, order=None, salt="2024-06-03"):
+def plan(allowed, probability, value, capacity, *, share=0.0, order=None, campaign="retention-2024-06-03",
+         keys=None, recently_contacted=None):
     n = len(allowed)
-    keys = pd.Series([f"c{i:03d}" for i in range(n)], dtype="str")
+    keys = pd.Series([f"c{i:03d}" for i in range(n)], dtype="str") if keys is None else pd.Series(keys, dtype="str")
     return plan_contacts(
         allowed, np.asarray(probability, dtype=float), np.asarray(value, dtype=float), PLAYBOOK, capacity,
-        order=np.arange(n) if order is None else np.asarray(order), strata=np.array(strata or ["A"] * n),
-        keys=keys, control_share=share, salt=salt,
+        order=np.arange(n) if order is None else np.asarray(order), keys=keys, campaign_id=campaign,
+        control_share=share, recently_contacted=recently_contacted,
     )
 
 
@@ -72,8 +73,7 @@ def test_capacity_is_never_exceeded_and_every_contact_is_worth_it_on_random_rows
         allowed = [choices[i] for i in rng.integers(0, len(choices), n)]
         capacity = {"senior_manager_call": int(rng.integers(0, 20)), "account_manager_call": int(rng.integers(0, 60)),
                     "email": None if rng.random() < 0.5 else int(rng.integers(0, 100))}
-        result = plan(allowed, rng.random(n), rng.lognormal(5, 1.5, n), capacity,
-                      share=0.1, strata=list(rng.choice(["A", "B", "C"], n)))
+        result = plan(allowed, rng.random(n), rng.lognormal(5, 1.5, n), capacity, share=0.1)
         contacted = result.contacted
         channels = pd.Series([ACTIONS[a].channel for a in result.action[contacted]], dtype=object)
         for channel, limit in capacity.items():
@@ -91,20 +91,46 @@ def test_capacity_is_never_exceeded_and_every_contact_is_worth_it_on_random_rows
             assert planned_there == limit
 
 
-def test_control_is_drawn_among_the_planned_rows_in_each_stratum():
+def test_the_control_group_is_the_planned_rows_whose_campaign_draw_is_below_the_share():
     n = 100
     allowed = [("em",)] * 90 + [()] * 10
-    strata = ["A"] * 30 + ["B"] * 60 + ["A"] * 10
-    result = plan(allowed, np.full(n, 0.5), np.full(n, 100.0), {"email": None}, share=0.1, strata=strata)
-    # planned: 30 in A, 60 in B -> round(3.0) = 3 and round(6.0) = 6 controls; the 10 without actions never
-    assert result.control[:30].sum() == 3 and result.control[30:90].sum() == 6 and not result.control[90:].any()
+    result = plan(allowed, np.full(n, 0.5), np.full(n, 100.0), {"email": None}, share=0.1)
+    keys = pd.Series([f"c{i:03d}" for i in range(n)], dtype="str")
+    drawn = control_arm(keys, "retention-2024-06-03", 0.1)
+    assert (result.control == (drawn & (np.arange(n) < 90))).all()  # the 10 without actions are never control
     assert (result.status[result.control] == "control").all()
-    assert result.contacted.sum() == 81
-    again = plan(allowed, np.full(n, 0.5), np.full(n, 100.0), {"email": None}, share=0.1, strata=strata)
-    assert (again.control == result.control).all()
-    other_week = plan(allowed, np.full(n, 0.5), np.full(n, 100.0), {"email": None}, share=0.1, strata=strata,
-                      salt="2024-06-10")
-    assert (other_week.control != result.control).any()
+    assert result.contacted.sum() == 90 - result.control.sum()
+
+
+def test_a_customers_arm_is_theirs_for_the_whole_campaign_whoever_else_is_listed():
+    """Week after week the list holds other customers in another order: each customer's arm stays the same for the
+    campaign, and a new campaign draws anew."""
+    ids = [f"C{i:05d}" for i in range(4000)]
+    week_one = plan([("em",)] * 4000, np.full(4000, 0.5), np.full(4000, 100.0), {"email": None}, share=0.1, keys=ids)
+    arm_one = pd.Series(week_one.control, index=ids)
+    rng = np.random.default_rng(0)
+    later = list(rng.permutation(ids[1000:])) + [f"N{i:05d}" for i in range(500)]  # some gone, some new
+    week_two = plan([("em",)] * len(later), np.full(len(later), 0.5), np.full(len(later), 100.0), {"email": None},
+                    share=0.1, keys=later)
+    arm_two = pd.Series(week_two.control, index=later)
+    assert arm_two[ids[1000:]].equals(arm_one[ids[1000:]].reindex(ids[1000:]))
+    # the share holds in expectation: 10% of 4000 = 400, sd = sqrt(4000 x 0.09) = 19
+    assert abs(int(arm_one.sum()) - 400) < 4 * 19
+    next_campaign = plan([("em",)] * 4000, np.full(4000, 0.5), np.full(4000, 100.0), {"email": None}, share=0.1,
+                         keys=ids, campaign="retention-2024-09-02")
+    both = int((next_campaign.control & week_one.control).sum())
+    # drawn independently: about 0.1 x 0.1 x 4000 = 40 customers in control in both campaigns, not ~400
+    assert 10 < both < 80 and abs(int(next_campaign.control.sum()) - 400) < 4 * 19
+
+
+def test_customers_contacted_too_recently_are_passed_over_and_their_slot_goes_to_the_next():
+    # Two senior calls a week: rows 0 and 1 are the best, but row 0 was just contacted, so rows 1 and 2 get them.
+    allowed = [("sm",)] * 4
+    result = plan(allowed, [0.9, 0.8, 0.7, 0.6], [1000.0] * 4, {"senior_manager_call": 2},
+                  recently_contacted=np.array([True, False, False, False]))
+    assert result.status.tolist() == ["recently_contacted", "contact", "contact", "capacity"]
+    assert result.expected_net_value[0] == pytest.approx(0.9 * 0.5 * 1000 - 50)  # what the contact would be worth
+    assert not result.control.any()
 
 
 def test_deciding_family_and_allowed_actions():

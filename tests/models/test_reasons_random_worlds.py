@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import ChurnDefinition, FeatureSettings, build_feature_table, make_tables
+from features import ChurnDefinition, FeatureSettings, build_feature_table, make_tables, prepare_tables
 from models.explain import population_typical, top_reasons
 from models.modelframe import BGNBD_SPECS, model_specs
 from pipeline.synthetic import generate_world
@@ -70,7 +70,7 @@ def check_reason(name: str, text: str, typical: dict[str, float]) -> None:
 def test_no_reason_states_a_zero_or_favourable_change(seed):
     world = generate_world(500, seed=seed)
     as_of = pd.Timestamp("2025-06-02") + pd.Timedelta(days=int(np.random.default_rng(seed).integers(0, 150)))
-    features = build_feature_table(make_tables(world.tables), as_of, SETTINGS, ChurnDefinition())
+    features = build_feature_table(prepare_tables(make_tables(world.tables)), as_of, SETTINGS, ChurnDefinition())
     values = features.drop(columns="customer_id")
     rng = np.random.default_rng(seed)
     for spec in BGNBD_SPECS:  # the BG/NBD outputs take part with large contributions, and must never show

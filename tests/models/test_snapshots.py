@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import build_feature_table, make_tables
+from features import build_feature_table, make_tables, prepare_tables
 from models.modelframe import model_frames
 from models.snapshots import in_training_sample, sample_customers, snapshot_cutoffs, training_snapshots
 from tests.features.conftest import CHURN, SETTINGS, T, world_frames
@@ -42,14 +42,14 @@ def test_only_cutoffs_with_the_minimum_history_before_them_are_kept():
 
 
 def test_a_cutoff_before_any_purchase_gives_no_rows_and_no_error():
-    tables = make_tables(world_frames())  # purchases from 2024-02-11
+    tables = prepare_tables(make_tables(world_frames()))  # purchases from 2024-02-11
     frames = model_frames(tables, [pd.Timestamp("2000-01-01"), T], SETTINGS, CHURN)
     assert frames["as_of"].eq(T).all()
     assert len(frames) == len(build_feature_table(tables, T, SETTINGS, CHURN))
 
 
 def test_snapshots_stack_features_and_labels_per_cutoff():
-    tables = make_tables(world_frames())
+    tables = prepare_tables(make_tables(world_frames()))
     earlier = T - pd.Timedelta(days=7)
     snapshots = training_snapshots(tables, [earlier, T], SETTINGS, CHURN)
     assert list(snapshots.columns[:2]) == ["customer_id", "as_of"]
@@ -96,7 +96,7 @@ def test_the_training_sample_of_an_id_is_pinned_and_independent_of_the_container
 
 
 def test_sampled_snapshots_are_the_full_snapshots_of_the_sampled_customers():
-    tables = make_tables(random_world(11, n_customers=80))
+    tables = prepare_tables(make_tables(random_world(11, n_customers=80)))
     cutoffs = [T - pd.Timedelta(days=14), T]
     full = model_frames(tables, cutoffs, SETTINGS, CHURN)
     sampled = model_frames(tables, cutoffs, SETTINGS, CHURN, customer_share=0.5)

@@ -51,6 +51,12 @@ def test_sample_ratio_mismatch_by_chi_square():
     assert sample_ratio_mismatch(850, 150, 0.10) == pytest.approx(1.36e-7, rel=0.05)
 
 
+def test_a_small_list_takes_the_exact_binomial_test():
+    # 8 customers, 3 in control at a 10% share (0.8 expected): P(X >= 3) = 1 - (0.9^8 + 8 x 0.1 x 0.9^7
+    # + 28 x 0.01 x 0.9^6) = 0.0381; P(X = 0) = 0.430 > P(X = 3) = 0.0331, so the two-sided p is the upper tail
+    assert sample_ratio_mismatch(5, 3, 0.1) == pytest.approx(1 - (0.9**8 + 0.8 * 0.9**7 + 0.28 * 0.9**6), rel=1e-6)
+
+
 def test_minimal_detectable_effect_and_customers_needed_agree():
     # z = 1.95996 + 0.84162; sqrt(0.3 * 0.7 * (1/1000 + 1/1000)) = 0.020494
     assert minimal_detectable_effect(0.3, 1000, 1000) == pytest.approx(2.801585 * 0.0204939, rel=1e-4)
@@ -86,6 +92,6 @@ def test_cells_overall_and_by_tier_with_counts_rates_value_and_verdicts():
     assert a["treated_churn_rate"] == pytest.approx(0.2) and a["control_churn_rate"] == pytest.approx(0.3)
     assert a["retained_value"] == pytest.approx(0.1 * 400 * 10.0)  # uplift x value of the treated
     assert a["cost"] == 400.0 and a["roi"] == pytest.approx((400.0 - 400.0) / 400.0)
-    assert a["verdict"].startswith("contacting lowered churn by 10.0%")
+    assert a["verdict"].startswith("contacting lowered churn by 10.0 points")
     b = cells[(cells["group"] == "value_tier") & (cells["level"] == "B")].iloc[0]
     assert b["verdict"] == "too small to tell: 10 treated and 10 control customers"

@@ -116,7 +116,7 @@ def _lapsed() -> pd.DataFrame:
     })
 
 
-def _lists(capacity, *, basis=None, share=0.0):
+def _lists(capacity, *, basis=None, share=0.0, last_contacts=None):
     return build_lists(
         _scored(),
         reasons=["r-c1", "r-c2", "r-c3", "r-c4"],
@@ -125,10 +125,11 @@ def _lists(capacity, *, basis=None, share=0.0):
         lapsed=_lapsed(),
         playbook=PLAYBOOK,
         settings=ListSettings(tier_cuts=(0.80, 0.95), capacity_per_week=capacity, control_share=share,
-                              salt="2024-06-03"),
+                              campaign_id="retention-2024-04-01", contact_cooldown_days=28),
         basis=basis,
         as_of=AS_OF,
         model_version="7",
+        last_contacts=last_contacts,
     )
 
 
@@ -185,15 +186,29 @@ def test_a_full_channel_is_named_and_a_freed_slot_goes_to_the_next_best():
 
 
 def test_control_rows_have_no_contact_and_are_not_in_target():
-    worklist, lapsed = _lists({"senior_manager_call": 1, "account_manager_call": 1, "email": None}, share=0.5)
+    worklist, lapsed = _lists({"senior_manager_call": 1, "account_manager_call": 1, "email": None}, share=0.9)
     both = pd.concat([worklist, lapsed])
     control = both[both["control_group"]]
     assert len(control) > 0
     assert not control["in_target"].any()
     assert (control["action_channel"] == "none").all()
-    assert (control["recommended_action"] == "Control group: do not contact this week").all()
+    assert (control["recommended_action"] == "Held out: control group of campaign retention-2024-04-01, do not contact").all()
     assert control["action_id"].notna().all()  # what they would have had is kept for the evaluation
     assert (both["in_target"] == (both["action_channel"] != "none")).all()
+
+
+def test_a_customer_contacted_in_the_cooldown_gets_no_contact_and_says_when():
+    # g1 was called 3 calendar days before the as-of date (2024-05-31 14:00): the one manager call goes to c4 (32)
+    # instead; c2's contact 40 days ago lies beyond the 28-day cooldown: its email stands.
+    contacted = pd.Series([AS_OF - pd.Timedelta(days=3) + pd.Timedelta(hours=14), AS_OF - pd.Timedelta(days=40)],
+                          index=["g1", "c2"])
+    worklist, lapsed = _lists({"senior_manager_call": 1, "account_manager_call": 1, "email": None},
+                              last_contacts=contacted)
+    assert lapsed["recommended_action"].tolist() == ["No contact this week: contacted 3 days ago"]
+    assert not lapsed["in_target"].any() and not lapsed["control_group"].any()
+    rows = worklist.set_index("customer_id")
+    assert rows.loc["c4", "recommended_action"] == "call about the complaint"
+    assert rows.loc["c2", "recommended_action"] == "apology mail"
 
 
 def test_week_over_week_against_an_earlier_list():

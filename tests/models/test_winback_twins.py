@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import make_tables
+from features import make_tables, prepare_tables
 from models.bgnbd import fit_bgnbd, rfm_summary
 from models.estimator import ChurnClassifier
 from models.explain import population_typical
@@ -50,7 +50,7 @@ def world():
 @pytest.fixture(scope="module")
 def trained(world, cfg):
     """The model, from snapshots where open complaints mean churn (a planted 30% of rows)."""
-    data = training_data(make_tables(world), cfg)
+    data = training_data(prepare_tables(make_tables(world)), cfg)
     snapshots = data.snapshots.copy()
     planted = np.random.default_rng(0).random(len(snapshots)) < 0.3
     snapshots.loc[planted, "open_complaints"] = snapshots.loc[planted, "open_complaints"] + 1.0
@@ -107,9 +107,9 @@ class Scored:
 @pytest.fixture(scope="module")
 def scored(world, trained, cfg) -> Scored:
     model = trained
-    tables = make_tables(world)
+    tables = prepare_tables(make_tables(world))
     as_of = data_end(tables)
-    twins = make_tables(with_twins(world, as_of))
+    twins = prepare_tables(make_tables(with_twins(world, as_of)))
     unexplained = score_customers(twins, as_of, model, cfg)
     typical = population_typical(unexplained.features, model_specs(cfg.features))
     result = explain_customers(unexplained, typical, cfg)

@@ -427,7 +427,7 @@ def test_a_run_killed_in_the_middle_of_the_swap_is_undone_by_the_next_run(world,
     assert not out.untouched()  # a half-swapped state was left behind
     write_winback(world, out.path, None, None, cfg)  # the next run rolls it back, then writes its own set
     names = sorted(p.name for p in out.path.parent.iterdir())
-    assert names == ["winback.csv", "winback_lapsed.csv", "winback_report.html", "winback_scored"]
+    assert names == ["history", "winback.csv", "winback_lapsed.csv", "winback_report.html", "winback_scored"]
     assert out.untouched()  # the same data and model: the very same bytes as the previous run
 
 

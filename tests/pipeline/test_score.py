@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import json
 import os
 import re
 import shutil
@@ -144,20 +145,28 @@ def test_a_row_has_a_contact_if_and_only_if_it_is_in_target_and_controls_have_no
     for rows in (winback, lapsed):
         assert (rows["in_target"] == (rows["action_channel"] != "none")).all()
         assert not (rows["in_target"] & rows["control_group"]).any()
-        assert (rows.loc[rows["control_group"], "recommended_action"] == "Control group: do not contact this week").all()
+        held_out = "Held out: control group of campaign retention-2025-10-06, do not contact"  # as-of 2025-12-29
+        assert (rows.loc[rows["control_group"], "recommended_action"] == held_out).all()
         assert (rows.loc[rows["in_target"], "expected_net_value"] > 0).all()
         assert rows["recommended_action"].notna().all()
     assert winback["in_target"].sum() > 0 and winback["control_group"].sum() > 0
 
 
-def test_the_control_group_is_a_share_of_the_planned_contacts_in_each_list_and_tier(baseline, cfg):
+def test_the_control_group_is_the_planned_customers_whose_campaign_draw_is_below_the_share(baseline, cfg):
     scored = pd.read_parquet(baseline.scored)
     lapsed = read_list(baseline.lapsed)
-    planned = pd.concat([scored.assign(list="worklist")[["list", "value_tier", "in_target", "control_group"]],
-                         lapsed.assign(list="lapsed")[["list", "value_tier", "in_target", "control_group"]]])
+    planned = pd.concat([scored[["customer_id", "in_target", "control_group"]],
+                         lapsed[["customer_id", "in_target", "control_group"]]], ignore_index=True)
     planned = planned[planned["in_target"] | planned["control_group"]]
-    by_stratum = planned.groupby(["list", "value_tier"])["control_group"].agg(["size", "sum"])
-    assert ((by_stratum["sum"] - np.round(cfg.scoring.control_share * by_stratum["size"])).abs() < 1).all()
+    # The campaign of 2025-12-29 (periods of 13 weeks from 2025-01-06) starts on 2025-10-06; a customer is in its
+    # control group when their stable draw of (customer_id, campaign id) lies below the share.
+    draw = pd.util.hash_pandas_object(planned["customer_id"].astype("str") + "|retention-2025-10-06",
+                                      index=False).to_numpy() / 2.0**64
+    assert (planned["control_group"].to_numpy() == (draw < cfg.scoring.control_share)).all()
+    manifest = json.loads((Path(baseline.scored) / "_scored.json").read_text())
+    assert (manifest["campaign_id"], manifest["campaign_start"], manifest["campaign_end"]) == (
+        "retention-2025-10-06", "2025-10-06", "2026-01-05")
+    assert (manifest["control_share"], manifest["horizon_days"]) == (cfg.scoring.control_share, cfg.churn.horizon_days)
 
 
 def test_customer_value_is_margin_over_the_churn_horizon(winback, world, cfg, last_event_day_after):
@@ -196,7 +205,8 @@ def test_reasons_and_actions_come_from_the_registry_and_the_playbook(winback, ba
     for _, row in contacted.iterrows():
         assert playbook.actions[_action_of(playbook, row["recommended_action"])].channel == row["action_channel"]
     assert set(winback.loc[~winback["in_target"], "recommended_action"]) <= {
-        "Control group: do not contact this week", "No action this week: no contact is worth its cost",
+        "Held out: control group of campaign retention-2025-10-06, do not contact",
+        "No action this week: no contact is worth its cost",
         "No action this week: the playbook has no contact for this reason and tier",
         *(f"No action this week: {c.replace('_', ' ')}s are fully booked" for c in cfg.scoring.capacity_per_week),
     }
@@ -366,9 +376,11 @@ def test_a_killed_run_leaves_the_previous_list_and_the_next_run_sweeps_its_temp_
     assert not (folder / "winback_report.html").exists()
     left = sorted(p.name.split(".")[1] for p in folder.glob(".*.staged"))
     assert left == ["winback", "winback_scored"]  # the half-written list, the scored table not moved in yet
+    assert [p.name.split(".")[1] for p in (folder / "history").glob(".*.staged")] == ["2025-12-29"]  # its entry
     write_winback(world, folder / "winback.csv", None, None, cfg)
     assert sorted(p.name for p in folder.iterdir()) == [
-        "winback.csv", "winback_lapsed.csv", "winback_report.html", "winback_scored"]
+        "history", "winback.csv", "winback_lapsed.csv", "winback_report.html", "winback_scored"]
+    assert sorted(p.name for p in (folder / "history").iterdir()) == ["2025-12-29"]
     assert (folder / "winback.csv").read_bytes() == baseline.out.read_bytes()
 
 
@@ -523,5 +535,54 @@ def test_the_report_embeds_png_plots_and_the_backtest_metrics(baseline, trained)
     assert f"ROC-AUC {auc:.3f}" in page
     assert f"Brier score {brier:.3f}" in page
     assert f"the recency rule {recency_auc:.0%}" in page  # compared with a baseline in words
-    assert "drawn among the customers the plan would contact" in page
+    assert "held out of campaign <b>retention-2025-10-06</b>" in page
+    assert "of the customers the plan would contact" in page
     assert "EUR " in page and "e+0" not in page
+
+
+# ------------------------------------------------------------------------------------- the list history
+
+
+def test_each_list_is_kept_in_the_history_under_its_as_of_date(baseline):
+    entry = baseline.out.parent / "history" / "2025-12-29"
+    assert Path(baseline.history) == entry
+    scored = files_in(Path(baseline.scored))
+    kept = files_in(entry)
+    assert {name: kept[name] for name in scored} == scored  # the scored table, byte for byte
+    assert set(kept) - set(scored) == {"_lapsed.parquet"}
+    lapsed = pd.read_parquet(entry / "_lapsed.parquet")
+    assert lapsed["customer_id"].tolist() == read_list(baseline.lapsed)["customer_id"].tolist()
+    assert {"action_id", "in_target", "control_group", "value_tier"} <= set(lapsed.columns)
+
+
+def test_a_list_written_elsewhere_compares_with_the_latest_kept_list(world, cfg, trained, tmp_path,
+                                                                    last_event_day_after):
+    history = tmp_path / "history"
+    week_before = (last_event_day_after - 7 * DAY).date()
+    write_winback(world, tmp_path / "a" / "winback.csv", week_before, None, cfg, history=history)
+    this_week = write_winback(world, tmp_path / "b" / "winback.csv", None, None, cfg, history=history)
+    assert read_list(this_week.out)["new_this_week"].notna().all()
+    assert f"Compared with the list of {week_before}" in this_week.report.read_text(encoding="utf-8")
+    assert sorted(p.name for p in history.iterdir()) == [str(week_before), str(last_event_day_after.date())]
+
+
+def test_measured_save_rates_replace_the_priors_of_the_actions_they_measured(world, store, trained, tmp_path):
+    cfg = load_config(store.config_with(tmp_path, scoring={"save_rates": "measured"}))
+    history = tmp_path / "history"
+    missing = write_winback(world, tmp_path / "first" / "winback.csv", None, None, cfg, history=history)
+    assert any("holds no measured save rates yet" in w for w in missing.warnings)  # the priors are used
+    prior = load_playbook(cfg).actions["engagement_email"]
+    pd.DataFrame({"action": ["engagement_email", "no_such_action"], "prior": [prior.save_rate, 0.1],
+                  "measured": [0.4, 0.2], "used": [0.3, 0.2], "customers": [800, 10],
+                  "uplift": [0.1, 0.0], "uplift_ci_low": [0.02, -0.3], "uplift_ci_high": [0.18, 0.3],
+                  "campaign_id": "retention-2025-07-07", "lists": "2025-07-07 to 2025-09-29",
+                  }).to_csv(history / "save_rates.csv", index=False)
+    result = write_winback(world, tmp_path / "second" / "winback.csv", None, None, cfg, history=history)
+    assert result.measured_actions == ("engagement_email",)
+    scored = pd.read_parquet(result.scored)
+    emails = scored[(scored["action_id"] == "engagement_email") & scored["in_target"]]
+    assert len(emails) > 0
+    expected = (emails["churn_probability"] * 0.3 * emails["customer_value"] - prior.cost).round(2)
+    assert (emails["expected_net_value"] - expected).abs().max() < 0.02  # inputs rounded as the list shows them
+    page = result.report.read_text(encoding="utf-8")
+    assert "Save rates: measured, in place of the priors" in page and "retention-2025-07-07" in page

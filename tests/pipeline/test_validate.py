@@ -8,7 +8,7 @@ import pytest
 
 from features.schemas import TABLE_SCHEMAS
 from features.tables import COLUMNS, empty_table
-from pipeline.contract import RawTable, _text_to_float, check_tables
+from pipeline.contract import RawTable, _text_to_float, check_tables, typed_frame
 from pipeline.validate import validate_data_dir
 
 CUSTOMERS = (
@@ -497,11 +497,15 @@ def test_text_to_float_reads_numbers_and_leaves_the_rest_missing(cells, expected
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_tables_read_typed_equal_the_precise_reading(tmp_path, fmt):
     """A clean directory takes the fast typed path; its frames are the ones the precise path would give."""
+    from pipeline.config import DEFAULT_CONFIG, load_config
     from pipeline.contract import check_tables as check
-    from pipeline.generate import write_world
+    from pipeline.generate import campaign_simulation, write_world
     from pipeline.io import read_raw_tables, read_tables
 
-    write_world(tmp_path, 120, 3, fmt)
+    # A world with a campaign holds every table, the contact log too.
+    write_world(tmp_path / "data", 600, 3, fmt, campaign=campaign_simulation(load_config(DEFAULT_CONFIG)),
+                history=str(tmp_path / "history"))
+    tmp_path = tmp_path / "data"
     raw, typed, problems = read_tables(tmp_path)
     assert not raw and set(typed) == set(TABLE_SCHEMAS) and not problems  # every table conformed as read
     fast = check({}, None, typed)
@@ -509,5 +513,81 @@ def test_tables_read_typed_equal_the_precise_reading(tmp_path, fmt):
     assert [p.render() for p in fast.problems] == [p.render() for p in precise.problems]
     for name, frame in precise.frames.items():
         expected = frame.reset_index(drop=True)
-        got = fast.frames[name][[c for c in expected.columns if c in fast.frames[name].columns]]
+        got = typed_frame(typed[name])
         pd.testing.assert_frame_equal(got, expected[got.columns], check_dtype=True)
+
+
+@pytest.mark.parametrize("spoil", ["clean", "unknown ids", "no customers file", "a table read precisely"])
+def test_prepared_loading_equals_preparing_the_loaded_tables(tmp_path, spoil):
+    """load_prepared (Arrow straight to prepared tables, unknown ids found by the lookup) gives the tables and
+    the warnings that loading every table and preparing them gives."""
+    from features import prepare_tables
+    from pipeline.generate import write_world
+    from pipeline.io import load_data_dir, load_prepared
+
+    write_world(tmp_path, 150, 4, "csv")
+    customers = pd.read_csv(tmp_path / "customers.csv", dtype=str)["customer_id"]
+    pd.DataFrame({  # the contact log keeps its ids as text; an id the customers lack is reported, not added
+        "customer_id": [customers[4], "ZZ7" if spoil == "unknown ids" else customers[5], customers[4]],
+        "contacted_at": ["2024-02-01", "2024-02-03 10:30:00", "2024-03-01"],
+        "channel": ["email", "account_manager_call", ""], "action": ["care_email", "", ""],
+        "campaign_id": ["c1", "c1", ""], "outcome": ["", "reached", ""],
+    }).to_csv(tmp_path / "contacts.csv", index=False)
+    if spoil == "unknown ids":
+        visits = pd.read_csv(tmp_path / "visits.csv", dtype=str, keep_default_na=False)
+        visits.loc[[3, 9], "customer_id"] = ["ZZ1", "ZZ0"]
+        visits.to_csv(tmp_path / "visits.csv", index=False)
+    if spoil == "no customers file":
+        (tmp_path / "customers.csv").unlink()
+    if spoil == "a table read precisely":  # numbers stored as text in Parquet: only the precise path reads them
+        transactions = pd.read_csv(tmp_path / "transactions.csv", dtype=str, keep_default_na=False)
+        transactions.to_parquet(tmp_path / "transactions.parquet")
+        (tmp_path / "transactions.csv").unlink()
+    prepared, warnings = load_prepared(tmp_path)
+    tables, expected_warnings = load_data_dir(tmp_path)
+    expected = prepare_tables(tables)
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(getattr(prepared, name), frame, check_exact=True)
+    assert [w.render() for w in warnings] == [w.render() for w in expected_warnings]
+    if spoil == "unknown ids":
+        assert any("2 customer_id value(s) not in customers.csv ('ZZ1', 'ZZ0')" in w.render() for w in warnings)
+        assert any("contacts.csv" in w.render() and "'ZZ7'" in w.render() for w in warnings)
+        assert "ZZ7" not in prepared.customers["customer_id"].cat.categories
+    assert list(prepared.contacts["customer_id"])[::2] == [customers[4]] * 2
+
+
+@pytest.mark.parametrize(
+    ("texts", "blank"),
+    [(["C1", "C2", None], False), (["C1", "", "C3"], True), (["C1", "   ", "C3"], True), ([" C1", "C2"], False),
+     (["C1", "\u00a0"], True), (["C1", "\u00e9t\u00e9"], False), (["\t\n"], True), ([None, None], False), ([], False)],
+)
+def test_any_blank_reads_first_bytes_then_checks_the_suspects(texts, blank):
+    import pyarrow as pa
+
+    from pipeline.contract import any_blank
+
+    values = pa.chunked_array([pa.array(texts[:1], pa.string()), pa.array(texts[1:], pa.string())])
+    assert any_blank(values) is blank
+    assert any_blank(pa.chunked_array([pa.array(texts, pa.string()).slice(0)])) is blank
+
+
+def test_the_contact_log_is_validated_like_the_other_tables(tmp_path):
+    contacts = (
+        "customer_id,contacted_at,channel,action,campaign_id,outcome\n"
+        "C1,2024-03-04 10:00:00,email,care_email,retention-2024-01-01,sent\n"
+        "C9,2024-03-05,account_manager_call,,,\n"  # a customer customers.csv does not list: a warning
+        ",2024-03-05,email,,,\n"  # no customer: an error
+        "C2,not a date,email,,,\n"
+        "C3,2031-01-01,email,,,\n"  # after the command ran
+    )
+    from pipeline.contract import InputLimits
+
+    report = validate_data_dir(data_dir(tmp_path, contacts__csv=contacts), InputLimits(pd.Timestamp("2025-01-01")))
+    found = {(p.column, p.rows, p.severity, p.what.split(" (")[0]) for p in report.problems if p.file == "contacts.csv"}
+    assert found == {
+        ("customer_id", (3,), "warning", "1 customer_id value(s) not in customers.csv"),
+        ("customer_id", (4,), "error", "empty"),
+        ("contacted_at", (5,), "error", "not a valid date"),
+        ("contacted_at", (6,), "error", "in the future"),
+    }
+    assert report.summary["tables"]["contacts"] == "contacts.csv"

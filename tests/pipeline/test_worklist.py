@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.config import load_config
 from pipeline.score import write_winback
-from tests.pipeline.test_score import read_list
+from tests.pipeline.test_score import copy_world, read_list
 
 DAY = pd.Timedelta(days=1)
 CAPACITY = {"senior_manager_call": 2, "account_manager_call": 4, "email": 15}
@@ -97,3 +97,35 @@ def test_the_week_after_says_who_is_new_and_how_the_risk_moved(world, store, tra
     assert again.out.read_bytes() == this_week.out.read_bytes()
     assert again.report.read_text(encoding="utf-8") == page  # the same comparison, customers gone since included
     assert np.isfinite(read_list(again.out)["risk_change"]).any()
+
+
+def test_arms_hold_for_a_campaign_and_customers_contacted_in_the_cooldown_wait(world, store, trained, tmp_path):
+    """The lists of 2025-10-06 and 2025-10-13 (campaign retention-2025-10-06) give every customer in both targets
+    the same arm; the list of 2025-09-29 belongs to the campaign before and draws anew. Customers the team
+    contacted on 2025-10-09 are held back on 2025-10-13 and say when they were contacted. (Half the target is held
+    out, so that the small world's lists hold both arms.)"""
+    data = copy_world(world, tmp_path / "data")
+    cfg = load_config(store.config_with(tmp_path, scoring={"control_share": 0.5}))
+
+    def planned(day: str) -> pd.DataFrame:
+        rows = read_list(write_winback(data, tmp_path / day / "winback.csv", pd.Timestamp(day).date(), None, cfg).out)
+        return rows.set_index("customer_id")
+
+    september, october = planned("2025-09-29"), planned("2025-10-06")
+    treated = october.index[october["in_target"]][:4].tolist()
+    pd.DataFrame({"customer_id": treated, "contacted_at": "2025-10-09 10:30:00", "channel": "email",
+                  "action": "care_email", "campaign_id": "retention-2025-10-06", "outcome": "sent",
+                  }).to_csv(data / "contacts.csv", index=False)
+    week_after = planned("2025-10-13")
+
+    def target(rows: pd.DataFrame) -> pd.Index:
+        return rows.index[rows["in_target"] | rows["control_group"]]
+
+    both = target(october).intersection(target(week_after))
+    assert len(both) >= 10 and october.loc[both, "control_group"].any() and not october.loc[both, "control_group"].all()
+    assert (week_after.loc[both, "control_group"] == october.loc[both, "control_group"]).all()
+    before = target(september).intersection(target(october))
+    assert (september.loc[before, "control_group"] != october.loc[before, "control_group"]).any()
+    waiting = week_after.loc[treated]
+    assert not waiting["in_target"].any() and not waiting["control_group"].any()
+    assert (waiting["recommended_action"] == "No contact this week: contacted 4 days ago").all()
