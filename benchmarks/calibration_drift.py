@@ -190,7 +190,7 @@ def candidates_at(snapshots, transactions, plan, columns, cfg, args) -> tuple[np
     evaluation = recent[recent["as_of"] == e]
     y = evaluation[LABEL].to_numpy(dtype=float)
     raw = evaluation["raw"].to_numpy()
-    scores = {f"model_{m}": c.calibrator_.transform(raw) for m, c in fitted.calibrated.items()}
+    scores = {f"model_{m}": c.calibrate(raw, evaluation) for m, c in fitted.calibrated.items()}
     horizon = cfg.churn.horizon_days
     periods = person_periods(recent[recent["as_of"] < e], e, horizon, args.interval_days, args.period_days)
     score = logit(np.clip(raw, 1e-6, 1 - 1e-6))

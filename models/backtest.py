@@ -19,12 +19,20 @@ import pandas as pd
 from sklearn.frozen import FrozenEstimator
 from sklearn.isotonic import IsotonicRegression
 
-from models.estimator import Calibrator, ChurnBooster, ChurnClassifier, holdout_customers, make_booster
+from models.estimator import (
+    BASELINE_COLUMN,
+    CALIBRATION_METHODS,
+    Calibrator,
+    ChurnBooster,
+    ChurnClassifier,
+    calibration_methods,
+    holdout_customers,
+    make_booster,
+)
 from models.metrics import evaluate
 
 LABEL = "churned"
 KEYS = ("customer_id", "as_of")
-CALIBRATION_METHODS = ("isotonic", "sigmoid")
 
 
 @dataclass(frozen=True)
@@ -152,7 +160,8 @@ def fit_plan(
     calibration = snapshots[snapshots["as_of"] == plan.calibration_cutoff]
     calib_x, calib_y = calibration[feature_columns], calibration[LABEL].to_numpy(dtype=float)
     calibrated = {
-        m: ChurnClassifier(FrozenEstimator(booster), method=m).fit(calib_x, calib_y) for m in CALIBRATION_METHODS
+        m: ChurnClassifier(FrozenEstimator(booster), method=m).fit(calib_x, calib_y)
+        for m in calibration_methods(feature_columns)
     }
     return FittedPlan(booster, calibrated, recency)
 
@@ -185,11 +194,11 @@ def score_candidates(
     raw = fitted.model.predict_proba(rows[feature_columns])[:, 1]
     scores = {"model_uncalibrated": np.clip(raw, 1e-4, 1 - 1e-4)}
     for method, model in fitted.calibrated.items():
-        scores[f"model_{method}"] = model.calibrator_.transform(raw)  # the raw probabilities computed once
+        scores[f"model_{method}"] = model.calibrate(raw, rows)  # the raw probabilities computed once
     scores["baseline_recency"] = np.clip(
         fitted.recency_baseline.predict(rows["days_since_last_purchase"].to_numpy()), 1e-4, 1 - 1e-4
     )
-    scores["baseline_bgnbd"] = np.clip(rows["bgnbd_p_no_purchase"].to_numpy(), 1e-4, 1 - 1e-4)
+    scores["baseline_bgnbd"] = np.clip(rows[BASELINE_COLUMN].to_numpy(), 1e-4, 1 - 1e-4)
     return scores
 
 
@@ -312,9 +321,10 @@ def run_cross_fit(
     for cutoff in sorted(evaluation_cutoffs):
         at = (snapshots["as_of"] == cutoff).to_numpy()
         rows, fold, cutoff_raw = snapshots[at], folds[at], raw[at]
+        baseline = rows[BASELINE_COLUMN].to_numpy(dtype=float)
         y = rows[LABEL].to_numpy(dtype=int)
         scores = {"model_uncalibrated": _clip(cutoff_raw)}
-        for method in CALIBRATION_METHODS:
+        for method in calibration_methods(feature_columns):
             calibrated = np.empty(len(rows))
             for k in np.unique(fold):
                 others = fold != k
@@ -322,12 +332,12 @@ def run_cross_fit(
                     raise TooFewOutcomes(
                         f"at {cutoff.date()} the customers outside fold {k + 1} all have one outcome"
                     )
-                calibrator = Calibrator.fit(method, cutoff_raw[others], y[others])
-                calibrated[~others] = calibrator.transform(cutoff_raw[~others])
+                calibrator = Calibrator.fit(method, cutoff_raw[others], y[others], baseline[others])
+                calibrated[~others] = calibrator.transform(cutoff_raw[~others], baseline[~others])
             scores[f"model_{method}"] = calibrated
-            calibrators[method] = Calibrator.fit(method, cutoff_raw, y)  # the latest cutoff's stays
+            calibrators[method] = Calibrator.fit(method, cutoff_raw, y, baseline)  # the latest cutoff's stays
         scores["baseline_recency"] = _clip(recency[at])
-        scores["baseline_bgnbd"] = _clip(rows["bgnbd_p_no_purchase"].to_numpy())
+        scores["baseline_bgnbd"] = _clip(baseline)
         value = value_of(rows)
         for candidate, p in scores.items():
             metric_rows.append({"eval_cutoff": cutoff, "candidate": candidate, **evaluate(y, p, value, **metric_options)})
@@ -347,10 +357,11 @@ def run_cross_fit(
 
 
 def choose_calibration(backtest: pd.DataFrame, configured: str) -> str:
-    """The configured method, or under "auto" the one with the lower mean log loss over the backtest."""
+    """The configured method, or under "auto" the one with the lowest mean log loss over the backtest (of those
+    it holds: "stacked" only when the baseline is a model input)."""
     if configured != "auto":
         return configured
-    mean_loss = {
-        m: backtest.loc[backtest["candidate"] == f"model_{m}", "log_loss"].mean() for m in CALIBRATION_METHODS
-    }
-    return min(CALIBRATION_METHODS, key=lambda m: (mean_loss[m], m))
+    held = set(backtest["candidate"])
+    methods = [m for m in CALIBRATION_METHODS if f"model_{m}" in held]
+    mean_loss = {m: backtest.loc[backtest["candidate"] == f"model_{m}", "log_loss"].mean() for m in methods}
+    return min(methods, key=lambda m: (mean_loss[m], m))

@@ -112,31 +112,64 @@ class FeatureSchema:
         return pd.DataFrame(out, index=frame.index)
 
 
+# The BG/NBD baseline's churn probability, a model input: the "stacked" calibration weighs it with the booster's.
+BASELINE_COLUMN = "bgnbd_p_no_purchase"
+CALIBRATION_METHODS = ("isotonic", "sigmoid", "stacked")
+
+
+def calibration_methods(feature_names) -> tuple[str, ...]:
+    """The calibration methods a model on these inputs can take: "stacked" only when the baseline is one."""
+    return tuple(m for m in CALIBRATION_METHODS if m != "stacked" or BASELINE_COLUMN in feature_names)
+
+
 @dataclass(frozen=True)
 class Calibrator:
-    """Maps raw booster probabilities to calibrated ones: "isotonic", "sigmoid" (Platt on the logit) or "none"."""
+    """Maps raw booster probabilities to calibrated ones.
+
+    "isotonic"; "sigmoid" (Platt scaling on the booster's log-odds); "stacked" (a logistic regression on the
+    booster's log-odds and the baseline's, ``BASELINE_COLUMN``: Platt scaling that also learns how far to trust
+    BG/NBD beside the booster); "none" (only clipped).
+    """
 
     method: str
     fitted: object = None
 
+    @property
+    def needs_baseline(self) -> bool:
+        return self.method == "stacked"
+
     @classmethod
-    def fit(cls, method: str, raw: np.ndarray, y: np.ndarray) -> Calibrator:
+    def fit(cls, method: str, raw: np.ndarray, y: np.ndarray, baseline: np.ndarray | None = None) -> Calibrator:
+        """``baseline``: the baseline's churn probabilities of the same rows ("stacked" only)."""
         if method == "isotonic":
             return cls(method, IsotonicRegression(out_of_bounds="clip").fit(raw, y))
         if method == "sigmoid":
             return cls(method, LogisticRegression(C=1e6).fit(_logit(raw)[:, None], y))
+        if method == "stacked":
+            return cls(method, LogisticRegression(C=1e6).fit(_stacked_inputs(raw, baseline), y))
         if method == "none":
             return cls(method)
         raise ValueError(f"unknown calibration method {method!r}")
 
-    def transform(self, raw: np.ndarray) -> np.ndarray:
+    def transform(self, raw: np.ndarray, baseline: np.ndarray | None = None) -> np.ndarray:
         if self.method == "isotonic":
             calibrated = self.fitted.predict(raw)
         elif self.method == "sigmoid":
             calibrated = self.fitted.predict_proba(_logit(raw)[:, None])[:, 1]
+        elif self.method == "stacked":
+            calibrated = self.fitted.predict_proba(_stacked_inputs(raw, baseline))[:, 1]
         else:
             calibrated = raw
         return np.clip(calibrated, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+
+
+def _stacked_inputs(raw: np.ndarray, baseline: np.ndarray | None) -> np.ndarray:
+    if baseline is None:
+        raise ValueError("the stacked calibration needs the baseline's probabilities beside the booster's")
+    baseline = np.asarray(baseline, dtype=float)
+    if len(baseline) != len(raw) or np.isnan(baseline).any():
+        raise ValueError("the baseline's probabilities must be one number per row, none missing")
+    return np.column_stack([_logit(raw), _logit(baseline)])
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -259,12 +292,13 @@ class ChurnClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     The shape of ``CalibratedClassifierCV(FrozenEstimator(booster), method=...)``: ``fit`` fits only the
     calibrator, on the rows it is given, which should be later than the booster's training data (the booster
     is never refitted; wrap it in ``FrozenEstimator`` so that ``clone`` keeps it). Unlike scikit-learn's,
-    "sigmoid" is Platt scaling on the booster's log-odds, and the probabilities stay within
-    [1e-4, 1 - 1e-4] so that log loss stays finite.
+    "sigmoid" is Platt scaling on the booster's log-odds, "stacked" also weighs the BG/NBD baseline's log-odds
+    (read from the input column ``BASELINE_COLUMN``, a model input), and the probabilities stay within
+    [1e-4, 1 - 1e-4] so that log loss stays finite. The contributions (and so the reasons) are the booster's.
 
     Args:
         estimator: a fitted ChurnBooster, as ``FrozenEstimator(booster)``.
-        method: "isotonic", "sigmoid" or "none".
+        method: "isotonic", "sigmoid", "stacked" or "none" (see :class:`Calibrator`).
         contribution_method: how :meth:`contributions` are computed: "grouped" (fast) or "lightgbm"
             (LightGBM's pred_contrib, row by row: the switch back; see :mod:`models.contributions`).
     """
@@ -280,8 +314,10 @@ class ChurnClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             msg="ChurnClassifier calibrates a fitted booster: fit a ChurnBooster on earlier data first and pass "
             "FrozenEstimator(booster)",
         )
+        _check_baseline_input(self.method, self.estimator.schema_)
         raw = self.estimator.predict_proba(X)[:, 1]
-        self.calibrator_ = Calibrator.fit(self.method, raw, _binary_labels(y))
+        baseline = X[BASELINE_COLUMN].to_numpy(dtype=float) if self.method == "stacked" else None
+        self.calibrator_ = Calibrator.fit(self.method, raw, _binary_labels(y), baseline)
         _with_classes(self, self.estimator.schema_)
         return self
 
@@ -289,6 +325,7 @@ class ChurnClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def calibrated_with(cls, booster: ChurnBooster, calibrator: Calibrator, **params) -> ChurnClassifier:
         """A fitted classifier around ``booster`` whose calibrator was fitted elsewhere, e.g. on out-of-fold scores
         of other boosters (cross-fitting), which ``fit`` cannot see."""
+        _check_baseline_input(calibrator.method, booster.schema_)
         model = cls(FrozenEstimator(booster), method=calibrator.method, **params)
         model.calibrator_ = calibrator
         _with_classes(model, booster.schema_)
@@ -307,8 +344,13 @@ class ChurnClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Columns: stays, churns (calibrated)."""
         check_is_fitted(self, "calibrator_")
-        churn = self.calibrator_.transform(self.estimator.predict_proba(X)[:, 1])
+        churn = self.calibrate(self.estimator.predict_proba(X)[:, 1], X)
         return np.column_stack([1 - churn, churn])
+
+    def calibrate(self, raw: np.ndarray, X: pd.DataFrame) -> np.ndarray:
+        """The calibrated probabilities of ``X``'s rows, given their raw booster probabilities ``raw``."""
+        baseline = X[BASELINE_COLUMN].to_numpy(dtype=float) if self.calibrator_.needs_baseline else None
+        return self.calibrator_.transform(raw, baseline)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return CLASSES[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
@@ -328,8 +370,13 @@ class ChurnClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "calibrator_")
         values = self.contributions(X)
         log_odds = values.to_numpy().sum(axis=1)
-        churn = self.calibrator_.transform(1.0 / (1.0 + np.exp(-log_odds))) if len(X) else log_odds
+        churn = self.calibrate(1.0 / (1.0 + np.exp(-log_odds)), X) if len(X) else log_odds
         return np.column_stack([1 - churn, churn]), values
+
+
+def _check_baseline_input(method: str, schema: FeatureSchema) -> None:
+    if method == "stacked" and BASELINE_COLUMN not in schema.names:
+        raise ValueError(f"the stacked calibration reads {BASELINE_COLUMN}, which is not one of the model's inputs")
 
 
 def holdout_customers(customer_ids: pd.Series, share: float, seed: int) -> np.ndarray:

@@ -322,7 +322,8 @@ class _StepProgress:
 
 
 def _print_backtest(result) -> None:
-    """Metrics as rows, candidates as columns (fits an 80-column terminal); then a sentence per metric."""
+    """Metrics as rows, candidates as columns (fits an 80-column terminal: the uncalibrated booster, which no
+    setting ships, is left to MLflow's backtest.csv); then a sentence per metric."""
     from rich.table import Table
 
     from models.backtest_summary import headline_metrics, mean_by_candidate, metric_sentences
@@ -331,7 +332,7 @@ def _print_backtest(result) -> None:
     rows = headline_metrics(metrics)
     means = mean_by_candidate(metrics)[rows]
     shipped = f"model_{result.calibration}"
-    order = [shipped, *(c for c in means.index if c != shipped)]
+    order = [shipped, *(c for c in means.index if c not in (shipped, "model_uncalibrated"))]
     estimate = result.estimate
     kind = "Rolling-origin backtest" if estimate["kind"] == "backtest" else "Cross-fitted estimate"
     n_eval = len(estimate["evaluation_cutoffs"])

@@ -47,7 +47,7 @@ class TrainingSettings(_Section):
     eval_cutoffs: int = Field(ge=1)
     cross_fit_folds: int = Field(ge=2)
     early_stopping_customer_share: float = Field(gt=0, lt=1)
-    calibration: Literal["auto", "isotonic", "sigmoid"]
+    calibration: Literal["auto", "isotonic", "sigmoid", "stacked"]
     seed: int
 
 

@@ -18,7 +18,7 @@ from models.backtest import (
     final_plan,
     plan_for,
 )
-from models.estimator import ChurnBooster
+from models.estimator import Calibrator, ChurnBooster
 from tests.models.small_model import SmallLightGBM
 
 # Twelve cutoffs 30 days apart from 2023-01-01 (the default config: n_cutoffs 12, step 30, horizon 90).
@@ -183,6 +183,16 @@ def test_auto_picks_the_calibration_with_the_lower_mean_log_loss():
     assert choose_calibration(flipped, "auto") == "isotonic"
 
 
+def test_auto_weighs_the_stacked_calibration_when_the_backtest_holds_it():
+    e1, e2 = pd.Timestamp("2023-10-28"), pd.Timestamp("2023-11-27")
+    stacked = pd.DataFrame(
+        {"eval_cutoff": [e1, e2], "candidate": "model_stacked", "log_loss": [0.3, 0.375]}  # mean 0.3375
+    )
+    assert choose_calibration(pd.concat([_metrics(), stacked]), "auto") == "stacked"  # < sigmoid's 0.34375
+    worse = stacked.assign(log_loss=[0.4, 0.3])  # mean 0.35
+    assert choose_calibration(pd.concat([_metrics(), worse]), "auto") == "sigmoid"
+
+
 def test_a_configured_calibration_is_kept():
     assert choose_calibration(_metrics(), "isotonic") == "isotonic"
     assert choose_calibration(_metrics(), "sigmoid") == "sigmoid"
@@ -289,6 +299,45 @@ def test_customer_folds_keep_every_row_of_a_customer_together():
     shuffled = ids.sample(frac=1.0, random_state=0)
     assert (customer_folds(shuffled, 5, seed=42) == folds[shuffled.index]).all()
     assert (customer_folds(ids, 5, seed=43) != folds).any()
+
+
+def test_with_the_baseline_as_an_input_the_backtest_also_scores_the_stacked_calibration():
+    cutoffs = [pd.Timestamp("2023-01-01") + pd.Timedelta(days=30 * i) for i in range(5)]
+    plans = backtest_plans(cutoffs, eval_cutoffs=1, horizon_days=30)  # E = c4, calibrated on c3
+    snapshots = _snapshots(cutoffs)
+    columns = ["days_since_last_purchase", "plan", "bgnbd_p_no_purchase"]
+    options = {"seed": 1, "early_stopping_share": 0.2}
+    result = backtest.run_backtest(
+        snapshots, plans, columns, SmallLightGBM(), lambda rows: np.full(len(rows), 100.0),
+        metric_options={"k": 0.1}, **options,
+    )
+    assert "model_stacked" in set(result.metrics["candidate"])
+    # the scores are the plan's stacked classifier's, which reads the baseline from the evaluation rows
+    fitted = backtest.fit_plan(snapshots, plans[0], columns, SmallLightGBM(), **options)
+    evaluation = snapshots[snapshots["as_of"] == cutoffs[4]]
+    np.testing.assert_allclose(
+        result.predictions["model_stacked"], fitted.calibrated["stacked"].predict_proba(evaluation[columns])[:, 1],
+        rtol=0, atol=1e-12,
+    )
+    calibration = snapshots[snapshots["as_of"] == cutoffs[3]]
+    by_hand = Calibrator.fit(
+        "stacked", fitted.model.predict_proba(calibration[columns])[:, 1], calibration["churned"].to_numpy(float),
+        calibration["bgnbd_p_no_purchase"].to_numpy(),
+    )
+    np.testing.assert_allclose(fitted.calibrated["stacked"].calibrator_.fitted.coef_, by_hand.fitted.coef_)
+
+    cross = backtest.run_cross_fit(
+        snapshots, tuple(cutoffs[3:]), columns, SmallLightGBM(), lambda rows: np.full(len(rows), 100.0),
+        n_folds=3, metric_options={"k": 0.1}, **options,
+    )
+    assert set(cross.calibrators) == {"isotonic", "sigmoid", "stacked"}
+    latest = cross.backtest.predictions[cross.backtest.predictions["eval_cutoff"] == cutoffs[4]]
+    # the shipped calibrator: fitted on every customer's out-of-fold score at the latest cutoff, beside BG/NBD's
+    refitted = Calibrator.fit(
+        "stacked", latest["model_uncalibrated"].to_numpy(), latest["churned"].to_numpy(float),
+        latest["baseline_bgnbd"].to_numpy(),
+    )
+    np.testing.assert_allclose(cross.calibrators["stacked"].fitted.coef_, refitted.fitted.coef_, rtol=1e-6)
 
 
 def test_cross_fitting_scores_each_customer_with_a_booster_that_never_saw_it(monkeypatch):

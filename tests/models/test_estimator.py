@@ -15,12 +15,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from models.estimator import (
+    BASELINE_COLUMN,
     PROBABILITY_FLOOR,
     Calibrator,
     ChurnBooster,
     ChurnClassifier,
     FeatureSchema,
     FeatureSchemaMismatch,
+    calibration_methods,
     holdout_customers,
     make_booster,
 )
@@ -151,6 +153,44 @@ def test_none_calibrator_only_clips():
     assert calibrator.transform(np.array([0.0, 0.3, 1.0])) == pytest.approx(
         [PROBABILITY_FLOOR, 0.3, 1 - PROBABILITY_FLOOR]
     )
+
+
+def test_stacked_calibrator_by_hand():
+    # Three (booster, baseline) pairs, each repeated: a logistic regression with an intercept and two slopes has
+    # as many parameters as patterns, so its maximum likelihood fit reproduces each pattern's churn rate:
+    #   (0.5, 0.5), 1 of 2 churn:  logit 1/2 = 0     = a
+    #   (0.75, 0.5), 3 of 4:       logit 3/4 = ln 3  = a + b1 ln 3          -> b1 = 1
+    #   (0.5, 0.8), 2 of 3:        logit 2/3 = ln 2  = a + b2 ln 4          -> b2 = 1/2
+    raw = np.array([0.5] * 2 + [0.75] * 4 + [0.5] * 3)
+    baseline = np.array([0.5] * 2 + [0.5] * 4 + [0.8] * 3)
+    y = np.array([1, 0] + [1, 1, 1, 0] + [1, 1, 0], dtype=float)
+    calibrator = Calibrator.fit("stacked", raw, y, baseline)
+    assert calibrator.needs_baseline
+    assert calibrator.fitted.intercept_[0] == pytest.approx(0.0, abs=1e-3)
+    assert calibrator.fitted.coef_[0] == pytest.approx([1.0, 0.5], abs=1e-3)
+    assert calibrator.transform(raw[[0, 2, 6]], baseline[[0, 2, 6]]) == pytest.approx([1 / 2, 3 / 4, 2 / 3], abs=1e-3)
+    # a new pair: logit = ln 9 + (1/2) ln(1/4) = ln 4.5 -> 4.5 / 5.5
+    assert calibrator.transform(np.array([0.9]), np.array([0.2])) == pytest.approx([4.5 / 5.5], abs=1e-3)
+    # the baseline moves the probability the booster alone would give: Platt scaling cannot
+    assert calibrator.transform(np.array([0.5, 0.5]), np.array([0.2, 0.8])) == pytest.approx([1 / 3, 2 / 3], abs=1e-3)
+
+
+def test_stacked_calibrator_refuses_a_missing_baseline():
+    raw, y = np.array([0.2, 0.4, 0.6, 0.8]), np.array([0.0, 1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="needs the baseline's probabilities"):
+        Calibrator.fit("stacked", raw, y)
+    with pytest.raises(ValueError, match="one number per row, none missing"):
+        Calibrator.fit("stacked", raw, y, np.array([0.1, np.nan, 0.3, 0.4]))
+    fitted = Calibrator.fit("stacked", raw, y, np.array([0.1, 0.2, 0.3, 0.4]))
+    with pytest.raises(ValueError, match="needs the baseline's probabilities"):
+        fitted.transform(raw)
+    with pytest.raises(ValueError, match="one number per row"):
+        fitted.transform(raw, np.array([0.1]))
+
+
+def test_stacked_calibration_is_offered_only_when_the_baseline_is_a_model_input():
+    assert calibration_methods(["days_quiet", BASELINE_COLUMN]) == ("isotonic", "sigmoid", "stacked")
+    assert calibration_methods(["days_quiet"]) == ("isotonic", "sigmoid")
 
 
 def test_unknown_calibration_method_is_refused():
@@ -325,6 +365,82 @@ def test_predict_with_contributions_is_predict_proba_and_contributions_in_one_pa
     pd.testing.assert_frame_equal(contributions, calibrated.contributions(scoring))
     empty_proba, empty_contributions = calibrated.predict_with_contributions(scoring.iloc[:0])
     assert empty_proba.shape == (0, 2) and empty_contributions.shape == (0, len(FEATURES) + 1)
+
+
+# ---------------------------------------------------------------------------------------------- stacked
+
+
+@pytest.fixture(scope="module")
+def with_baseline() -> pd.DataFrame:
+    """The small problem plus a baseline's churn probability sigmoid(z) of a trait z that matters only in the last
+    900 rows (the later data the classifier is calibrated on): there the labels are redrawn with 1.5 z added to
+    the planted log-odds, so the booster, trained on the earlier rows, cannot have learnt what the baseline knows."""
+    data = synthetic()
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=len(data))
+    plan_effect = data["plan"].map({"basic": 0.0, "plus": 0.8, "pro": -0.8}).to_numpy()
+    logit = 1.5 * data["days_quiet"].to_numpy() - 2.0 * (data["promo_share"].to_numpy() - 0.5) + plan_effect
+    later = np.arange(len(data)) >= len(data) - 900
+    redrawn = (rng.random(len(data)) < 1 / (1 + np.exp(-(logit + 1.5 * z)))).astype(float)
+    churned = np.where(later, redrawn, data["churned"].to_numpy())
+    return data.assign(churned=churned, **{BASELINE_COLUMN: 1 / (1 + np.exp(-z))})
+
+
+STACKED_FEATURES = [*FEATURES, BASELINE_COLUMN]
+
+
+@pytest.fixture(scope="module")
+def stacked(with_baseline) -> ChurnClassifier:
+    early = with_baseline.iloc[:-900]
+    held_out = holdout_customers(early["customer_id"], 0.2, seed=3)
+    x, y = early[STACKED_FEATURES], early["churned"].to_numpy()
+    booster = make_booster(SETTINGS, 42).fit(x[~held_out], y[~held_out], eval_set=(x[held_out], y[held_out]))
+    later = with_baseline.iloc[-900:]
+    return ChurnClassifier(FrozenEstimator(booster), method="stacked").fit(later[STACKED_FEATURES], later["churned"])
+
+
+def test_the_stacked_classifier_reads_the_baseline_from_its_input_frame(with_baseline, stacked):
+    later, scoring = with_baseline.iloc[-900:], with_baseline[STACKED_FEATURES].iloc[:300]
+    booster = stacked.estimator
+    by_hand = Calibrator.fit(
+        "stacked", _raw(booster, later[STACKED_FEATURES]), later["churned"].to_numpy(), later[BASELINE_COLUMN]
+    )
+    expected = by_hand.transform(_raw(booster, scoring), scoring[BASELINE_COLUMN].to_numpy())
+    np.testing.assert_array_equal(stacked.predict_proba(scoring)[:, 1], expected)
+    # fitted on the later rows, the stack weighs the baseline (z with slope 1.5) beside the booster
+    booster_slope, baseline_slope = stacked.calibrator_.fitted.coef_[0]
+    assert booster_slope > 0.5 and 1.0 < baseline_slope < 2.0
+    # the column order of the frame does not matter, the baseline is found by name
+    np.testing.assert_array_equal(stacked.predict_proba(scoring[STACKED_FEATURES[::-1]]), stacked.predict_proba(scoring))
+
+
+def test_the_stacked_classifier_gives_predict_proba_with_its_contributions(with_baseline, stacked):
+    scoring = with_baseline[STACKED_FEATURES].iloc[:200]
+    proba, contributions = stacked.predict_with_contributions(scoring)
+    np.testing.assert_allclose(proba, stacked.predict_proba(scoring), rtol=0, atol=1e-12)
+    # the reasons stay the booster's: its contributions, adding up to its raw log-odds
+    pd.testing.assert_frame_equal(contributions, stacked.estimator.contributions(scoring))
+    raw = _raw(stacked.estimator, scoring)
+    np.testing.assert_allclose(contributions.sum(axis=1), np.log(raw / (1 - raw)), rtol=1e-6, atol=1e-9)
+    empty_proba, _ = stacked.predict_with_contributions(scoring.iloc[:0])
+    assert empty_proba.shape == (0, 2)
+
+
+def test_the_stacked_classifier_survives_pickling_and_clones_to_its_method(with_baseline, stacked):
+    import pickle
+
+    scoring = with_baseline[STACKED_FEATURES].iloc[:100]
+    again = pickle.loads(pickle.dumps(stacked))
+    np.testing.assert_array_equal(again.predict_proba(scoring), stacked.predict_proba(scoring))
+    assert clone(stacked).get_params()["method"] == "stacked"
+
+
+def test_a_model_without_the_baseline_input_refuses_the_stacked_calibration(data, model):
+    with pytest.raises(ValueError, match=f"reads {BASELINE_COLUMN}, which is not one of the model's inputs"):
+        _calibrated(model, data, "stacked")
+    calibrator = Calibrator.fit("stacked", np.array([0.2, 0.8]), np.array([0.0, 1.0]), np.array([0.3, 0.6]))
+    with pytest.raises(ValueError, match="not one of the model's inputs"):
+        ChurnClassifier.calibrated_with(model, calibrator)
 
 
 # ---------------------------------------------------------------------------------------------- holdout

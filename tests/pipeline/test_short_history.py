@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
+from benchmarks.model_portability import scored_rows
 from pipeline.config import load_config
 from pipeline.tracking import connect, load_bundle
 
@@ -161,3 +164,32 @@ def test_less_history_than_a_horizon_plus_the_minimum_is_refused_in_words(cli, s
     assert "--horizon-days" in text and "training.min_history_days" in text
     _, client = connect(cfg)
     assert client.search_registered_models(filter_string="name = 'nine-h200'") == []
+
+
+def test_a_stacked_model_lists_what_it_predicts_and_loads_from_mlflow_the_same(cli, store, year, tmp_path):
+    # The stacked calibration (booster and BG/NBD log-odds) forced, whatever auto would pick on this small world.
+    config = config_for(store, tmp_path, "year-stacked")
+    raw = yaml.safe_load(config.read_text())
+    config.write_text(yaml.safe_dump({**raw, "training": {"calibration": "stacked"}}))
+    trained = cli("train", "--data", year, "--config", config, "--horizon-days", 90)
+    assert trained.exit_code == 0, trained.output
+    assert "Calibration: stacked" in trained.output
+    out = tmp_path / "stacked.csv"
+    scored = cli("score", "--data", year, "--out", out, "--config", config)
+    assert scored.exit_code == 0, scored.output
+    listed = pd.read_csv(out, dtype={"customer_id": str}).set_index("customer_id")["churn_probability"]
+
+    cfg = load_config(config)
+    uri = "models:/year-stacked@champion"
+    bundle = load_bundle(cfg, uri)
+    assert bundle.metadata["calibration"] == "stacked" == bundle.model.calibrator_.method
+    # What `churn score` computed for each customer: the model's inputs and the unrounded probability (from
+    # predict_with_contributions), which the list rounds to 4 decimals.
+    features, churn = scored_rows(str(year), uri, cfg)
+    assert churn.round(4).reindex(listed.index).equals(listed.astype(float))
+    # predict_proba on the same rows gives the same probabilities, in this process and loaded from MLflow
+    np.testing.assert_allclose(bundle.model.predict_proba(features)[:, 1], churn.to_numpy(), rtol=0, atol=1e-12)
+    loaded = mlflow.sklearn.load_model(uri)
+    np.testing.assert_allclose(loaded.predict_proba(features)[:, 1], churn.to_numpy(), rtol=0, atol=1e-12)
+    pyfunc = np.asarray(mlflow.pyfunc.load_model(uri).predict(features.reset_index(drop=True)))
+    np.testing.assert_allclose(pyfunc[:, 1], churn.to_numpy(), rtol=0, atol=1e-12)

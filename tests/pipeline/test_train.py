@@ -188,7 +188,7 @@ def test_training_twice_gives_identical_backtest_metrics_and_predictions(second_
     assert again.metrics == first.metrics
     table = mlflow.artifacts.load_text(f"runs:/{first_id}/backtest.csv")
     assert mlflow.artifacts.load_text(f"runs:/{run_id}/backtest.csv") == table
-    assert len(pd.read_csv(pd.io.common.StringIO(table))) == 5 * cfg.training.eval_cutoffs  # 5 candidates
+    assert len(pd.read_csv(pd.io.common.StringIO(table))) == 6 * cfg.training.eval_cutoffs  # 6 candidates
 
     one, two = load_bundle(cfg, "models:/churn-model/1"), load_bundle(cfg, f"models:/churn-model/{version}")
     assert two.model.booster.model_to_string() == one.model.booster.model_to_string()
