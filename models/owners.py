@@ -6,6 +6,8 @@ too), else by their team lead (likewise), else nobody: the customer needs an own
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -77,3 +79,38 @@ def customer_owners(account_manager_ids: pd.Series, managers: pd.DataFrame, as_o
     return pd.DataFrame(
         {"owner_id": pd.array(owner, dtype="str"), "owner_status": status}, index=account_manager_ids.index
     )
+
+
+NO_OWNER_FILE = "_no_owner"  # the name of the files of targeted customers nobody owns
+
+
+def files_per_owner(worklist: pd.DataFrame, lapsed: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each owner's share of this week's contacts, as file name -> rows: ``<owner>.csv`` their targeted rows of
+    the worklist, ``<owner>_lapsed.csv`` their targeted lapsed customers (in list order; control rows are never
+    contacted, so never handed out). Customers without an owner go to ``_no_owner[...]``; an owner id is made
+    safe as a file name (characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``, a name
+    another owner already took gets ``-2``, ``-3``...)."""
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+
+    def name_of(owner) -> str:
+        key = NO_OWNER_FILE if owner is None else str(owner)
+        if key not in names:
+            base = key if key == NO_OWNER_FILE else re.sub(r"[^A-Za-z0-9._-]", "_", key).lstrip(".") or "_"
+            name, n = base, 1
+            while name.lower() in taken:
+                n += 1
+                name = f"{base}-{n}"
+            taken.add(name.lower())
+            names[key] = name
+        return names[key]
+
+    files: dict[str, pd.DataFrame] = {}
+    for rows, suffix in ((worklist, ""), (lapsed, "_lapsed")):
+        targeted = rows[rows["in_target"].to_numpy(dtype=bool)]
+        owners = targeted["owner_id"].astype("object")
+        owners = owners.mask(owners.isna() | (owners == ""))
+        for owner in sorted(owners.dropna().unique().tolist(), key=str) + ([None] if owners.isna().any() else []):
+            mine = owners.isna() if owner is None else owners == owner
+            files[f"{name_of(owner)}{suffix}.csv"] = targeted[mine.to_numpy(dtype=bool)]
+    return files

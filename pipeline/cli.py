@@ -442,6 +442,8 @@ def _print_scoring(result, cfg) -> None:
     console.print(f"Lapsed list:   {result.lapsed}")
     console.print(f"Report:        {result.report}")
     console.print(f"Scored table:  {result.scored}")
+    if result.by_owner is not None:
+        console.print(f"By owner:      {result.by_owner} ({result.n_owner_files} file(s))")
     console.print(f"Kept in:       {result.history}")
 
 
@@ -474,6 +476,13 @@ def score(
         ),
     ] = False,
     history: HistoryOpt = None,
+    split_by_owner: Annotated[
+        bool,
+        typer.Option(
+            "--split-by-owner",
+            help="Also write each owner's targeted customers to NAME_by_owner/<owner>.csv (and <owner>_lapsed.csv).",
+        ),
+    ] = False,
 ):
     """Write the ranked, explained win-back list of customers active at --as-of, its report and scored table.
 
@@ -488,7 +497,7 @@ def score(
     with _StepProgress() as progress:
         result = write_winback(
             data, out, as_of_day, model, cfg, progress=progress, scored_out=scored_out, note=progress.note,
-            override_definition=override_definition, history=history,
+            override_definition=override_definition, history=history, split_by_owner=split_by_owner,
         )
     _print_scoring(result, cfg)
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features import as_timestamp
+from models.owners import NO_OWNER_FILE, files_per_owner
 from models.plan import Playbook
 from models.week_over_week import comparison_basis
 from models.winback import LAPSED_COLUMNS, WINBACK_COLUMNS, spreadsheet_safe
@@ -76,6 +77,8 @@ class ScoringResult:
     campaign_id: str = ""
     measured_actions: tuple[str, ...] = ()  # actions planned with measured save rates (scoring.save_rates)
     moved_actions: tuple[str, ...] = ()  # those whose measured rate differs from the prior
+    by_owner: Path | None = None  # each owner's targeted customers (--split-by-owner)
+    n_owner_files: int = 0
 
 
 def report_path_for(out: Path) -> Path:
@@ -90,6 +93,10 @@ def scored_path_for(out: Path) -> Path:
     return out.with_name(out.stem + "_scored")
 
 
+def by_owner_path_for(out: Path) -> Path:
+    return out.with_name(out.stem + "_by_owner")
+
+
 def write_winback(
     data_dir: str | os.PathLike,
     out: Path,
@@ -101,11 +108,13 @@ def write_winback(
     note: Callable[[str], None] = lambda m: None,
     override_definition: bool = False,
     history: str | os.PathLike | None = None,
+    split_by_owner: bool = False,
 ) -> ScoringResult:
     """Score every customer active at ``as_of`` (default: the day after the last event) and write the list, its
     report and the full scored table (``scored_out``, default beside the list: ``<name>_scored/``), and keep the
     scored table with the lapsed rows in the list history (``history``, default ``<folder of out>/history``)
-    under the as-of date.
+    under the as-of date. With ``split_by_owner``, each owner's targeted rows also go to ``<name>_by_owner/``
+    (:func:`models.owners.files_per_owner`), replaced with the other outputs.
 
     The churn definition and feature settings are the model's; a conflicting explicit setting in ``cfg`` is
     refused unless ``override_definition`` (then used, and recorded).
@@ -114,7 +123,8 @@ def write_winback(
     scored_out = str(scored_out or scored_path_for(out))
     history = str(history or default_history(out))
     report, lapsed_out = report_path_for(out), lapsed_path_for(out)
-    _check_places(data_dir, out, report, lapsed_out, scored_out, history)
+    by_owner = by_owner_path_for(out) if split_by_owner else None
+    _check_places(data_dir, out, report, lapsed_out, scored_out, history, by_owner)
     progress("loading the model")
     bundle = load_bundle(cfg, model_uri)
     cfg, overrides = apply_model_definition(cfg, bundle.metadata, override=override_definition)
@@ -124,7 +134,8 @@ def write_winback(
     run = {"command": "churn score", "model_version": version}
     outputs = None
     try:
-        with staged_outputs(out, [out, lapsed_out, report, scored_out], run) as outputs, \
+        targets = [out, lapsed_out, report, scored_out, *([by_owner] if by_owner else [])]
+        with staged_outputs(out, targets, run) as outputs, \
                 open_engine(cfg.engine) as engine:
             progress(f"loading the data ({engine.name} engine)")
             # With --as-of given, nothing at or after it is read (the default as-of is where the data ends).
@@ -159,6 +170,7 @@ def write_winback(
             keep_in_history(scored_root, outputs.late_folder(entry), lapsed)
             outputs.file(out, frame_writer(spreadsheet_safe(winback[list(WINBACK_COLUMNS)]), out))
             outputs.file(lapsed_out, frame_writer(spreadsheet_safe(lapsed[list(LAPSED_COLUMNS)]), lapsed_out))
+            owner_files = _write_owner_files(Path(outputs.folder(by_owner)), winback, lapsed) if by_owner else {}
             html = _report_html(winback, lapsed, scores, basis, as_of, version, bundle.metadata, playbook, cfg,
                                 campaign.id, rates)
             outputs.file(report, text_writer(html))
@@ -199,6 +211,7 @@ def write_winback(
         (*rate_warnings, *warnings), lapsed_out, len(lapsed), contacts, overrides, entry, campaign.id,
         tuple(rates["action"]) if rates is not None else (),
         tuple(rates.loc[(rates["used"] - rates["prior"]).abs() > 1e-9, "action"]) if rates is not None else (),
+        by_owner, len(owner_files),
     )
 
 
@@ -240,10 +253,12 @@ def _contacts_per_channel(winback: pd.DataFrame, lapsed: pd.DataFrame) -> tuple[
     return tuple((str(c), int(n)) for c, n in channels.value_counts().sort_index().items())
 
 
-def _check_places(data_dir, out: Path, report: Path, lapsed: Path, scored_out: str, history: str) -> None:
+def _check_places(
+    data_dir, out: Path, report: Path, lapsed: Path, scored_out: str, history: str, by_owner: Path | None
+) -> None:
     """Refuse unusable output places before any work is done."""
     places = {"--out": out, "the lapsed list": lapsed, "the report": report, "--scored-out": scored_out,
-              "--history": history}
+              "--history": history, **({"--split-by-owner": by_owner} if by_owner else {})}
     check_distinct(places)
     check_writable(f"{history}/list", "--history", folder=True)
     check_writable(out, "--out")
@@ -253,7 +268,30 @@ def _check_places(data_dir, out: Path, report: Path, lapsed: Path, scored_out: s
     check_writable(lapsed, "the lapsed list")
     check_writable(scored_out, "--scored-out", folder=True)
     check_replaceable(scored_out, SCORED_MANIFEST)
+    if by_owner is not None:
+        check_writable(by_owner, "--split-by-owner", folder=True)
+        check_replaceable(by_owner, OWNER_FILES_MARKER)
     refuse_overwriting_inputs(data_dir, places)
+
+
+OWNER_FILES_MARKER = "README.txt"
+
+
+def _write_owner_files(folder: Path, winback: pd.DataFrame, lapsed: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each owner's targeted rows as CSV files in ``folder``, with a README saying what they are; the files."""
+    files = files_per_owner(winback, lapsed)
+    for name, rows in files.items():
+        columns = LAPSED_COLUMNS if name.endswith("_lapsed.csv") else WINBACK_COLUMNS
+        frame_writer(spreadsheet_safe(rows[list(columns)]), folder / name)(folder / name)
+    as_of = winback["as_of"].iloc[0] if len(winback) else (lapsed["as_of"].iloc[0] if len(lapsed) else "")
+    (folder / OWNER_FILES_MARKER).write_text(
+        f"This week's contacts by owner (list as of {as_of}): <owner>.csv holds the owner's targeted customers of the "
+        f"win-back list, <owner>_lapsed.csv their targeted lapsed customers, {NO_OWNER_FILE}*.csv the targeted "
+        "customers nobody owns yet (owner_status says why). Control customers are never listed here. The whole "
+        "folder is replaced by each `churn score --split-by-owner`.\n",
+        encoding="utf-8",
+    )
+    return files
 
 
 # Number columns that every row fills; the others may be empty (risk_change without an earlier list, the expected

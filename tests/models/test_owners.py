@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from models.owners import customer_owners, manager_owners
+from models.owners import customer_owners, files_per_owner, manager_owners
 
 AS_OF = pd.Timestamp("2024-06-03")
 
@@ -65,3 +65,28 @@ def test_a_departure_after_the_as_of_date_is_not_known_yet():
     owners = customer_owners(pd.Series(["M7"], dtype="str"), managers(), pd.Timestamp("2024-05-01"))
     assert owners["owner_id"].tolist() == ["M7"]
     assert owners["owner_status"].tolist() == ["account_manager"]
+
+
+def test_files_per_owner_hand_each_owner_their_targeted_rows_in_list_order():
+    worklist = pd.DataFrame({
+        "rank": [1, 2, 3, 4, 5, 6, 7],
+        "customer_id": ["C1", "C2", "C3", "C4", "C5", "C6", "C7"],
+        "owner_id": pd.array(["M1", "M2", "M1", None, "M1", "a/b", "a_b"], dtype="str"),
+        "in_target": [True, True, True, True, False, True, True],  # C5 is a control (or left out): not handed out
+    })
+    lapsed = pd.DataFrame({
+        "rank": [1, 2], "customer_id": ["L1", "L2"], "owner_id": pd.array(["", "M2"], dtype="str"),
+        "in_target": [True, True],
+    })
+    files = files_per_owner(worklist, lapsed)
+    got = {name: list(rows["customer_id"]) for name, rows in files.items()}
+    assert got == {
+        "M1.csv": ["C1", "C3"],
+        "M2.csv": ["C2"],
+        "a_b.csv": ["C6"],  # "a/b" made safe first (sorted before "a_b"), so "a_b" itself takes "a_b-2"
+        "a_b-2.csv": ["C7"],
+        "_no_owner.csv": ["C4"],
+        "_no_owner_lapsed.csv": ["L1"],  # an empty owner in a CSV read back is nobody too
+        "M2_lapsed.csv": ["L2"],
+    }
+    assert files_per_owner(worklist.assign(in_target=False), lapsed.iloc[:0]) == {}

@@ -129,3 +129,41 @@ def test_arms_hold_for_a_campaign_and_customers_contacted_in_the_cooldown_wait(w
     waiting = week_after.loc[treated]
     assert not waiting["in_target"].any() and not waiting["control_group"].any()
     assert (waiting["recommended_action"] == "No contact this week: contacted 4 days ago").all()
+
+
+def test_split_by_owner_hands_out_every_targeted_row_once_and_is_replaced_whole(world, store, trained, cli,
+                                                                               tmp_path):
+    out = tmp_path / "week" / "winback.csv"
+    args = ("score", "--data", world, "--out", out, "--config", store.config_file)
+    first = cli(*args, "--split-by-owner")
+    assert first.exit_code == 0, first.output
+    folder = tmp_path / "week" / "winback_by_owner"
+    files = sorted(p.name for p in folder.glob("*.csv"))
+    assert f"winback_by_owner ({len(files)} file(s))" in "".join(first.output.split("\n"))
+    worklist, lapsed = read_list(out), read_list(tmp_path / "week" / "winback_lapsed.csv")
+    handed = {name: read_list(folder / name) for name in files}
+    for rows, suffix in ((worklist, ""), (lapsed, "_lapsed")):
+        mine = pd.concat([f for name, f in handed.items() if name.endswith(f"{suffix}.csv")
+                          and (suffix or not name.endswith("_lapsed.csv"))])
+        targeted = rows[rows["in_target"]]
+        assert sorted(mine["customer_id"]) == sorted(targeted["customer_id"])  # each targeted row once, no control
+        assert list(mine.columns) == list(rows.columns)
+    for name, rows in handed.items():
+        owner = name.removesuffix(".csv").removesuffix("_lapsed")
+        expected = {""} if owner == "_no_owner" else {owner}
+        assert set(rows["owner_id"].fillna("")) == expected
+        assert list(rows["rank"]) == sorted(rows["rank"])
+    assert (folder / "README.txt").read_text(encoding="utf-8").startswith("This week's contacts by owner")
+
+    (folder / "stale.csv").write_text("x\n")  # a file from another week: the folder is replaced whole
+    again = cli(*args, "--split-by-owner")
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in folder.glob("*.csv")) == files
+
+    foreign = tmp_path / "other" / "winback_by_owner"
+    foreign.mkdir(parents=True)
+    (foreign / "notes.txt").write_text("mine")
+    refused = cli("score", "--data", world, "--out", tmp_path / "other" / "winback.csv", "--config",
+                  store.config_file, "--split-by-owner")
+    assert refused.exit_code == 1 and "is not an earlier output of this command" in " ".join(refused.output.split())
+    assert (foreign / "notes.txt").read_text() == "mine" and not (tmp_path / "other" / "winback.csv").exists()
