@@ -166,6 +166,20 @@ def pooled_arm_check(customers: pd.DataFrame, control_share: float) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+def save_rate_measured(treated_n, control_n, measured) -> np.ndarray:
+    """Whether a measured save rate counts: finite, and at least MIN_CELL customers in each arm (else the cell is
+    too small to tell, and its rate is noise: 8 controls can make it -343%)."""
+    treated, control = np.asarray(treated_n, dtype=float), np.asarray(control_n, dtype=float)
+    return np.isfinite(np.asarray(measured, dtype=float)) & (np.minimum(treated, control) >= MIN_CELL)
+
+
+def measured_rate_words(rates: pd.DataFrame) -> list[str]:
+    """Each measured save rate (:func:`measured_save_rates`' rows) as a percentage, or why there is none yet."""
+    counts = save_rate_measured(rates["treated_n"], rates["control_n"], rates["measured"])
+    return [f"{m:.0%}" if ok else f"too small to tell ({int(t)} treated, {int(c)} control)"
+            for m, ok, t, c in zip(rates["measured"], counts, rates["treated_n"], rates["control_n"], strict=True)]
+
+
 def measured_save_rates(cells: pd.DataFrame, priors: Mapping[str, float], strength: float) -> pd.DataFrame:
     """Per measured action with a prior: the measured save rate (uplift / control churn rate: the share of the
     would-be churners a planned contact kept, non-contacts included), and the rate to use, shrunk towards the
@@ -184,7 +198,7 @@ def measured_save_rates(cells: pd.DataFrame, priors: Mapping[str, float], streng
         effective = 4 / (1 / treated + 1 / control) if treated and control else 0.0
         rate = cell.control_churn_rate
         measured = cell.uplift / rate if np.isfinite(cell.uplift) and np.isfinite(rate) and rate > 0 else np.nan
-        counts = np.isfinite(measured) and min(treated, control) >= MIN_CELL
+        counts = bool(save_rate_measured(treated, control, measured))
         used = shrunk_save_rate(measured, effective, prior, strength) if counts else prior
         rows.append({
             "action": cell.level, "prior": prior, "measured": measured, "used": float(np.clip(used, 0.0, 1.0)),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.campaign import measured_rate_words
 from models.uplift import ALPHA, MIN_CELL, POWER, SRM_P_VALUE
 from pipeline import plots
 from pipeline.html import STYLE, esc, figure, image, money_text, table
@@ -239,7 +240,7 @@ def _save_rates(rates: pd.DataFrame) -> list[str]:
     rows = pd.DataFrame({
         "action": rates["action"], "prior save rate": rates["prior"],
         "measured uplift (95%)": [estimate(*v) for v in rates[["uplift", "uplift_ci_low", "uplift_ci_high"]].to_numpy()],
-        "measured save rate": rates["measured"], "customers": rates["customers"],
+        "measured save rate": measured_rate_words(rates), "customers": rates["customers"],
         "as precise as": rates["effective_customers"].round().astype(int), "rate to use": rates["used"],
     })
     return [
@@ -252,7 +253,7 @@ def _save_rates(rates: pd.DataFrame) -> list[str]:
          "prior. With "
          "<code>scoring.save_rates: measured</code>, <code>churn score</code> plans with these rates "
          "(save_rates.csv beside the history); the other actions keep their priors.</p>"),
-        table(rows, share=("prior save rate", "measured save rate", "rate to use")),
+        table(rows, share=("prior save rate", "rate to use")),
     ]
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from models.campaign import measured_rate_words
 from models.owners import ACCOUNT_MANAGER, NEEDS_OWNER, SUCCESSOR, TEAM_LEAD, UNMANAGED
 from models.plan import Playbook
 from models.week_over_week import Basis, left_the_target
@@ -209,7 +210,7 @@ def _save_rates_section(c: ReportContext) -> list[str]:
         "prior save rate": rates["prior"],
         "measured uplift (points, 95%)": [uplift(*v) for v in
                                           rates[["uplift", "uplift_ci_low", "uplift_ci_high"]].to_numpy(dtype=float)],
-        "measured save rate": rates["measured"],
+        "measured save rate": measured_rate_words(rates),
         "customers measured": rates["customers"].astype(int),
         "save rate planned with": rates["used"],
     })
@@ -219,8 +220,9 @@ def _save_rates_section(c: ReportContext) -> list[str]:
          "save rate. A measured save rate is the uplift a planned contact achieved over the control group's churn "
          "rate, pulled towards the prior in proportion to how precisely it was measured (a cell too small to tell "
          "keeps its prior). The actions not measured keep their priors.</p>"),
-        table(shown, share=("prior save rate", "measured save rate", "save rate planned with")),
+        table(shown, share=("prior save rate", "save rate planned with")),
     ]
+
 
 
 def _owners_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext) -> list[str]:

@@ -14,6 +14,7 @@ from models.campaign import (
     campaign_customers,
     campaign_period,
     first_appearances,
+    measured_rate_words,
     measured_save_rates,
     pooled_arm_check,
 )
@@ -134,6 +135,10 @@ def test_measured_save_rates_are_uplift_over_control_churn_shrunk_to_the_prior()
     assert rates.loc["letter", "measured"] == pytest.approx(-0.5) and rates.loc["letter", "used"] == 0.0
     # visit: -3.0 measured, but 10 control customers are too few to tell: the prior stands
     assert rates.loc["visit", "measured"] == pytest.approx(-3.0) and rates.loc["visit", "used"] == 0.15
+    # a report shows a measured rate only where it counts
+    assert measured_rate_words(rates.reset_index()) == [
+        "25%", "too small to tell (50 treated, 0 control)", "-50%", "too small to tell (90 treated, 10 control)",
+    ]
 
 
 def test_the_effect_on_the_contacted_divides_the_uplift_by_the_gap_in_contacted_shares():
