@@ -198,7 +198,7 @@ def read_save_rates(history: str | os.PathLike) -> pd.DataFrame | None:
         rates = pd.read_csv(path, dtype={"action": "str", "campaign_id": "str"})
     except (OSError, ValueError, pd.errors.ParserError) as error:
         raise ChurnError(f"{path}: cannot be read ({error}).", "run `churn evaluate` again to rewrite it") from None
-    missing = {"action", "prior", "measured", "used"} - set(rates.columns)
+    missing = {"action", "prior", "measured", "used", "treated_n", "control_n"} - set(rates.columns)
     if missing:
         raise ChurnError(f"{path}: columns {', '.join(sorted(missing))} are missing.",
                          "run `churn evaluate` again to rewrite it")

@@ -573,7 +573,8 @@ def test_measured_save_rates_replace_the_priors_of_the_actions_they_measured(wor
     assert any("holds no measured save rates yet" in w for w in missing.warnings)  # the priors are used
     prior = load_playbook(cfg).actions["engagement_email"]
     pd.DataFrame({"action": ["engagement_email", "no_such_action"], "prior": [prior.save_rate, 0.1],
-                  "measured": [0.4, 0.2], "used": [0.3, 0.2], "customers": [800, 10],
+                  "measured": [0.4, 0.2], "used": [0.3, 0.2], "customers": [800, 10], "treated_n": [700, 5],
+                  "control_n": [100, 5],
                   "uplift": [0.1, 0.0], "uplift_ci_low": [0.02, -0.3], "uplift_ci_high": [0.18, 0.3],
                   "campaign_id": "retention-2025-07-07", "lists": "2025-07-07 to 2025-09-29",
                   }).to_csv(history / "save_rates.csv", index=False)
