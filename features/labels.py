@@ -1,4 +1,5 @@
-"""The churn label: no purchase in the horizon after as_of (the only code reading events from as_of on)."""
+"""The churn label: no purchase in the horizon after as_of (the only code reading events from as_of on), and the
+spans over which outcomes are observed."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.cutoff import window_rows
-from features.tables import as_timestamp
+from features.tables import EVENT_TIME_COLUMN, PreparedTables, as_timestamp
 
 
 def churn_labels(transactions: pd.DataFrame, population, as_of, horizon_days: int) -> pd.Series:
@@ -26,3 +27,22 @@ def churn_labels(transactions: pd.DataFrame, population, as_of, horizon_days: in
 
 def _arrow(values) -> pa.ChunkedArray:
     return pa.chunked_array(pa.array(pd.array(values, dtype="str")))
+
+
+def data_end(tables: PreparedTables) -> pd.Timestamp:
+    """The day after the last event in any event table: outcomes are observed up to (not including) it."""
+    last = max(
+        getattr(tables, name)[column].max()
+        for name, column in EVENT_TIME_COLUMN.items()
+        if len(getattr(tables, name))
+    )
+    return last.normalize() + pd.Timedelta(days=1)
+
+
+def purchase_history(tables: PreparedTables) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """Midnight of the first transaction's day and the day after the last one's: the span over which purchases,
+    and so churn labels, are observed (None without transactions)."""
+    timestamps = tables.transactions["timestamp"]
+    if not len(timestamps):
+        return None
+    return timestamps.min().normalize(), timestamps.max().normalize() + pd.Timedelta(days=1)

@@ -28,7 +28,6 @@ from features import (
     feature_specs,
     global_stats_part,
 )
-from features.tables import EVENT_TIME_COLUMN
 from models.bgnbd import BgNbdParams, bgnbd_features, fit_bgnbd, rfm_summary
 from models.snapshots import sample_customers
 
@@ -38,25 +37,6 @@ LABEL = "churned"
 # first): the same for every row of a snapshot, so a model trained over more than a year can learn the season.
 TIME_OF_YEAR_COLUMNS = ("as_of_year_sin", "as_of_year_cos")
 YEAR_DAYS = 365.25
-
-
-def data_end(tables: PreparedTables) -> pd.Timestamp:
-    """The day after the last event in any event table: outcomes are observed up to (not including) it."""
-    last = max(
-        getattr(tables, name)[column].max()
-        for name, column in EVENT_TIME_COLUMN.items()
-        if len(getattr(tables, name))
-    )
-    return last.normalize() + pd.Timedelta(days=1)
-
-
-def purchase_history(tables: PreparedTables) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """Midnight of the first transaction's day and the day after the last one's: the span over which purchases,
-    and so churn labels, are observed (None without transactions)."""
-    timestamps = tables.transactions["timestamp"]
-    if not len(timestamps):
-        return None
-    return timestamps.min().normalize(), timestamps.max().normalize() + pd.Timedelta(days=1)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from features.settings import MAX_DAYS, ChurnDefinition, FeatureSettings
-from models.modelframe import model_specs
 from models.plan import NO_CHANNEL, Action, Playbook
 from pipeline.contract import InputLimits
 from pipeline.errors import ConfigError
@@ -371,6 +370,9 @@ def _check_playbook(parsed: PlaybookFile, path: Path, cfg: Config) -> None:
     unknown = [f for f in parsed.priority if f not in parsed.families]
     if unknown:
         refuse(f"priority: families without actions: {', '.join(unknown)}", "add them under families")
+    # Here, not at the top: the model's specs bring in the BG/NBD code (and scipy), which only scoring needs.
+    from models.modelframe import model_specs
+
     known = {spec.family for spec in model_specs(cfg.features).values()}
     foreign = [f for f in (*parsed.priority, *parsed.families) if f not in known]
     if foreign:

@@ -197,10 +197,9 @@ def _holds(check, values: pa.ChunkedArray) -> bool:
     name, stats = check.name, check.statistics
     if name == "not_blank":
         return not any_blank(values)
-    present = values.drop_null()
-    if not len(present):
+    if values.null_count == len(values):
         return True
-    low, high = pc.min_max(present).values()
+    low, high = pc.min_max(values).values()  # skips the nulls (no copy of the column without them)
     if name == "greater_than_or_equal_to":
         return pc.greater_equal(low, _scalar(stats["min_value"], values)).as_py()
     if name == "less_than":
@@ -223,11 +222,12 @@ def _table_check_holds(check, table: pa.Table) -> bool:
 def _plausible(name: str, column: str, kind: str, values: pa.ChunkedArray, limits: InputLimits) -> bool:
     """The checks of :func:`implausible` (and finiteness), on a whole column."""
     if kind == "float":
-        present = values.drop_null()
-        return bool(
-            not len(present)
-            or (pc.all(pc.is_finite(present)).as_py() and pc.max(pc.abs(present)).as_py() <= limits.max_abs_value)
-        )
+        if values.null_count == len(values):
+            return True
+        if not pc.all(pc.is_finite(values)).as_py():  # nulls skipped; a bitmap, not a copy of the column
+            return False
+        low, high = pc.min_max(values).values()  # finite, so the largest magnitude is at one end
+        return max(-low.as_py(), high.as_py()) <= limits.max_abs_value
     if kind == "datetime" and limits.now is not None and (name, column) in FUTURE_CHECKED:
         latest = pc.max(values).as_py()
         return latest is None or pd.Timestamp(latest) <= limits.now + FUTURE_GRACE

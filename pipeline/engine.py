@@ -15,7 +15,7 @@ from concurrent.futures import CancelledError
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from importlib.metadata import version
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
@@ -28,21 +28,17 @@ from features import (
     split_by_bucket,
 )
 from features.aggregate import prepare_tables
+from features.labels import data_end, purchase_history
 from features.registry import visits_lookback_days
 from features.tables import EVENT_TIME_COLUMN
-from models.modelframe import (
-    CutoffStats,
-    combine_stats,
-    cutoff_stats,
-    data_end,
-    purchase_history,
-    stats_inputs,
-)
 from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
 from pipeline.config import EngineSettings
 from pipeline.contract import InputLimits
 from pipeline.errors import ChurnError, Problem
 from pipeline.io import load_bucket, load_prepared
+
+if TYPE_CHECKING:
+    from models.modelframe import CutoffStats
 
 DISTRIBUTION = "churn-pipeline"
 CONNECT_TIMEOUT = "30s"
@@ -186,7 +182,7 @@ def _check_workers(client) -> None:
 @dataclass(frozen=True)
 class Buckets:
     """The data's customer buckets as an engine holds them (each a prepared Tables), the day after its last
-    event, and the span of its transactions (:func:`models.modelframe.purchase_history`; None without any)."""
+    event, and the span of its transactions (:func:`features.labels.purchase_history`; None without any)."""
 
     handles: list
     end: pd.Timestamp
@@ -265,6 +261,10 @@ def global_stats(
     engine: Engine, buckets: Buckets, cutoffs: Sequence[pd.Timestamp], settings
 ) -> dict[pd.Timestamp, CutoffStats]:
     """The statistics across all customers at each cutoff, computed once (each bucket sends only what they read)."""
+    # Here, not at the top: the models' statistics (the BG/NBD fit, so scipy) are for train and score only, and
+    # `churn features` would otherwise pay for importing them.
+    from models.modelframe import combine_stats, cutoff_stats, stats_inputs
+
     if len(buckets) == 1:  # the whole data in one piece: nothing to gather
         return engine.gather(engine.map(cutoff_stats, buckets.handles, cutoffs=cutoffs, settings=settings))[0]
     parts = engine.gather(engine.map(stats_inputs, buckets.handles, cutoffs=cutoffs, settings=settings))

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features import as_timestamp
+from features.labels import purchase_history
 from models.campaign import (
     ListInfo,
     arm_check,
@@ -21,7 +22,6 @@ from models.campaign import (
     measured_save_rates,
     pooled_arm_check,
 )
-from models.modelframe import purchase_history
 from models.uplift import evaluate_cells
 from pipeline.config import Config
 from pipeline.errors import ChurnError, Interrupted

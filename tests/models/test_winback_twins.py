@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 
 from features import make_tables, prepare_tables
+from features.labels import data_end
 from models.bgnbd import fit_bgnbd, rfm_summary
 from models.estimator import ChurnClassifier
 from models.explain import population_typical
-from models.modelframe import data_end, model_specs
+from models.modelframe import model_specs
 from models.plan import deciding_families
 from pipeline.config import PROJECT_ROOT, load_config, load_playbook
 from pipeline.scoring import (

@@ -20,7 +20,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 import pipeline.io
-from models.modelframe import data_end
+from features.labels import data_end
 from pipeline.config import load_config, load_playbook
 from pipeline.errors import ModelError
 from pipeline.io import load_data_dir
