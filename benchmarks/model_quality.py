@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 from benchmarks.sample_world import sample_world
 from pipeline.config import load_config
 from pipeline.generate import TRUTH_FOLDER
-from pipeline.io import load_prepared, read_frame
+from pipeline.io import load_data_dir, load_prepared, read_frame
 from pipeline.oracle import (
     as_of_no_purchase_probability,
     posterior_no_purchase_probability,
@@ -46,7 +46,8 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(args.config)
     with sample_world(args.data, args.customers, args.seed) as data_dir:
-        tables, _ = load_prepared(data_dir)
+        tables, _ = load_prepared(data_dir)  # what churn train reads
+        raw, _ = load_data_dir(data_dir)  # every column: the oracles read complaint severities, visit channels...
         truth = {n: read_frame(data_dir / TRUTH_FOLDER / f"{n}.csv") for n in ("customers", "paths", "calendar")}
         started = time.perf_counter()
         data = training_data(tables, cfg)
@@ -59,10 +60,10 @@ def main() -> None:
         y = group["churned"].to_numpy()
         full = true_no_purchase_probability(truth, cutoff, cfg.churn.horizon_days).reindex(ids).to_numpy()
         posterior = posterior_no_purchase_probability(
-            truth, tables.transactions, cutoff, cfg.churn.horizon_days
+            truth, raw.transactions, cutoff, cfg.churn.horizon_days
         ).reindex(ids).to_numpy()
         as_of = as_of_no_purchase_probability(
-            truth, tables, cutoff, cfg.churn.horizon_days, customer_ids=ids, replications=args.replications
+            truth, raw, cutoff, cfg.churn.horizon_days, customer_ids=ids, replications=args.replications
         ).reindex(ids).to_numpy()
         model = roc_auc_score(y, group[f"model_{method}"])
         oracles = {"as_of": as_of, "posterior": posterior, "full": full}
