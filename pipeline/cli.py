@@ -566,6 +566,8 @@ def evaluate(
         result = write_evaluation(data, history or default_history(out), out, cfg, campaign=campaign, as_of=day,
                                   progress=progress)
     _print_evaluation(result)
+    for line in _mlflow_ui_lines(result.run):
+        console.print(line)
 
 
 @app.command()

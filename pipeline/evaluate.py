@@ -29,7 +29,7 @@ from pipeline.evaluation_report import EvaluationContext, render_evaluation
 from pipeline.history import HistoryEntry, history_entries, list_rows, save_rates_path
 from pipeline.io import frame_writer, load_data_dir, refuse_overwriting_inputs, text_writer
 from pipeline.outputs import check_distinct, check_writable, staged_outputs
-from pipeline.tracking import log_evaluation_run
+from pipeline.tracking import RunLink, log_evaluation_run
 
 # The contract's columns of evaluation.csv, first; the readout's other columns follow them.
 EVALUATION_COLUMNS = (
@@ -52,7 +52,7 @@ class EvaluationResult:
     customers: int
     cells: pd.DataFrame
     notes: tuple[str, ...]  # lists or rows left out, and why, in words
-    run_id: str
+    run: RunLink
 
 
 def report_path_for(out: Path) -> Path:
@@ -162,12 +162,12 @@ def write_evaluation(
     progress("writing the evaluation, its report and the save rates")
     html = render_evaluation(done.cells, done.customers, done.rates, c)
     _write(out, report, rates_out, done.cells, html, done.rates, c.campaign_id)
-    run_id = log_evaluation_run(cfg, _run_metrics(done.cells, done.customers), {
+    run = log_evaluation_run(cfg, _run_metrics(done.cells, done.customers), {
         "campaign_id": c.campaign_id, "lists": ", ".join(c.lists), "data_end": c.data_end,
         **({"notes": " ".join(c.notes)[:4000]} if c.notes else {}),
     }, [out, report, rates_out])
     return EvaluationResult(out, report, rates_out, c.campaign_id, c.lists, len(done.customers), done.cells,
-                            c.notes, run_id)
+                            c.notes, run)
 
 
 def select_lists(entries: list[HistoryEntry], end: pd.Timestamp, history, campaign: str | None,

@@ -364,8 +364,19 @@ def log_scoring_run(cfg: Config, metrics: dict[str, float], tags: dict[str, str]
     return run.info.run_id
 
 
-def log_evaluation_run(cfg: Config, metrics: dict[str, float], tags: dict[str, str], artifacts: list[Path]) -> str:
-    """Log a campaign evaluation (uplift, intervals, arm sizes) to the evaluation experiment; returns the run id."""
+@dataclass(frozen=True)
+class RunLink:
+    """Where a logged run is: enough to point the MLflow UI at it."""
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+
+
+def log_evaluation_run(
+    cfg: Config, metrics: dict[str, float], tags: dict[str, str], artifacts: list[Path]
+) -> RunLink:
+    """Log a campaign evaluation (uplift, intervals, arm sizes) to the evaluation experiment."""
     mlflow, _client = connect(cfg, cfg.tracking.evaluation_experiment)
     with mlflow.start_run(run_name=f"evaluate {tags.get('campaign_id', '?')}") as run:
         mlflow.set_tags({"kind": "evaluation", **tags})
@@ -373,4 +384,4 @@ def log_evaluation_run(cfg: Config, metrics: dict[str, float], tags: dict[str, s
         for path in artifacts:
             if Path(path).exists():
                 mlflow.log_artifact(str(path))
-    return run.info.run_id
+    return RunLink(run.info.run_id, run.info.experiment_id, tracking_uri(cfg))

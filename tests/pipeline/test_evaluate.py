@@ -88,6 +88,10 @@ def test_one_list_evaluates_the_customers_it_brought_into_the_campaign(loop, cli
     result = cli("evaluate", "--data", loop / "data", "--history", loop / "history", "--as-of", "2025-07-14",
                  "--out", tmp_path / "one.csv", "--config", store.config_file)
     assert_clean(result, 0, "(1 list, 2025-07-14 to 2025-07-14)")
+    evaluation = mlflow.get_experiment_by_name("evaluation").experiment_id
+    latest = mlflow.search_runs([evaluation], order_by=["start_time DESC"], max_results=1).iloc[0]
+    assert f"#/experiments/{evaluation}/runs/{latest['run_id']}?workflowType=machine_learning" in "".join(
+        result.output.split())
     overall = pd.read_csv(tmp_path / "one.csv").iloc[0]
     second = pd.read_parquet(loop / "history" / "2025-07-14" / "bucket=0" / "part-0.parquet")
     earlier = pd.read_parquet(loop / "history" / "2025-07-07" / "bucket=0" / "part-0.parquet")
