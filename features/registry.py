@@ -22,7 +22,11 @@ IN_WINDOW = "in the last {window_days} days"
 
 
 def duration_words(days: float) -> str:
-    """Days in the coarsest unit that reads naturally: "5 days", "3 weeks", "4 months", "2 years"."""
+    """Days in the coarsest unit that reads naturally: "5 days", "3 weeks", "4 months", "2 years"; part of a day
+    in hours ("7 hours", "under an hour"; exactly 0 stays "0 days")."""
+    if 0 < abs(days) < 1:
+        hours = round(days * 24)
+        return "under an hour" if hours == 0 else f"{hours} hour{'' if hours == 1 else 's'}"
     for unit, size, below in (
         ("day", 1, 14),
         ("week", 7, 60),
@@ -104,8 +108,8 @@ class FeatureSpec:
         """The reason in plain words, from this feature's value or from a whole row (a mapping of columns).
 
         Template fields: ``value``, every column of the row, the builder's params, ``typical`` (the value
-        typical of the customers compared with, when given), and for numeric features ``change`` (|value - 1|,
-        for trends), ``direction`` ("down"/"up"), ``duration`` (value in days as words), ``s`` (plural suffix),
+        typical of the customers compared with, when given) and ``typical_duration`` (it in words), and for
+        numeric features ``change`` (|value - 1|, for trends), ``direction`` ("down"/"up"), ``duration`` (value in days as words), ``s`` (plural suffix),
         ``no`` ("no " when the value is 0), ``count`` ("no" when the value is 0, else the whole number) and,
         with ``previous``, ``previous`` (that column) and ``recent`` (value x previous).
         """
@@ -113,7 +117,7 @@ class FeatureSpec:
         value = values[self.name]
         context = {**self.params, **values, "value": value}
         if typical is not None:
-            context["typical"] = typical
+            context |= {"typical": typical, "typical_duration": duration_words(typical)}
         if self.kind == NUMERIC:
             context |= {
                 "change": abs(value - 1.0),
@@ -242,7 +246,7 @@ def feature_specs(settings: FeatureSettings) -> list[FeatureSpec]:
         FeatureSpec("selection_days_mean", en.selection_days_mean,
                     {"window_days": s.browse_lookback_days, "max_days": s.selection_max_days},
                     default=0.0, unit="days", risk_direction=+1, neutral=0.0,
-                    reason="takes {value:.1f} days from a visit to a purchase (typical: {typical:.1f})"),
+                    reason="takes {duration} from a visit to a purchase (typical: {typical_duration})"),
         FeatureSpec(f"visit_trend_{w}d", en.visit_trend, trend, default=1.0, unit="ratio",
                     risk_direction=-1, neutral=1.0, previous=previous["visits"], group="visits",
                     reason="visits fell from {previous:.0f} to {recent:.0f}: " + versus),

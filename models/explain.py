@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features import FeatureSpec
-from features.registry import NUMERIC
+from features.registry import NUMERIC, duration_words
 
 REASON_SEPARATOR = "; "
 CODE_SEPARATOR = ";"
@@ -206,6 +206,8 @@ def _field_values(
         return value * columns[spec.previous]
     if field == "typical" and typical is not None:
         return np.full(len(value), typical)
+    if field == "typical_duration" and typical is not None:
+        return np.full(len(value), duration_words(typical), dtype=object)
     if field == "value":
         return value
     if field in columns:
@@ -219,7 +221,7 @@ def _renders_by_column(
     """Whether the template can be rendered column-wise: plain field names that resolve, plain format specs,
     numpy numeric columns (anything else is worded row by row by FeatureSpec.describe)."""
     derived = (*DERIVED_FIELDS, *(TREND_FIELDS if spec.previous else ())) if spec.kind == NUMERIC else ()
-    known = (*derived, "value", *needed, *(("typical",) if typical is not None else ()))
+    known = (*derived, "value", *needed, *(("typical", "typical_duration") if typical is not None else ()))
     for _, field, format_spec, _ in parsed:
         if field is None:
             continue

@@ -17,6 +17,7 @@ from features import (
 from features.aggregate import prepare_tables
 from features.assembly import _call, compute_global_stats
 from features.cutoff import events_before
+from features.registry import duration_words
 from tests.features.conftest import CHURN, SETTINGS, T, world_frames
 
 
@@ -134,10 +135,22 @@ def test_reasons_read_in_plain_words(name, row, text):
         ("purchase_count_90d", 1.0, 5.0, "1 purchase in the last 90 days (typical: 5)"),
         ("visit_count_90d", 2.0, 6.0, "2 visits in the last 90 days (typical: 6)"),
         ("days_since_last_purchase", 45.0, 20.0, "no purchase for 45 days (typical: 20)"),
+        # 0.016 days is 23 minutes; 0.3 days 7.2 hours, 0.1 days 2.4 hours
+        ("selection_days_mean", 1.7, 0.016, "takes 2 days from a visit to a purchase (typical: under an hour)"),
+        ("selection_days_mean", 0.3, 0.1, "takes 7 hours from a visit to a purchase (typical: 2 hours)"),
     ],
 )
 def test_level_reasons_say_what_is_typical(name, value, typical, text):
     assert spec(name).describe(value, typical) == text
+
+
+@pytest.mark.parametrize(
+    ("days", "words"),
+    [(0.0, "0 days"), (0.01, "under an hour"), (1 / 24, "1 hour"), (0.5, "12 hours"), (1.0, "1 day"),
+     (13.0, "13 days"), (14.0, "2 weeks"), (59.0, "8 weeks"), (60.0, "2 months"), (800.0, "2 years")],
+)
+def test_durations_read_in_the_coarsest_natural_unit(days, words):
+    assert duration_words(days) == words
 
 
 def test_only_model_inputs_without_plain_words_have_no_reason_template():
