@@ -126,6 +126,17 @@ def _requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in MODEL_REQUIREMENTS]
 
 
+def frame_schema(mlflow, frame: pd.DataFrame, sample_rows: int = 1000):
+    """The MLflow schema of ``frame``: column types as inferred from its first rows, and a column required
+    where it holds no missing value. What ``mlflow.data.from_pandas`` infers itself, but MLflow checks every
+    value of every column in Python for the latter (24 s for 349,000 snapshot rows of 120 columns)."""
+    from mlflow.types import ColSpec, Schema
+
+    inferred = mlflow.models.infer_signature(frame.head(sample_rows)).inputs
+    complete = frame.notna().all()
+    return Schema([ColSpec(c.type, c.name, required=bool(complete[c.name])) for c in inferred.inputs])
+
+
 def made_up_input_example(model: ChurnClassifier, n_rows: int = 3) -> pd.DataFrame:
     """An input example built from the schema alone (never real customer rows)."""
     schema = model.schema
@@ -242,6 +253,8 @@ def log_training_run(
                 record.training_rows, source=record.data_source, targets=record.target,
                 name="training snapshots", digest=record.data_fingerprint,
             )
+            # The dataset's schema is a cached property: given here, MLflow does not infer it value by value.
+            dataset.__dict__["schema"] = frame_schema(mlflow, record.training_rows)
         mlflow.log_input(dataset, context="training")
         with contextlib.redirect_stderr(io.StringIO()):  # register_model prints "Successfully registered ..."
             version = str(mlflow.register_model(info.model_uri, name).version)

@@ -144,3 +144,20 @@ def test_the_registered_version_describes_its_backtest_and_the_champion_decision
     version = client.get_model_version("churn-model", trained.result.outcome.version)
     assert version.description.startswith(run.data.tags["mlflow.note.content"])
     assert version.description.endswith("Champion: version 1 is the first champion.")
+
+
+def test_the_dataset_schema_is_mlflows_own_without_its_value_by_value_pass():
+    import mlflow
+    from mlflow.types.utils import _infer_schema
+
+    from pipeline.tracking import frame_schema
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.random((3000, 3)), columns=["a", "b", "c"]).assign(
+        n=rng.integers(0, 5, 3000), customer_id=pd.array([f"C{i}" for i in range(3000)], dtype="str"),
+        as_of=pd.Timestamp("2025-01-01"), churned=rng.random(3000) < 0.2,
+    )
+    frame.loc[2500, "b"] = np.nan  # past the rows the types are read from: still optional
+    schema = frame_schema(mlflow, frame, sample_rows=1000)
+    assert schema == _infer_schema(frame)
+    assert [c.name for c in schema.inputs if not c.required] == ["b"]
