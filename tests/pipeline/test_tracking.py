@@ -146,6 +146,7 @@ def test_the_registered_version_describes_its_backtest_and_the_champion_decision
     assert version.description.endswith("Champion: version 1 is the first champion.")
 
 
+@pytest.mark.filterwarnings("ignore:Hint. Inferred schema contains integer:UserWarning")
 def test_the_dataset_schema_is_mlflows_own_without_its_value_by_value_pass():
     import mlflow
     from mlflow.types.utils import _infer_schema
