@@ -158,16 +158,3 @@ def _finished(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     if name in READ_COLUMNS:
         frame = frame[list(READ_COLUMNS[name])]
     return sort_by_time(frame, EVENT_TIME_COLUMN[name]) if name in EVENT_TIME_COLUMN else frame
-
-
-def prepare_arrow(tables: dict[str, pa.Table]) -> tuple[PreparedTables, dict[str, UnknownIds]]:
-    """:class:`Preparer` on every table of ``tables`` (transactions required; without customers, the customers
-    are the transactions' ids)."""
-    customers = tables["customers"][CUSTOMER_ID] if "customers" in tables else tables["transactions"][CUSTOMER_ID]
-    preparer = Preparer(customers)
-    if "customers" not in tables:
-        preparer.add("customers", pa.table({CUSTOMER_ID: preparer.space}))
-    for name in TABLE_NAMES:
-        if name in tables and (name not in EVENT_TABLES or tables[name].num_rows):
-            preparer.add(name, tables[name])
-    return preparer.finish()

@@ -17,7 +17,6 @@ from features.settings import FeatureSettings
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
-VS_PREVIOUS = "vs the previous {window_days} days"
 IN_WINDOW = "in the last {window_days} days"
 
 

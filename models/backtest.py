@@ -32,7 +32,6 @@ from models.estimator import (
 from models.metrics import evaluate
 
 LABEL = "churned"
-KEYS = ("customer_id", "as_of")
 
 
 @dataclass(frozen=True)
