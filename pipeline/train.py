@@ -380,7 +380,7 @@ def train_and_register(
                 metrics=_summary_metrics(backtest.metrics, method),
                 metric_steps=_per_cutoff_metrics(backtest.metrics),
                 tables={"backtest.csv": backtest.metrics},
-                figures=_figures(backtest, method, model, training_rows[data.columns]),
+                figures=_figures(backtest, method, model),
                 comparison_metric=COMPARISON_METRIC,
                 comparison_value=metadata["latest_backtest_metrics"]["roc_auc"],
                 tags={
@@ -439,7 +439,7 @@ def _per_cutoff_metrics(metrics: pd.DataFrame) -> dict[str, list[tuple[int, floa
     return steps
 
 
-def _figures(backtest: BacktestResult, method: str, model, training_features: pd.DataFrame) -> dict[str, bytes]:
+def _figures(backtest: BacktestResult, method: str, model) -> dict[str, bytes]:
     latest = backtest.predictions[backtest.predictions["eval_cutoff"] == backtest.predictions["eval_cutoff"].max()]
     y = latest[LABEL].to_numpy()
     ranked = {c: latest[c].to_numpy() for c in (f"model_{method}", "baseline_recency", "baseline_bgnbd")}
