@@ -81,36 +81,39 @@ def customer_owners(account_manager_ids: pd.Series, managers: pd.DataFrame, as_o
     )
 
 
-NO_OWNER_FILE = "_no_owner"  # the name of the files of targeted customers nobody owns
+# The files of targeted customers without an owner: the retention team's own (no account manager), and those
+# whose manager left with nobody on record to take over.
+RETENTION_TEAM_FILE, NO_OWNER_FILE = "_retention_team", "_no_owner"
 
 
 def files_per_owner(worklist: pd.DataFrame, lapsed: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Each owner's share of this week's contacts, as file name -> rows: ``<owner>.csv`` their targeted rows of
     the worklist, ``<owner>_lapsed.csv`` their targeted lapsed customers (in list order; control rows are never
-    contacted, so never handed out). Customers without an owner go to ``_no_owner[...]``; an owner id is made
-    safe as a file name (characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``, a name
-    another owner already took gets ``-2``, ``-3``...)."""
+    contacted, so never handed out). Customers without an account manager go to ``_retention_team[...]``, those
+    whose manager left with nobody to take over to ``_no_owner[...]``. An owner id is made safe as a file name
+    (characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``; a name already taken, by another
+    owner or by the two above, gets ``-2``, ``-3``...)."""
     names: dict[str, str] = {}
-    taken: set[str] = set()
+    taken = {RETENTION_TEAM_FILE, NO_OWNER_FILE}
 
-    def name_of(owner) -> str:
-        key = NO_OWNER_FILE if owner is None else str(owner)
-        if key not in names:
-            base = key if key == NO_OWNER_FILE else re.sub(r"[^A-Za-z0-9._-]", "_", key).lstrip(".") or "_"
+    def name_of(owner: str) -> str:
+        if owner not in names:
+            base = re.sub(r"[^A-Za-z0-9._-]", "_", owner).lstrip(".") or "_"
             name, n = base, 1
             while name.lower() in taken:
                 n += 1
                 name = f"{base}-{n}"
             taken.add(name.lower())
-            names[key] = name
-        return names[key]
+            names[owner] = name
+        return names[owner]
 
     files: dict[str, pd.DataFrame] = {}
     for rows, suffix in ((worklist, ""), (lapsed, "_lapsed")):
         targeted = rows[rows["in_target"].to_numpy(dtype=bool)]
         owners = targeted["owner_id"].astype("object")
-        owners = owners.mask(owners.isna() | (owners == ""))
-        for owner in sorted(owners.dropna().unique().tolist(), key=str) + ([None] if owners.isna().any() else []):
-            mine = owners.isna() if owner is None else owners == owner
-            files[f"{name_of(owner)}{suffix}.csv"] = targeted[mine.to_numpy(dtype=bool)]
+        unowned = (owners.isna() | (owners == "")).to_numpy()
+        team = unowned & (targeted["owner_status"] == UNMANAGED).to_numpy()
+        groups = [(name_of(o), (owners == o).to_numpy() & ~unowned) for o in sorted(set(owners[~unowned].astype(str)))]
+        groups += [(RETENTION_TEAM_FILE, team), (NO_OWNER_FILE, unowned & ~team)]
+        files |= {f"{name}{suffix}.csv": targeted[mine] for name, mine in groups if mine.any()}
     return files

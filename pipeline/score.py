@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features import as_timestamp
-from models.owners import NO_OWNER_FILE, files_per_owner
+from models.owners import NO_OWNER_FILE, RETENTION_TEAM_FILE, files_per_owner
 from models.plan import Playbook
 from models.week_over_week import comparison_basis
 from models.winback import LAPSED_COLUMNS, WINBACK_COLUMNS, spreadsheet_safe
@@ -286,9 +286,10 @@ def _write_owner_files(folder: Path, winback: pd.DataFrame, lapsed: pd.DataFrame
     as_of = winback["as_of"].iloc[0] if len(winback) else (lapsed["as_of"].iloc[0] if len(lapsed) else "")
     (folder / OWNER_FILES_MARKER).write_text(
         f"This week's contacts by owner (list as of {as_of}): <owner>.csv holds the owner's targeted customers of the "
-        f"win-back list, <owner>_lapsed.csv their targeted lapsed customers, {NO_OWNER_FILE}*.csv the targeted "
-        "customers nobody owns yet (owner_status says why). Control customers are never listed here. The whole "
-        "folder is replaced by each `churn score --split-by-owner`.\n",
+        f"win-back list, <owner>_lapsed.csv their targeted lapsed customers; {RETENTION_TEAM_FILE}*.csv the "
+        f"targeted customers without an account manager (the retention team's own), {NO_OWNER_FILE}*.csv those whose "
+        "manager left with nobody on record to take over (they need an owner). Control customers are never listed "
+        "here. The whole folder is replaced by each `churn score --split-by-owner`.\n",
         encoding="utf-8",
     )
     return files

@@ -69,24 +69,29 @@ def test_a_departure_after_the_as_of_date_is_not_known_yet():
 
 def test_files_per_owner_hand_each_owner_their_targeted_rows_in_list_order():
     worklist = pd.DataFrame({
-        "rank": [1, 2, 3, 4, 5, 6, 7],
-        "customer_id": ["C1", "C2", "C3", "C4", "C5", "C6", "C7"],
-        "owner_id": pd.array(["M1", "M2", "M1", None, "M1", "a/b", "a_b"], dtype="str"),
-        "in_target": [True, True, True, True, False, True, True],  # C5 is a control (or left out): not handed out
+        "rank": [1, 2, 3, 4, 5, 6, 7, 8, 9],
+        "customer_id": ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9"],
+        "owner_id": pd.array(["M1", "M2", "M1", None, "M1", "a/b", "a_b", None, "_no_owner"], dtype="str"),
+        "owner_status": ["account_manager", "successor", "account_manager", "needs_owner", "account_manager",
+                         "account_manager", "team_lead", "unmanaged", "account_manager"],
+        "in_target": [True, True, True, True, False, True, True, True, True],  # C5: control or left out
     })
     lapsed = pd.DataFrame({
-        "rank": [1, 2], "customer_id": ["L1", "L2"], "owner_id": pd.array(["", "M2"], dtype="str"),
-        "in_target": [True, True],
+        "rank": [1, 2, 3], "customer_id": ["L1", "L2", "L3"], "owner_id": pd.array(["", "M2", ""], dtype="str"),
+        "owner_status": ["needs_owner", "account_manager", "unmanaged"], "in_target": [True, True, True],
     })
     files = files_per_owner(worklist, lapsed)
     got = {name: list(rows["customer_id"]) for name, rows in files.items()}
     assert got == {
         "M1.csv": ["C1", "C3"],
         "M2.csv": ["C2"],
+        "_no_owner-2.csv": ["C9"],  # an owner whose id is a reserved name gets the next free one
         "a_b.csv": ["C6"],  # "a/b" made safe first (sorted before "a_b"), so "a_b" itself takes "a_b-2"
         "a_b-2.csv": ["C7"],
-        "_no_owner.csv": ["C4"],
-        "_no_owner_lapsed.csv": ["L1"],  # an empty owner in a CSV read back is nobody too
+        "_retention_team.csv": ["C8"],  # no account manager: the retention team's own calls
+        "_no_owner.csv": ["C4"],  # the manager left and nobody took over
         "M2_lapsed.csv": ["L2"],
+        "_retention_team_lapsed.csv": ["L3"],
+        "_no_owner_lapsed.csv": ["L1"],  # an empty owner in a CSV read back is nobody too
     }
     assert files_per_owner(worklist.assign(in_target=False), lapsed.iloc[:0]) == {}

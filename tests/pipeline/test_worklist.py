@@ -150,8 +150,12 @@ def test_split_by_owner_hands_out_every_targeted_row_once_and_is_replaced_whole(
         assert list(mine.columns) == list(rows.columns)
     for name, rows in handed.items():
         owner = name.removesuffix(".csv").removesuffix("_lapsed")
-        expected = {""} if owner == "_no_owner" else {owner}
+        expected = {""} if owner in ("_no_owner", "_retention_team") else {owner}
         assert set(rows["owner_id"].fillna("")) == expected
+        if owner == "_retention_team":
+            assert set(rows["owner_status"]) == {"unmanaged"}
+        if owner == "_no_owner":
+            assert "unmanaged" not in set(rows["owner_status"])
         assert list(rows["rank"]) == sorted(rows["rank"])
     assert (folder / "README.txt").read_text(encoding="utf-8").startswith("This week's contacts by owner")
 
