@@ -28,7 +28,7 @@ from pipeline.errors import ChurnError, Interrupted
 from pipeline.evaluation_report import EvaluationContext, render_evaluation
 from pipeline.history import HistoryEntry, history_entries, list_rows, save_rates_path
 from pipeline.io import frame_writer, load_data_dir, refuse_overwriting_inputs, text_writer
-from pipeline.outputs import check_distinct, check_writable, staged_outputs
+from pipeline.outputs import check_distinct, check_writable, staged_outputs, unwritten
 from pipeline.tracking import RunLink, log_evaluation_run
 
 # The contract's columns of evaluation.csv, first; the readout's other columns follow them.
@@ -285,7 +285,4 @@ def _write(out: Path, report: Path, rates_out: Path, table: pd.DataFrame, html: 
         state = "just after" if outputs is not None and outputs.committed else "before"
         raise Interrupted(f"stopped {state} the evaluation, its report and the save rates were replaced.") from None
     except OSError as error:
-        raise ChurnError(
-            f"Could not write the outputs ({error.strerror}: {error.filename}); the previous ones are unchanged.",
-            "check the output folder (space, permissions) and run again",
-        ) from None
+        raise unwritten(error) from None

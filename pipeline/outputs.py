@@ -203,6 +203,14 @@ def _clean_leftovers(anchor: Path, targets: Sequence[str | os.PathLike]) -> None
                     _remove(stale)
 
 
+def unwritten(error: OSError) -> ChurnError:
+    """The error for an output set the disk refused (the previous outputs stay, as staged_outputs ensures)."""
+    return ChurnError(
+        f"Could not write the outputs ({error.strerror}: {error.filename}); the previous ones are unchanged.",
+        "check the output folder (space, permissions) and run again",
+    )
+
+
 @contextmanager
 def staged_outputs(anchor: Path, targets: Sequence[str | os.PathLike], run: dict) -> Iterator[OutputSet]:
     """An :class:`OutputSet` for ``targets`` (``anchor``, the main output, among them).

@@ -39,7 +39,7 @@ from pipeline.history import (
     write_compared_with,
 )
 from pipeline.io import frame_writer, refuse_overwriting_inputs, text_writer
-from pipeline.outputs import check_distinct, check_writable, staged_outputs
+from pipeline.outputs import check_distinct, check_writable, staged_outputs, unwritten
 from pipeline.report import ReportContext, departed_managers, render_report
 from pipeline.scoring import (
     active_count,
@@ -185,10 +185,7 @@ def write_winback(
             "are as they were."
         ) from None
     except OSError as error:
-        raise ChurnError(
-            f"Could not write the outputs ({error.strerror}: {error.filename}); the previous ones are unchanged.",
-            "check the output folder (space, permissions) and run again",
-        ) from None
+        raise unwritten(error) from None
     drift = scores.drift
     contacts = _contacts_per_channel(winback, lapsed)
     log_scoring_run(

@@ -9,17 +9,7 @@ from sklearn.frozen import FrozenEstimator
 
 from models import contributions, estimator
 from models.estimator import ChurnBooster, ChurnClassifier
-from tests.models.small_model import FEATURES, fit_booster, synthetic
-
-
-@pytest.fixture(scope="module")
-def data() -> pd.DataFrame:
-    return synthetic()
-
-
-@pytest.fixture(scope="module")
-def model(data) -> ChurnBooster:
-    return fit_booster(data, seed=42)
+from tests.models.small_model import FEATURES
 
 
 def _awkward_rows(data: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:

@@ -228,16 +228,6 @@ def _raw(model: ChurnBooster, rows: pd.DataFrame) -> np.ndarray:
     return model.predict_proba(rows)[:, 1]
 
 
-@pytest.fixture(scope="module")
-def data() -> pd.DataFrame:
-    return synthetic()
-
-
-@pytest.fixture(scope="module")
-def model(data) -> ChurnBooster:
-    return fit_booster(data, seed=42)
-
-
 def test_same_seed_gives_identical_predictions(data, model):
     again = fit_booster(data, seed=42)
     scoring = data[FEATURES].iloc[:500]
