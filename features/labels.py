@@ -3,6 +3,7 @@ spans over which outcomes are observed."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,3 +47,22 @@ def purchase_history(tables: PreparedTables) -> tuple[pd.Timestamp, pd.Timestamp
     if not len(timestamps):
         return None
     return timestamps.min().normalize(), timestamps.max().normalize() + pd.Timedelta(days=1)
+
+
+# A whole year without a single purchase in the data is a break in the record (a stray or placeholder date such as
+# 1970-01-01 before it), not a quiet season: the purchase history starts after the last such gap.
+HISTORY_BREAK_DAYS = 365
+
+
+def purchase_days(tables: PreparedTables) -> np.ndarray:
+    """The distinct days (whole days since 1970-01-01, sorted) with a transaction."""
+    stamps = tables.transactions["timestamp"].to_numpy(dtype="datetime64[ns]")
+    return np.unique(stamps.astype("datetime64[D]").astype(np.int64))
+
+
+def history_start(days: np.ndarray, break_days: int = HISTORY_BREAK_DAYS) -> pd.Timestamp:
+    """Midnight of the first purchase day after the last gap of ``break_days`` or more without any purchase
+    (``days``: :func:`purchase_days`, not empty)."""
+    after_gap = np.flatnonzero(np.diff(days) > break_days)
+    first = days[after_gap[-1] + 1] if len(after_gap) else days[0]
+    return pd.Timestamp(int(first), unit="D")

@@ -401,6 +401,8 @@ def train(
     )
     with _StepProgress() as progress:
         result = train_and_register(data, cfg, progress=progress)
+    for note in result.notes:
+        err_console.print(_labelled("Note: ", "yellow", note))
     _print_backtest(result)
     outcome = result.outcome
     console.print(f"Calibration: {result.calibration}; {result.n_snapshot_rows:,} snapshot rows.")

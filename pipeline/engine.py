@@ -8,6 +8,7 @@ only ever call ``put``/``share``/``map``/``gather``, so another engine (e.g. Spa
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass, replace
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from features import (
@@ -28,7 +30,7 @@ from features import (
     split_by_bucket,
 )
 from features.aggregate import prepare_tables
-from features.labels import data_end, purchase_history
+from features.labels import data_end, history_start, purchase_days, purchase_history
 from features.registry import visits_lookback_days
 from features.tables import EVENT_TIME_COLUMN
 from pipeline.bucket_store import is_bucketed, is_url, open_bucketed
@@ -182,21 +184,23 @@ def _check_workers(client) -> None:
 @dataclass(frozen=True)
 class Buckets:
     """The data's customer buckets as an engine holds them (each a prepared Tables), the day after its last
-    event, and the span of its transactions (:func:`features.labels.purchase_history`; None without any)."""
+    event, and the span of its purchase history (None without transactions): from the first purchase after the
+    last year without any (:func:`features.labels.history_start`) to the day after the last one."""
 
     handles: list
     end: pd.Timestamp
     warnings: tuple[Problem, ...] = ()  # what the checks of a plain data directory warned about
     purchases: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    first_purchase: pd.Timestamp | None = None  # the first transaction's day, also when it lies before a break
 
     def __len__(self) -> int:
         return len(self.handles)
 
 
-def _bucket_span(tables: PreparedTables) -> tuple[pd.Timestamp | None, tuple | None]:
+def _bucket_span(tables: PreparedTables) -> tuple[pd.Timestamp | None, tuple | None, np.ndarray]:
     if not any(len(getattr(tables, name)) for name in EVENT_TIME_COLUMN):
-        return None, None
-    return data_end(tables), purchase_history(tables)
+        return None, None, np.zeros(0, np.int64)
+    return data_end(tables), purchase_history(tables), purchase_days(tables)
 
 
 def load_buckets(
@@ -241,12 +245,15 @@ def split_buckets(engine: Engine, tables: PreparedTables, n_buckets: int) -> Buc
 
 def _with_end(engine: Engine, handles: list) -> Buckets:
     spans = engine.gather(engine.map(_bucket_span, handles))
-    ends = [end for end, _ in spans if end is not None]
+    ends = [end for end, _, _ in spans if end is not None]
     if not ends:
         raise ChurnError("The data holds no events.", "check that transactions.* has rows")
-    purchases = [span for _, span in spans if span is not None]
-    history = (min(s for s, _ in purchases), max(e for _, e in purchases)) if purchases else None
-    return Buckets(handles, max(ends), purchases=history)
+    purchases = [span for _, span, _ in spans if span is not None]
+    if not purchases:
+        return Buckets(handles, max(ends))
+    days = functools.reduce(np.union1d, [d for _, _, d in spans])
+    return Buckets(handles, max(ends), purchases=(history_start(days), max(e for _, e in purchases)),
+                   first_purchase=min(s for s, _ in purchases))
 
 
 def feature_stats(engine: Engine, buckets: Buckets, as_of: pd.Timestamp, settings) -> GlobalStats:

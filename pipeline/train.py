@@ -73,6 +73,7 @@ class TrainingResult:
     outcome: RunOutcome
     n_snapshot_rows: int
     estimate: dict  # kind, evaluation_cutoffs, summary: which estimate the metrics are, and why
+    notes: tuple[str, ...] = ()  # what the user should know about the data trained on
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class TrainingData:
     columns: list[str]
     start: pd.Timestamp | None = None
     time_of_year: bool = False  # the snapshots hold the as-of date's time of year (cutoffs a year apart)
+    notes: tuple[str, ...] = ()
 
     @property
     def history_days(self) -> int:
@@ -129,9 +131,20 @@ def snapshot_data(
     snapshots = pd.concat(parts, ignore_index=True)
     if len(parts) > 1:
         snapshots = snapshots.sort_values(["as_of", "customer_id"], kind="stable", ignore_index=True)
-    data = TrainingData(snapshots, cutoffs, end, model_feature_columns(snapshots), start, seasonal)
+    data = TrainingData(snapshots, cutoffs, end, model_feature_columns(snapshots), start, seasonal,
+                        _left_out_note(buckets.first_purchase, start))
     _check_outcomes(data, cfg)
     return data
+
+
+def _left_out_note(first: pd.Timestamp | None, start: pd.Timestamp) -> tuple[str, ...]:
+    """Words for transactions before the history's start: a year without any purchase follows them."""
+    if first is None or first >= start:
+        return ()
+    note = (f"The history is counted from {start.date()}: the transactions before it (the first on {first.date()}) "
+            "are followed by a year or more without any purchase (a stray or placeholder date?). They stay in the "
+            "data, but no cutoff is placed in that gap.")
+    return (note,)
 
 
 def _history_too_short(start: pd.Timestamp | None, end: pd.Timestamp | None, cfg: Config) -> ChurnError:
@@ -396,7 +409,7 @@ def train_and_register(
         raise Interrupted(
             f"stopped after training finished: MLflow run {outcome.run_id} was logged and {outcome.decision}."
         ) from None
-    return TrainingResult(backtest, method, outcome, len(data.snapshots), described)
+    return TrainingResult(backtest, method, outcome, len(data.snapshots), described, data.notes)
 
 
 def run_description(

@@ -193,3 +193,22 @@ def test_a_stacked_model_lists_what_it_predicts_and_loads_from_mlflow_the_same(c
     np.testing.assert_allclose(loaded.predict_proba(features)[:, 1], churn.to_numpy(), rtol=0, atol=1e-12)
     pyfunc = np.asarray(mlflow.pyfunc.load_model(uri).predict(features.reset_index(drop=True)))
     np.testing.assert_allclose(pyfunc[:, 1], churn.to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_a_stray_old_date_does_not_move_the_cutoffs_and_is_named(cli, store, year, tmp_path):
+    # One purchase typed as 1970-01-01 (a placeholder date): without care the history would start in 1970, the
+    # cutoffs would reach back into the empty years, and training would fail on cutoffs without customers.
+    data = tmp_path / "data"
+    data.mkdir()
+    transactions = pd.read_csv(year / "transactions.csv", dtype=str)
+    transactions.loc[3, "timestamp"] = "1970-01-01 00:00:00"
+    transactions.to_csv(data / "transactions.csv", index=False)
+    config = config_for(store, tmp_path, "year-stray")
+    trained = cli("train", "--data", data, "--config", config, "--horizon-days", 90)
+    assert trained.exit_code == 0, trained.output
+    text = " ".join(trained.output.split())
+    start = pd.to_datetime(transactions["timestamp"]).drop(index=3).min().normalize()
+    assert (f"The history is counted from {start.date()}: the transactions before it (the first on 1970-01-01)"
+            in text)
+    cutoffs = expected_cutoffs(year, 90)  # the same cutoffs as without the stray row
+    assert set(shipped_metadata(config)["train_cutoffs"]) <= {str(c.date()) for c in cutoffs}
