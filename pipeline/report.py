@@ -239,11 +239,14 @@ def _owners_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContex
         "customers": status.to_numpy(),
         "value at risk": [float(winback.loc[winback["owner_status"] == s, "value_at_risk"].sum()) for s in status.index],
     })
+    managed = winback[winback["account_manager_id"].notna()]
     parts = [
         "<h2>Owners' workloads</h2>",
         (
             "<p>A customer's owner is their account manager; when that manager has left, the successor, else the team "
             "lead; the calls below go to them. Nobody who has left is named as an owner.</p>"
+            if len(managed) else
+            "<p>No active customer has an account manager on record, so every call goes to the retention team.</p>"
         ),
         table(status_rows, money=("value at risk",), currency=c.currency),
     ]
@@ -251,7 +254,8 @@ def _owners_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContex
         parts += ["<h3>Calls planned per owner (top 15)</h3>",
                   table(load.rename(columns={"expected_net_value": "expected net value"}),
                          money=("expected net value",), currency=c.currency)]
-    managed = winback[winback["account_manager_id"].notna()]
+    if not len(managed):
+        return parts
     by_manager = (managed.groupby(managed["account_manager_id"].astype("str"))["value_at_risk"].sum()
                   .sort_values(ascending=False).head(15))
     left = c.departed_managers if c.departed_managers is not None else pd.DataFrame(

@@ -524,6 +524,7 @@ def test_the_report_embeds_png_plots_and_the_backtest_metrics(baseline, trained)
     page = baseline.report.read_text(encoding="utf-8")
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) >= 4  # value by manager, reasons, actions, tiers
+    assert '<img alt="value at risk by account manager"' in page  # customers here have managers
     assert all(base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n") for image in images)
 
     predictions = trained.result.backtest.predictions

@@ -116,6 +116,10 @@ def test_a_year_of_transactions_trains_with_the_backtest_it_has_room_for_and_sco
     _, end = purchases_span(year)
     assert set(winback["customer_id"]) == active_at(year, end, 90)
     assert winback["churn_probability"].between(0, 1).all()
+    # Nobody has an account manager: the report says where the calls go and draws no empty managers' chart.
+    report = (tmp_path / "year-h90_report.html").read_text()
+    assert "No active customer has an account manager on record" in report
+    assert "value at risk by account manager" not in report.lower()
 
 
 def test_a_year_with_a_180_day_horizon_is_cross_fitted_and_says_so(cli, store, year, tmp_path, cfg):
