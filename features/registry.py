@@ -274,6 +274,16 @@ def visits_lookback_days(settings: FeatureSettings) -> int:
     return max(*s.windows_days, s.visit_channel_window_days, 2 * s.trend_window_days, s.browse_lookback_days)
 
 
+def longest_lookback_days(settings: FeatureSettings) -> int:
+    """How far before as_of the features read purchases, complaints or visits at most (a trend's previous window
+    and the peak's lookback included; tenure aside, which reads the whole history)."""
+    s = settings
+    return max(
+        *s.windows_days, *s.price_windows_days, s.interval_window_days, s.returns_window_days, s.price_history_days,
+        s.wallet_window_days, s.peak_lookback_days, s.complaint_history_days, visits_lookback_days(s),
+    )
+
+
 def feature_dtypes(settings: FeatureSettings) -> dict[str, str]:
     """Each feature's kind, "numeric" (float64 column) or "categorical" (str column), in column order."""
     return {spec.name: spec.kind for spec in feature_specs(settings)}

@@ -79,3 +79,29 @@ def stability_from_counts(reference: dict[str, dict], counts: dict[str, pd.Serie
 def population_stability(reference: dict[str, dict], frame: pd.DataFrame) -> pd.Series:
     """PSI of each referenced column of ``frame`` against its reference distribution, largest first."""
     return stability_from_counts(reference, drift_counts(reference, frame))
+
+
+def short_history_note(
+    train_cutoffs: list[pd.Timestamp], history_start: pd.Timestamp | None, as_of: pd.Timestamp, lookback_days: int
+) -> str | None:
+    """Why inputs drift on a short history, in words; None when the training cutoffs saw ``lookback_days`` (the
+    features' longest lookback) or more of purchase history before them, when one lies before ``history_start``
+    (the model learnt from other data), or when the history is unknown.
+
+    A training cutoff with less history than a feature looks back cannot give the values scoring gives with
+    more (a 365-day count over 200 days, a tenure counted from the first purchase in the data), so the inputs
+    drift even when customers behave the same.
+    """
+    if history_start is None or not train_cutoffs:
+        return None
+    seen = sorted((pd.Timestamp(cutoff) - history_start).days for cutoff in train_cutoffs)
+    if not 0 <= seen[0] < lookback_days:
+        return None
+    now = (pd.Timestamp(as_of) - history_start).days
+    span = f"{seen[0]}" if seen[0] == seen[-1] else f"{seen[0]} to {seen[-1]}"
+    return (
+        f"Some of this is expected on a short history: the model's training cutoffs had {span} days of purchase history before "
+        f"them and this scoring has {now}. Inputs that look back further (up to {lookback_days} days, and tenure "
+        "where it counts from the first purchase in the data) cannot take the same values in training as now, so "
+        "they drift even when customers behave the same; retraining as the history grows reduces it."
+    )

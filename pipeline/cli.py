@@ -425,14 +425,13 @@ def _print_scoring(result, cfg) -> None:
         err_console.print(_labelled("Definition overridden: ", "yellow", override.describe()))
     strong = result.drift[result.drift > cfg.scoring.drift_strong_psi]
     warn = result.drift[(result.drift > cfg.scoring.drift_warning_psi) & (result.drift <= cfg.scoring.drift_strong_psi)]
-    for name, psi in strong.items():
-        err_console.print(
-            _labelled("Strong drift: ", "bold red", f"{name} (PSI {psi:.3f} > {cfg.scoring.drift_strong_psi})")
-        )
-    for name, psi in warn.items():
-        err_console.print(
-            _labelled("Drift warning: ", "yellow", f"{name} (PSI {psi:.3f} > {cfg.scoring.drift_warning_psi})")
-        )
+    for label, style, drifted, psi_above in (("Strong drift", "bold red", strong, cfg.scoring.drift_strong_psi),
+                                              ("Drift warning", "yellow", warn, cfg.scoring.drift_warning_psi)):
+        if len(drifted):
+            inputs = ", ".join(f"{name} {psi:.3f}" for name, psi in drifted.items())
+            err_console.print(_labelled(f"{label}: ", style, f"{len(drifted)} input(s) with PSI > {psi_above}: {inputs}"))
+    if result.drift_note:
+        err_console.print(_labelled("Why: ", "yellow", result.drift_note))
     for warning in result.warnings:
         err_console.print(_labelled("Warning: ", "yellow", warning))
     if result.measured_actions:

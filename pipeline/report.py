@@ -54,6 +54,7 @@ class ReportContext:
     contact_cooldown_days: int = 0
     measured_save_rates: pd.DataFrame | None = None  # as pipeline.evaluate kept them (used: the rate planned with)
     save_rates_setting: str = "prior"
+    drift_note: str | None = None  # why the inputs drift, on a short history
 
 
 def _channel_words(channel: str) -> str:
@@ -457,4 +458,5 @@ def _drift_section(c: ReportContext) -> list[str]:
             "and retrain if it persists.</p>"
         ),
         f"<table><tr><th>input</th><th>PSI</th><th></th></tr>{''.join(rows)}</table>",
+        f"<p>{esc(c.drift_note)}</p>" if c.drift_note else "",
     ]

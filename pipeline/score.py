@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from features import as_timestamp
+from features.registry import longest_lookback_days
+from models.drift import short_history_note
 from models.owners import NO_OWNER_FILE, RETENTION_TEAM_FILE, files_per_owner
 from models.plan import Playbook
 from models.week_over_week import comparison_basis
@@ -79,6 +81,7 @@ class ScoringResult:
     moved_actions: tuple[str, ...] = ()  # those whose measured rate differs from the prior
     by_owner: Path | None = None  # each owner's targeted customers (--split-by-owner)
     n_owner_files: int = 0
+    drift_note: str | None = None  # why the inputs drift, on a short history (models.drift.short_history_note)
 
 
 def report_path_for(out: Path) -> Path:
@@ -146,6 +149,7 @@ def write_winback(
             warnings = (*(p.render() for p in buckets.warnings), *_population_warnings(engine, buckets, as_of, cfg))
             progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
             scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)
+            drift_note = _drift_note(scores.drift, buckets, as_of, bundle.metadata, cfg)
             previous = previous_list(scored_out) or latest_kept_list(history, as_of)
             basis = comparison_basis(previous, as_of)
             campaign = campaign_of(as_of, cfg)
@@ -172,7 +176,7 @@ def write_winback(
             outputs.file(lapsed_out, frame_writer(spreadsheet_safe(lapsed[list(LAPSED_COLUMNS)]), lapsed_out))
             owner_files = _write_owner_files(Path(outputs.folder(by_owner)), winback, lapsed) if by_owner else {}
             html = _report_html(winback, lapsed, scores, basis, as_of, version, bundle.metadata, playbook, cfg,
-                                campaign.id, rates)
+                                campaign.id, rates, drift_note)
             outputs.file(report, text_writer(html))
             outputs.commit()
     except KeyboardInterrupt:
@@ -208,8 +212,17 @@ def write_winback(
         (*rate_warnings, *warnings), lapsed_out, len(lapsed), contacts, overrides, entry, campaign.id,
         tuple(rates["action"]) if rates is not None else (),
         tuple(rates.loc[(rates["used"] - rates["prior"]).abs() > 1e-9, "action"]) if rates is not None else (),
-        by_owner, len(owner_files),
+        by_owner, len(owner_files), drift_note,
     )
+
+
+def _drift_note(drift: pd.Series, buckets, as_of: pd.Timestamp, metadata: dict, cfg: Config) -> str | None:
+    """Why the inputs drift, when some do and the model's training cutoffs saw a short history."""
+    if not (drift > cfg.scoring.drift_warning_psi).any():
+        return None
+    cutoffs = [pd.Timestamp(cutoff) for cutoff in metadata.get("train_cutoffs", [])]
+    start = buckets.purchases[0] if buckets.purchases is not None else None
+    return short_history_note(cutoffs, start, as_of, longest_lookback_days(cfg.features))
 
 
 def _playbook_with_save_rates(cfg: Config, history: str) -> tuple[Playbook, pd.DataFrame | None, tuple[str, ...]]:
@@ -335,7 +348,7 @@ def _population_warnings(engine, buckets, as_of: pd.Timestamp, cfg: Config) -> t
 
 
 def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playbook, cfg, campaign_id,
-                 rates) -> str:
+                 rates, drift_note) -> str:
     return render_report(
         winback,
         lapsed,
@@ -351,6 +364,7 @@ def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playb
             emp_fraction=metadata.get("emp_targeting_fraction"),
             estimate_summary=(metadata.get("estimate") or {}).get("summary"),
             drift=scores.drift,
+            drift_note=drift_note,
             warning_psi=cfg.scoring.drift_warning_psi,
             strong_psi=cfg.scoring.drift_strong_psi,
             departed_managers=departed_managers(scores.account_managers, str(as_of.date())),

@@ -17,7 +17,7 @@ from features import (
 from features.aggregate import prepare_tables
 from features.assembly import _call, compute_global_stats
 from features.cutoff import events_before
-from features.registry import duration_words
+from features.registry import duration_words, longest_lookback_days
 from tests.features.conftest import CHURN, SETTINGS, T, world_frames
 
 
@@ -192,3 +192,17 @@ def test_settings_refuse_windows_and_thresholds_that_cannot_work(change, message
 def test_churn_definition_and_lifecycle_thresholds_are_checked(kind, change, message):
     with pytest.raises(ValueError, match=message):
         kind(**change)
+
+
+@pytest.mark.parametrize(
+    ("change", "days"),
+    [
+        ({}, 365),  # the defaults: 365-day windows
+        ({"windows_days": (30, 500)}, 500),
+        ({"trend_window_days": 250}, 500),  # a trend reads its window and the one before
+        ({"complaint_history_days": 400}, 400),
+        ({"peak_window_days": 90, "peak_lookback_days": 420}, 420),
+    ],
+)
+def test_the_longest_lookback_is_the_furthest_any_feature_reads(change, days):
+    assert longest_lookback_days(FeatureSettings(**change)) == days

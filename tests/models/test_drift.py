@@ -14,6 +14,7 @@ from models.drift import (
     drift_counts,
     population_stability,
     reference_distributions,
+    short_history_note,
     stability_from_counts,
 )
 
@@ -124,3 +125,30 @@ def test_counts_of_groups_of_rows_give_exactly_the_psi_of_all_rows():
     from_counts = stability_from_counts(reference, counts)
     pd.testing.assert_series_equal(from_counts, population_stability(reference, now), check_exact=True)
     assert from_counts["tier"] > 0.1  # a category the reference never saw
+
+
+DAY = pd.Timedelta(days=1)
+START = pd.Timestamp("2025-01-01")
+
+
+def test_short_history_note_gives_the_history_the_training_cutoffs_saw_and_the_scoring_has():
+    cutoffs = [START + 150 * DAY, START + 90 * DAY, START + 120 * DAY]
+    note = short_history_note(cutoffs, START, START + 365 * DAY, 365)
+    assert "training cutoffs had 90 to 150 days of purchase history before them" in note
+    assert "this scoring has 365" in note
+    assert "up to 365 days" in note
+    assert "had 364 days of" in short_history_note([START + 364 * DAY], START, START + 400 * DAY, 365)
+
+
+@pytest.mark.parametrize(
+    ("cutoff_days", "start"),
+    [
+        ((365, 395), START),  # every cutoff saw the longest lookback whole
+        ((100,), None),  # no purchase history known
+        ((-30, 100), START),  # a cutoff before this data's history: the model learnt from other data
+        ((), START),  # no training cutoffs recorded
+    ],
+)
+def test_no_short_history_note_without_a_short_history(cutoff_days, start):
+    cutoffs = [START + d * DAY for d in cutoff_days]
+    assert short_history_note(cutoffs, start, START + 500 * DAY, 365) is None

@@ -120,6 +120,13 @@ def test_a_year_of_transactions_trains_with_the_backtest_it_has_room_for_and_sco
     report = (tmp_path / "year-h90_report.html").read_text()
     assert "No active customer has an account manager on record" in report
     assert "value at risk by account manager" not in report.lower()
+    # The inputs drift from training cutoffs that saw 95-185 days to a scoring that sees the year: the report
+    # says why, with the days the shipped model's cutoffs had.
+    start, _ = purchases_span(year)
+    seen = sorted((pd.Timestamp(c) - start).days for c in metadata["train_cutoffs"])
+    assert seen[0] < 365
+    assert (f"Some of this is expected on a short history: the model&#x27;s training cutoffs had {seen[0]} to "
+            f"{seen[-1]} days of purchase history before them and this scoring has {(end - start).days}.") in report
 
 
 def test_a_year_with_a_180_day_horizon_is_cross_fitted_and_says_so(cli, store, year, tmp_path, cfg):
