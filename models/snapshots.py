@@ -9,6 +9,7 @@ from features import (
     ChurnDefinition,
     FeatureSettings,
     PreparedTables,
+    active_customers,
     as_timestamp,
     build_feature_table,
     churn_labels,
@@ -55,6 +56,22 @@ def training_snapshots(
         snapshot["churned"] = labels.to_numpy()
         snapshots.append(snapshot)
     return pd.concat(snapshots, ignore_index=True)
+
+
+def active_counts(tables: PreparedTables, cutoffs, active_window_days: int) -> np.ndarray:
+    """How many customers are active at each cutoff: the rows their snapshots would have."""
+    return np.array(
+        [len(active_customers(tables.transactions, as_timestamp(c), active_window_days)) for c in cutoffs],
+        dtype=np.int64,
+    )
+
+
+def customer_share_within(rows: int, share: float, max_rows: int | None) -> float:
+    """The share of customers whose snapshots are kept: ``share``, lowered where ``rows`` (the snapshot rows of
+    every customer) x ``share`` would exceed ``max_rows`` (None: no cap)."""
+    if max_rows is None or rows * share <= max_rows:
+        return share
+    return max_rows / rows
 
 
 def in_training_sample(customer_ids, share: float) -> np.ndarray:

@@ -152,6 +152,7 @@ class EngineSettings(_Section):
     threads_per_worker: int = Field(ge=1)
     buckets: int | None = Field(default=None, ge=1)
     snapshot_customer_share: float = Field(gt=0, le=1)
+    max_snapshot_rows: int | None = Field(default=None, ge=1)
 
 
 class Config(_Section):

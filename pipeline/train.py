@@ -35,7 +35,7 @@ from models.modelframe import (
     model_frames,
     spans_a_year,
 )
-from models.snapshots import snapshot_cutoffs
+from models.snapshots import active_counts, customer_share_within, snapshot_cutoffs
 from models.value import customer_value
 from pipeline import plots
 from pipeline.bucket_store import is_url
@@ -87,6 +87,7 @@ class TrainingData:
     start: pd.Timestamp | None = None
     time_of_year: bool = False  # the snapshots hold the as-of date's time of year (cutoffs a year apart)
     notes: tuple[str, ...] = ()
+    customer_share: float = 1.0  # of the customers whose snapshots were kept (a stable hash of customer_id)
 
     @property
     def history_days(self) -> int:
@@ -106,7 +107,8 @@ def snapshot_data(
     its label window ending by the last transaction's day.
 
     Built where the buckets are, with the statistics of every customer, for the customers of the training
-    sample (``engine.snapshot_customer_share``); rows sorted by cutoff, then customer, whatever the bucketing.
+    sample (``engine.snapshot_customer_share``, lowered to keep within ``engine.max_snapshot_rows``); rows sorted
+    by cutoff, then customer, whatever the bucketing.
     """
     if buckets.purchases is None:
         raise _history_too_short(None, None, cfg)
@@ -119,22 +121,45 @@ def snapshot_data(
     )
     if not cutoffs:
         raise _history_too_short(start, end, cfg)
+    share, share_notes = _customer_share(engine, buckets, cutoffs, cfg, progress)
     progress(f"features at {len(cutoffs)} cutoffs in {len(buckets)} bucket(s)")
     stats = global_stats(engine, buckets, cutoffs, cfg.features)
     seasonal = spans_a_year(cutoffs)
     parts = engine.gather(
         engine.map(
             model_frames, buckets.handles, cutoffs=cutoffs, settings=cfg.features, churn=cfg.churn, stats=stats,
-            customer_share=cfg.engine.snapshot_customer_share, with_time_of_year=seasonal,
+            customer_share=share, with_time_of_year=seasonal,
         )
     )
     snapshots = pd.concat(parts, ignore_index=True)
     if len(parts) > 1:
         snapshots = snapshots.sort_values(["as_of", "customer_id"], kind="stable", ignore_index=True)
     data = TrainingData(snapshots, cutoffs, end, model_feature_columns(snapshots), start, seasonal,
-                        _left_out_note(buckets.first_purchase, start))
+                        (*_left_out_note(buckets.first_purchase, start), *share_notes), share)
     _check_outcomes(data, cfg)
     return data
+
+
+def _customer_share(engine: Engine, buckets: Buckets, cutoffs: list[pd.Timestamp], cfg: Config,
+                    progress: Callable[[str], None]) -> tuple[float, tuple[str, ...]]:
+    """The share of customers whose snapshots are kept, and words when it was lowered to fit
+    ``engine.max_snapshot_rows``."""
+    configured, cap = cfg.engine.snapshot_customer_share, cfg.engine.max_snapshot_rows
+    if cap is None:
+        return configured, ()
+    counts = engine.gather(engine.map(active_counts, buckets.handles, cutoffs=cutoffs,
+                                      active_window_days=cfg.churn.active_window_days))
+    rows = int(sum(int(c.sum()) for c in counts))
+    share = customer_share_within(rows, configured, cap)
+    if share == configured:
+        return share, ()
+    progress(f"snapshots of a {share:.1%} sample of customers, within engine.max_snapshot_rows")
+    basis = "all of them" if configured == 1 else f"engine.snapshot_customer_share = {configured:g}"
+    note = (f"Trained on the snapshots of a {share:.1%} sample of customers (a stable hash of customer_id): "
+            f"{basis} would give {rows * configured:,.0f} rows over {len(cutoffs)} cutoffs, more than "
+            f"engine.max_snapshot_rows = {cap:,} (about 1.6 KB each while training). Statistics across customers still use every customer; raise the cap, or set it to "
+            "null, to train on more.")
+    return share, (note,)
 
 
 def _left_out_note(first: pd.Timestamp | None, start: pd.Timestamp) -> tuple[str, ...]:
@@ -401,6 +426,7 @@ def train_and_register(
                     "estimate.evaluation_cutoffs": ", ".join(described["evaluation_cutoffs"]),
                     "estimate.summary": described["summary"],
                     "history_days": str(data.history_days),
+                    "snapshot_customer_share": f"{data.customer_share:.6g}",
                 },
             )
     except KeyboardInterrupt:

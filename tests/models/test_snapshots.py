@@ -8,7 +8,14 @@ import pytest
 
 from features import build_feature_table, make_tables, prepare_tables
 from models.modelframe import model_frames
-from models.snapshots import in_training_sample, sample_customers, snapshot_cutoffs, training_snapshots
+from models.snapshots import (
+    active_counts,
+    customer_share_within,
+    in_training_sample,
+    sample_customers,
+    snapshot_cutoffs,
+    training_snapshots,
+)
 from tests.features.conftest import CHURN, SETTINGS, T, world_frames
 from tests.features.random_world import random_world
 
@@ -106,3 +113,30 @@ def test_sampled_snapshots_are_the_full_snapshots_of_the_sampled_customers():
     # the statistics really are every customer's: from the sample alone the wallets would differ
     alone = model_frames(sample_customers(tables, 0.5), cutoffs, SETTINGS, CHURN)
     assert not np.array_equal(alone["share_of_wallet_28d"], sampled["share_of_wallet_28d"])
+
+
+def test_active_counts_are_the_customers_who_bought_in_the_window_before_each_cutoff():
+    transactions = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "c", "c"],
+        "timestamp": pd.to_datetime(["2024-01-05", "2024-03-01", "2024-02-20", "2024-02-25", "2024-03-05"]),
+        "amount": [10.0, 12.0, 5.0, -3.0, 8.0],  # c's February row is a refund: not a purchase
+    })
+    tables = prepare_tables(make_tables({"transactions": transactions}))
+    cutoffs = [pd.Timestamp("2024-02-01"), pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-06")]
+    # 30-day windows: [Jan 2, Feb 1): a. [Jan 31, Mar 1): b (a's Mar 1 purchase is at the cutoff, outside).
+    # [Feb 5, Mar 6): a (Mar 1), b (Feb 20), c (Mar 5).
+    assert active_counts(tables, cutoffs, active_window_days=30).tolist() == [1, 1, 3]
+
+
+@pytest.mark.parametrize(
+    ("rows", "share", "cap", "expected"),
+    [
+        (1_000, 1.0, None, 1.0),  # no cap
+        (1_000, 1.0, 1_000, 1.0),  # exactly at the cap
+        (1_000, 1.0, 250, 0.25),
+        (1_000, 0.5, 600, 0.5),  # the configured share already fits
+        (1_000, 0.5, 200, 0.2),
+    ],
+)
+def test_the_customer_share_is_lowered_only_to_keep_within_the_cap(rows, share, cap, expected):
+    assert customer_share_within(rows, share, cap) == pytest.approx(expected)

@@ -104,6 +104,11 @@ def test_the_engine_section_comes_from_the_defaults_unless_a_file_or_flag_sets_i
         load_config(path, {"engine.kind": "spark"})
     with pytest.raises(ConfigError, match="engine.snapshot_customer_share"):
         load_config(path, {"engine.snapshot_customer_share": 0})
+    with pytest.raises(ConfigError, match="engine.max_snapshot_rows"):
+        load_config(path, {"engine.max_snapshot_rows": 0})
+    uncapped = tmp_path / "uncapped.yaml"
+    uncapped.write_text("engine:\n  max_snapshot_rows: null\n")
+    assert load_config(uncapped).engine.max_snapshot_rows is None  # no cap
 
 
 def test_a_playbook_family_no_feature_has_is_refused(tmp_path):

@@ -86,3 +86,18 @@ def test_the_training_sample_is_the_sampled_customers_rows_of_the_full_snapshots
     chosen = in_training_sample(full["customer_id"], 0.4)
     assert 0.25 < chosen.mean() < 0.55
     pd.testing.assert_frame_equal(data.snapshots, full[chosen].reset_index(drop=True), check_exact=True)
+
+
+def test_a_row_cap_lowers_the_share_to_fit_and_says_so(world, store, trained):
+    full = trained.snapshots
+    cap = len(full) // 3
+    cfg = load_config(store.config_file, {"engine.max_snapshot_rows": cap})
+    engine = LocalEngine()
+    data = snapshot_data(engine, load_buckets(engine, world, cfg.engine), cfg)
+    share = cap / len(full)  # every customer active at a cutoff is one row: the full snapshots count them
+    assert data.customer_share == pytest.approx(share)
+    chosen = in_training_sample(full["customer_id"], share)
+    pd.testing.assert_frame_equal(data.snapshots, full[chosen].reset_index(drop=True), check_exact=True)
+    assert 0.2 * len(full) < len(data.snapshots) < 0.5 * len(full)
+    assert f"{share:.1%} sample of customers" in data.notes[-1]
+    assert f"would give {len(full):,} rows" in data.notes[-1]
