@@ -72,10 +72,18 @@ def tracking_uri(cfg: Config) -> str:
     return uri
 
 
-def _artifact_root(cfg: Config) -> str:
-    path = Path(cfg.tracking.artifact_location)
-    path = path if path.is_absolute() else PROJECT_ROOT / path
-    return path.as_uri()
+def artifact_root(cfg: Config, uri: str) -> str | None:
+    """Where a new experiment of the store at ``uri`` keeps its artifacts: the config's artifact_location for the
+    config's own store; beside the file for a sqlite store named by MLFLOW_TRACKING_URI (not in this project's
+    data/); else None, the tracking server's own default."""
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        path = Path(cfg.tracking.artifact_location)
+        path = path if path.is_absolute() else PROJECT_ROOT / path
+        return path.as_uri()
+    prefix = "sqlite:///"
+    if uri.startswith(prefix):
+        return (Path(uri[len(prefix):]).resolve().parent / "artifacts").as_uri()
+    return None
 
 
 def _store_setup_lock(uri: str):
@@ -100,7 +108,7 @@ def connect(cfg: Config, experiment_name: str | None = None):
         client = mlflow.MlflowClient()
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
-            client.create_experiment(name, artifact_location=_artifact_root(cfg),
+            client.create_experiment(name, artifact_location=artifact_root(cfg, uri),
                                      tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
         elif EXPERIMENT_KIND_TAG not in experiment.tags:  # made before the tag was set
             client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)

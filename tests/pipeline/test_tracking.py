@@ -19,8 +19,10 @@ from pipeline.tracking import (
     EXPERIMENT_KIND_TAG,
     MODEL_CODE_MODULES,
     MODEL_REQUIREMENTS,
+    artifact_root,
     connect,
     load_bundle,
+    tracking_uri,
 )
 
 CHAMPION = "models:/churn-model@champion"
@@ -162,3 +164,20 @@ def test_the_dataset_schema_is_mlflows_own_without_its_value_by_value_pass():
     schema = frame_schema(mlflow, frame, sample_rows=1000)
     assert schema == _infer_schema(frame)
     assert [c.name for c in schema.inputs if not c.required] == ["b"]
+
+
+def test_artifacts_go_beside_a_sqlite_store_named_by_the_environment_else_where_mlflow_says(cfg, monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert artifact_root(cfg, tracking_uri(cfg)) == Path(cfg.tracking.artifact_location).as_uri()  # the config's
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
+    assert artifact_root(cfg, "http://tracking.example:5000") is None  # the server's own artifact root
+    uri = f"sqlite:///{tmp_path / 'elsewhere' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert artifact_root(cfg, uri) == (tmp_path / "elsewhere" / "artifacts").as_uri()
+    before = mlflow.get_tracking_uri()
+    try:
+        _, client = connect(cfg, "an-experiment-elsewhere")
+        made = client.get_experiment_by_name("an-experiment-elsewhere")
+    finally:
+        mlflow.set_tracking_uri(before)  # the other tests' store
+    assert made.artifact_location == (tmp_path / "elsewhere" / "artifacts").as_uri()
