@@ -12,9 +12,7 @@ import pandas as pd
 from features.aggregate import as_of_day, customer_series, epoch_days, label_counts, per_customer
 from features.cutoff import NS_PER_DAY, window_rows
 from features.memo import per_frame
-
-# The contract's categories, fixed so the feature list is the same for every dataset; others count as "other".
-COMPLAINT_CATEGORIES = ("product_quality", "service", "price", "delivery", "billing", "other")
+from features.settings import OTHER_LABEL
 
 
 def complaint_count(complaints: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
@@ -24,11 +22,13 @@ def complaint_count(complaints: pd.DataFrame, *, as_of, window_days: int) -> pd.
 
 
 def complaint_count_by_category(
-    complaints: pd.DataFrame, *, as_of, window_days: int, category: str
+    complaints: pd.DataFrame, *, as_of, window_days: int, category: str, categories: tuple[str, ...]
 ) -> pd.Series:
-    """Complaints of one contract category opened in the last ``window_days`` (unknown or NA = other)."""
-    key, counts = label_counts(complaints, "opened_at", as_of, window_days, "category", COMPLAINT_CATEGORIES)
-    of_category = counts[:, COMPLAINT_CATEGORIES.index(category)]
+    """Complaints of one category opened in the last ``window_days``: one of ``categories`` (those counted apart)
+    or "other" (every other value, and NA)."""
+    labels = (*categories, OTHER_LABEL)
+    key, counts = label_counts(complaints, "opened_at", as_of, window_days, "category", labels)
+    of_category = counts[:, labels.index(category)]
     return customer_series(key, of_category, of_category > 0, name=f"complaints_{category}_{window_days}d")
 
 

@@ -22,10 +22,9 @@ from features.aggregate import (
 from features.cutoff import window_rows
 from features.kernels import trend_ratio
 from features.memo import per_frame
+from features.settings import OTHER_LABEL
 from features.tables import as_timestamp
 
-# Fixed so the feature list is the same for every dataset; other channels (e.g. sales_visit) count as other.
-VISIT_CHANNELS = ("store", "web", "app", "call", "other")
 SECONDS_PER_DAY = 86_400
 _TIME_BITS = 34  # seconds within a window (< 544 years) sit below the customer code in one int64 sort key
 
@@ -36,10 +35,14 @@ def visit_count(visits: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
     return per_customer(recent["customer_id"], how="count", name=f"visit_count_{window_days}d")
 
 
-def visit_count_by_channel(visits: pd.DataFrame, *, as_of, window_days: int, channel: str) -> pd.Series:
-    """Visits through one channel in the last ``window_days`` (unknown or NA channel = other)."""
-    key, counts = label_counts(visits, "timestamp", as_of, window_days, "channel", VISIT_CHANNELS)
-    of_channel = counts[:, VISIT_CHANNELS.index(channel)]
+def visit_count_by_channel(
+    visits: pd.DataFrame, *, as_of, window_days: int, channel: str, channels: tuple[str, ...]
+) -> pd.Series:
+    """Visits through one channel in the last ``window_days``: one of ``channels`` (those counted apart) or
+    "other" (every other value, and NA)."""
+    labels = (*channels, OTHER_LABEL)
+    key, counts = label_counts(visits, "timestamp", as_of, window_days, "channel", labels)
+    of_channel = counts[:, labels.index(channel)]
     return customer_series(key, of_channel, of_channel > 0, name=f"visits_{channel}_{window_days}d")
 
 

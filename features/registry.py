@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from features import complaints, engagement, lifecycle, price, recency_frequency, relationship, wallet
-from features.settings import FeatureSettings
+from features.settings import OTHER_LABEL, FeatureSettings
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -213,9 +213,9 @@ def feature_specs(settings: FeatureSettings) -> list[FeatureSpec]:
                     reason="spend at {value:.0%} of its best {window_days}-day period"),
         *_windowed(cp.complaint_count, s.windows_days, default=0.0, unit="count", risk_direction=+1,
                    neutral=0.0, reason="{value:.0f} complaint{s} in the last {window_days} days"),
-        *(spec for category in cp.COMPLAINT_CATEGORIES for spec in _windowed(
+        *(spec for category in (*s.complaint_categories, OTHER_LABEL) for spec in _windowed(
             cp.complaint_count_by_category, (s.complaint_history_days,), name=f"complaints_{category}",
-            params={"category": category}, default=0.0, unit="count", risk_direction=+1, neutral=0.0,
+            params={"category": category, "categories": s.complaint_categories}, default=0.0, unit="count", risk_direction=+1, neutral=0.0,
             reason="{value:.0f} " + category.replace("_", " ") + " complaint{s} " + IN_WINDOW)),
         FeatureSpec("open_complaints", cp.open_complaints, {}, default=0.0, unit="count", risk_direction=+1,
                     neutral=0.0, group="open_complaint",
@@ -233,10 +233,10 @@ def feature_specs(settings: FeatureSettings) -> list[FeatureSpec]:
                     risk_direction=-1, neutral=4.0, reason="rated a complaint's resolution {value:.0f} out of 5"),
         *_windowed(en.visit_count, s.windows_days, default=0.0, unit="count", risk_direction=-1, group="visits",
                    reason="{count} visit{s} in the last {window_days} days (typical: {typical:.0f})"),
-        *(spec for channel in en.VISIT_CHANNELS for spec in _windowed(
+        *(spec for channel in (*s.visit_channels, OTHER_LABEL) for spec in _windowed(
             en.visit_count_by_channel, (s.visit_channel_window_days,), name=f"visits_{channel}",
-            params={"channel": channel}, default=0.0, unit="count", risk_direction=0,
-            reason="{value:.0f} " + channel + " visit{s} in the last {window_days} days")),
+            params={"channel": channel, "channels": s.visit_channels}, default=0.0, unit="count",
+            risk_direction=0, reason="{value:.0f} " + _visit_words(channel) + "{s} in the last {window_days} days")),
         *_windowed(en.browse_without_purchase_share, (s.browse_lookback_days,),
                    params={"browse_window_days": s.browse_window_days}, default=0.0, unit="share",
                    risk_direction=+1, neutral=0.0,
@@ -272,6 +272,12 @@ def visits_lookback_days(settings: FeatureSettings) -> int:
     previous window reach back two windows): older visits change no feature, so a reader may leave them out."""
     s = settings
     return max(*s.windows_days, s.visit_channel_window_days, 2 * s.trend_window_days, s.browse_lookback_days)
+
+
+def _visit_words(channel: str) -> str:
+    """"web visit", "store visit"; a channel named as a kind of visit keeps its name ("sales visit")."""
+    words = channel.replace("_", " ")
+    return words if words.endswith("visit") else words + " visit"
 
 
 def longest_lookback_days(settings: FeatureSettings) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 
 # No window or horizon reaches further than this: longer ones are typos (and overflow date arithmetic).
@@ -61,6 +62,10 @@ class LifecycleThresholds:
             )
 
 
+OTHER_LABEL = "other"  # the complaint category or visit channel of every value not listed in the settings
+LABEL_NAME = re.compile(r"[a-z0-9_]+")
+
+
 @dataclass(frozen=True)
 class FeatureSettings:
     """Windows (days) and thresholds of the feature builders; the registry expands the window tuples."""
@@ -88,12 +93,26 @@ class FeatureSettings:
     browse_window_days: int = 7
     selection_max_days: int = 30
     manager_departure_cap_days: int = 365
+    # Complaint categories and visit channels counted apart, a feature each; every other value (and none) counts
+    # as "other".
+    complaint_categories: tuple[str, ...] = ("product_quality", "service", "price", "delivery", "billing")
+    visit_channels: tuple[str, ...] = ("store", "web", "app", "call")
     lifecycle: LifecycleThresholds = field(default_factory=LifecycleThresholds)
 
     def __post_init__(self):
         # YAML gives lists; tuples keep the settings hashable and immutable.
         object.__setattr__(self, "windows_days", tuple(self.windows_days))
         object.__setattr__(self, "price_windows_days", tuple(self.price_windows_days))
+        for name in ("complaint_categories", "visit_channels"):
+            labels = tuple(getattr(self, name))
+            object.__setattr__(self, name, labels)
+            bad = [label for label in labels if not isinstance(label, str) or not LABEL_NAME.fullmatch(label)
+                   or label == OTHER_LABEL]
+            if bad or len(set(labels)) < len(labels):
+                raise ValueError(
+                    f"{name} must be distinct names of lower-case letters, digits and underscores (they name "
+                    f"features), not {OTHER_LABEL!r} (every unlisted value counts as that), got {list(labels)!r}"
+                )
         for f in fields(self):
             value = getattr(self, f.name)
             days = value if isinstance(value, tuple) else (value,)

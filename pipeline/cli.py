@@ -225,7 +225,7 @@ def validate(data: DataDirOpt, config: ConfigOpt = None):
     from pipeline.validate import validate_data_dir
 
     cfg = load_config(config)
-    report = validate_data_dir(data, cfg.input.limits())
+    report = validate_data_dir(data, cfg.input.limits(), cfg.features)
     for problem in report.warnings:
         err_console.print(_labelled("Warning: ", "yellow", problem.render()))
     if report.errors:

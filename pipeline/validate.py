@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.settings import OTHER_LABEL, FeatureSettings
 from features.tables import TABLE_NAMES
 from pipeline.contract import InputLimits, check_tables, summarize, typed_frame
 from pipeline.errors import Problem
@@ -45,11 +46,45 @@ class ValidationReport:
         )
 
 
-def validate_data_dir(data_dir: str | Path, limits: InputLimits | None = None) -> ValidationReport:
-    """Read and check every table of ``data_dir``; never raises for bad data, reports it."""
+def validate_data_dir(
+    data_dir: str | Path, limits: InputLimits | None = None, settings: FeatureSettings | None = None
+) -> ValidationReport:
+    """Read and check every table of ``data_dir``; never raises for bad data, reports it. With ``settings``, also
+    warns of the complaint categories and visit channels its features would count as "other"."""
     raw, typed, problems = read_tables(data_dir, limits)
     checked = check_tables(raw, limits, typed)
     files = {name: table.file for name, table in (*raw.items(), *typed.items())}
     ordered = {name: files[name] for name in TABLE_NAMES if name in files}
     frames = checked.frames | {name: typed_frame(table) for name, table in typed.items()}
-    return ValidationReport(problems + checked.problems, summarize(frames, ordered))
+    labels = unlisted_labels(frames, files, settings) if settings is not None else []
+    return ValidationReport(problems + checked.problems + labels, summarize(frames, ordered))
+
+
+# Label columns whose listed values are features of their own; the setting that lists them.
+LABEL_SETTINGS = {("complaints", "category"): "complaint_categories", ("visits", "channel"): "visit_channels"}
+
+
+def unlisted_labels(frames: dict, files: dict[str, str], settings: FeatureSettings) -> list[Problem]:
+    """A warning per label column with values the features count as "other" though the data names them."""
+    problems = []
+    for (table, column), setting in LABEL_SETTINGS.items():
+        frame = frames.get(table)
+        if frame is None or column not in frame:
+            continue
+        values = frame[column].dropna().astype("str")
+        counts = values[~values.isin([*getattr(settings, setting), OTHER_LABEL])].value_counts()
+        if counts.empty:
+            continue
+        shown = ", ".join(f"{value} ({n:,})" for value, n in counts.head(8).items())
+        more = f" and {len(counts) - 8} more" if len(counts) > 8 else ""
+        problems.append(Problem(
+            files[table], column, (),
+            f"{_rows_hold(int(counts.sum()))} values the features count as other: {shown}{more}",
+            f"to count them apart, list them in features.{setting} of your config (then retrain)",
+            severity="warning",
+        ))
+    return problems
+
+
+def _rows_hold(n: int) -> str:
+    return "1 row holds" if n == 1 else f"{n:,} rows hold"

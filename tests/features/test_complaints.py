@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from features import FeatureSettings
 from features import complaints as cp
 from tests.features.conftest import table
 
@@ -22,11 +23,15 @@ def complaints_table():
     )
 
 
-def test_categories_outside_the_contract_list_count_as_other():
+DEFAULT_CATEGORIES = FeatureSettings().complaint_categories
+
+
+def test_categories_outside_the_listed_ones_count_as_other():
     c = complaints_table()
     count = {
-        cat: cp.complaint_count_by_category(c, as_of=T, window_days=30, category=cat).to_dict()
-        for cat in cp.COMPLAINT_CATEGORIES
+        cat: cp.complaint_count_by_category(
+            c, as_of=T, window_days=30, category=cat, categories=DEFAULT_CATEGORIES).to_dict()
+        for cat in (*DEFAULT_CATEGORIES, "other")
     }
     # "refund" and NA -> other; b's complaint is 31 days old.
     assert count == {
@@ -37,6 +42,19 @@ def test_categories_outside_the_contract_list_count_as_other():
         "billing": {"a": 1.0},
         "other": {"a": 2.0},
     }
+
+
+
+def test_a_business_own_categories_are_counted_apart_when_listed():
+    c = complaints_table()  # billing, refund, NA, service, service; b's service complaint is 31 days old
+    own = ("refund", "billing")
+
+    def count(category):
+        return cp.complaint_count_by_category(c, as_of=T, window_days=30, category=category, categories=own).to_dict()
+
+    assert count("refund") == {"a": 1.0}
+    assert count("billing") == {"a": 1.0}
+    assert count("other") == {"a": 2.0}  # a's service complaint and the one without a category
 
 
 def test_open_resolution_and_rating_figures():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from features import FeatureSettings
 from features import engagement as en
 from tests.features.conftest import table
 
@@ -54,8 +55,15 @@ def test_channels_outside_the_fixed_list_count_as_other():
         timestamp=[T - DAY] * 5,
         channel=["web", "sales_visit", None, "store", "WEB"],
     )
+    default = FeatureSettings().visit_channels
     counts = {
-        ch: en.visit_count_by_channel(visits, as_of=T, window_days=7, channel=ch).to_dict()
-        for ch in en.VISIT_CHANNELS
+        ch: en.visit_count_by_channel(visits, as_of=T, window_days=7, channel=ch, channels=default).to_dict()
+        for ch in (*default, "other")
     }
     assert counts == {"store": {"a": 1.0}, "web": {"a": 1.0}, "app": {}, "call": {}, "other": {"a": 3.0}}
+    # listed, a business's own channel is counted apart (matching is exact: "WEB" is not "web")
+    own = ("web", "sales_visit")
+    assert en.visit_count_by_channel(visits, as_of=T, window_days=7, channel="sales_visit", channels=own).to_dict() \
+        == {"a": 1.0}
+    assert en.visit_count_by_channel(visits, as_of=T, window_days=7, channel="other", channels=own).to_dict() \
+        == {"a": 3.0}  # store, NA and WEB

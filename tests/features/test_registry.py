@@ -173,6 +173,10 @@ def test_describe_takes_a_bare_value_when_the_template_needs_nothing_else():
         ({"browse_window_days": 0}, "browse_window_days must be"),
         ({"wallet_quantile": 1.5}, "wallet_quantile must be in"),
         ({"peak_window_days": 90, "peak_lookback_days": 60}, "peak_lookback_days must be at least"),
+        ({"complaint_categories": ("refund", "other")}, "complaint_categories must be distinct names"),
+        ({"complaint_categories": ("refund", "refund")}, "complaint_categories must be distinct names"),
+        ({"visit_channels": ("Web",)}, "visit_channels must be distinct names of lower-case letters"),
+        ({"visit_channels": ("sales visit",)}, "visit_channels must be distinct names"),
     ],
 )
 def test_settings_refuse_windows_and_thresholds_that_cannot_work(change, message):
@@ -206,3 +210,15 @@ def test_churn_definition_and_lifecycle_thresholds_are_checked(kind, change, mes
 )
 def test_the_longest_lookback_is_the_furthest_any_feature_reads(change, days):
     assert longest_lookback_days(FeatureSettings(**change)) == days
+
+
+def test_a_business_own_categories_and_channels_name_features_and_reasons():
+    settings = FeatureSettings(complaint_categories=["late_delivery", "wrong_item"], visit_channels=["sales_visit"])
+    assert settings.complaint_categories == ("late_delivery", "wrong_item")  # YAML lists become tuples
+    specs = {s.name: s for s in feature_specs(settings)}
+    assert [n for n in specs if n.startswith("complaints_")] == [
+        "complaints_late_delivery_365d", "complaints_wrong_item_365d", "complaints_other_365d"]
+    assert [n for n in specs if n.startswith("visits_")] == ["visits_sales_visit_90d", "visits_other_90d"]
+    assert specs["complaints_late_delivery_365d"].describe(2.0) == "2 late delivery complaints in the last 365 days"
+    assert specs["visits_sales_visit_90d"].describe(2.0) == "2 sales visits in the last 90 days"
+    assert specs["visits_other_90d"].describe(1.0) == "1 other visit in the last 90 days"

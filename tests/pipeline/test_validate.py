@@ -6,6 +6,7 @@ import pandas as pd
 import pandera.errors
 import pytest
 
+from features import FeatureSettings
 from features.schemas import TABLE_SCHEMAS
 from features.tables import COLUMNS, empty_table
 from pipeline.contract import RawTable, _text_to_float, check_tables, typed_frame
@@ -591,3 +592,20 @@ def test_the_contact_log_is_validated_like_the_other_tables(tmp_path):
         ("contacted_at", (6,), "error", "in the future"),
     }
     assert report.summary["tables"]["contacts"] == "contacts.csv"
+
+
+def test_named_categories_and_channels_the_features_lump_as_other_are_warned_of(tmp_path):
+    complaints = ("customer_id,opened_at,category\nC1,2024-02-01,refund\nC2,2024-02-10,refund\n"
+                  "C3,2024-02-11,service\nC1,2024-02-12,\nC2,2024-02-13,other\n")
+    visits = "customer_id,timestamp,channel\nC1,2024-01-01,web\nC3,2024-01-09,sales_visit\n"
+    folder = data_dir(tmp_path, complaints__csv=complaints, visits__csv=visits)
+    report = validate_data_dir(folder, settings=FeatureSettings())
+    assert report.ok
+    category = the_problem(report.warnings, "complaints.csv", "category")
+    assert category.what == "2 rows hold values the features count as other: refund (2)"  # not service, NA, other
+    assert "features.complaint_categories" in category.fix
+    channel = the_problem(report.warnings, "visits.csv", "channel")
+    assert channel.what == "1 row holds values the features count as other: sales_visit (1)"
+    listed = FeatureSettings(complaint_categories=["refund", "service"], visit_channels=["web", "sales_visit"])
+    assert validate_data_dir(folder, settings=listed).warnings == []
+    assert validate_data_dir(folder).warnings == []  # without settings: the contract alone
