@@ -33,6 +33,7 @@ from pipeline.outputs import folder_lock
 ESTIMATE_TAG = "estimate.kind"  # which estimate a version's figures are (backtest or cross_fitted)
 MLFLOW_MAX_METRICS_PER_BATCH = 1000  # the limit of one log_batch call
 FEATURES_TAG = "feature_schema_hash"  # on each model version: the features it was trained on
+DATA_END_TAG = "data_end"  # on each model version: the day after the last purchase of the data it learnt from
 # The modules a pickled ChurnClassifier needs (tests/pipeline/test_tracking.py checks that they import nothing
 # else of this project), and the packages they import.
 MODEL_CODE_MODULES = ("models", "models.estimator", "models.contributions", "models.cell_kernels")
@@ -272,7 +273,8 @@ def log_training_run(
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
         promoted, decision = _promote_if_better(
-            client, name, alias, version, comparison_metric, comparison_value, features, tags.get(ESTIMATE_TAG)
+            client, name, alias, version, comparison_metric, comparison_value, features, tags.get(ESTIMATE_TAG),
+            tags.get(DATA_END_TAG),
         )
         client.update_model_version(name, version, description=f"{record.description} Champion: {decision}.")
         mlflow.set_tag("champion_decision", decision)
@@ -294,9 +296,16 @@ def _is_churn_model(info) -> bool:
     return "sklearn" in info.flavors and "feature_schema" in (info.metadata or {})
 
 
-def _promote_if_better(client, name, alias, version, metric, value, features: str, kind=None) -> tuple[bool, str]:
-    """Move ``alias`` to ``version`` when the champion cannot score today's features or ``metric`` beats its;
-    ``kind``: which estimate the value is (said in the decision when the two were estimated differently)."""
+def _promote_if_better(
+    client, name, alias, version, metric, value, features: str, kind=None, data_end: str | None = None
+) -> tuple[bool, str]:
+    """Move ``alias`` to ``version`` when the champion cannot score today's features, learnt from data that ends
+    earlier than ``data_end`` (ISO date), or ends on the same day and ``metric`` beats its; ``kind``: which
+    estimate the value is (said in the decision when the two were estimated differently).
+
+    Figures estimated on data that ends at other dates come from other cutoffs and seasons and are not
+    comparable: the model of the newer data wins (a retrain on this month's export replaces last month's model).
+    """
     mlflow = _mlflow()
     try:
         current = client.get_model_version_by_alias(name, alias)
@@ -316,6 +325,14 @@ def _promote_if_better(client, name, alias, version, metric, value, features: st
         client.set_registered_model_alias(name, alias, version)
         return True, (f"version {version} becomes {alias}: version {current.version} was trained on other "
                       "features, which scoring no longer builds")
+    current_end = current.tags.get(DATA_END_TAG)
+    if data_end and current_end and data_end != current_end:
+        if data_end > current_end:  # ISO dates order as text
+            client.set_registered_model_alias(name, alias, version)
+            return True, (f"version {version} becomes {alias}: it learnt from newer data (to {data_end}; version "
+                          f"{current.version}'s to {current_end}), so their figures are not compared")
+        return False, (f"{alias} stays version {current.version}: it learnt from newer data (to {current_end}; "
+                       f"version {version}'s to {data_end}), so their figures are not compared")
     current_value = float(current.tags.get(metric, "nan"))
     current_kind = current.tags.get(ESTIMATE_TAG)
     caveat = (

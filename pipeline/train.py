@@ -53,7 +53,7 @@ from pipeline.engine import (
 from pipeline.errors import ChurnError, Interrupted
 from pipeline.io import data_fingerprint
 from pipeline.outputs import signals_held
-from pipeline.tracking import ESTIMATE_TAG, ModelBundle, RunOutcome, RunRecord, log_training_run
+from pipeline.tracking import DATA_END_TAG, ESTIMATE_TAG, ModelBundle, RunOutcome, RunRecord, log_training_run
 
 COMPARISON_METRIC = "latest_cutoff_roc_auc"  # the version tag the champion decision compares
 # Metric name prefixes: sorted by name (and in the UI's chart sections, by prefix) the shipped model comes first.
@@ -427,6 +427,7 @@ def train_and_register(
                     "estimate.summary": described["summary"],
                     "history_days": str(data.history_days),
                     "snapshot_customer_share": f"{data.customer_share:.6g}",
+                    DATA_END_TAG: str(data.end.date()),
                 },
             )
     except KeyboardInterrupt:

@@ -92,10 +92,11 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     rows = trained.snapshots[[*bundle.model.schema.names, "churned"]]
     record = RunRecord("made up", "A made-up run.", 0.0, "nowhere", "made-up", rows, "churned")
 
-    def log(value: float, kind: str = "backtest"):
+    def log(value: float, kind: str = "backtest", data_end: str | None = None):
         return log_training_run(
             other, bundle, record, metrics={}, metric_steps={}, tables={}, figures={},
-            comparison_metric=COMPARISON, comparison_value=value, tags={"estimate.kind": kind},
+            comparison_metric=COMPARISON, comparison_value=value,
+            tags={"estimate.kind": kind, **({"data_end": data_end} if data_end else {})},
         )
 
     _, client = connect(other)
@@ -115,6 +116,22 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     other_kind = log(0.80, kind="cross_fitted")
     assert "(the figures are estimated differently: cross_fitted vs backtest)" in other_kind.decision
 
+    # Learnt from data that ends later (next month's export), a model replaces the champion whatever its figure:
+    # figures from other cutoffs and seasons are not compared. On data that ends as early or earlier, they are.
+    dated = log(0.90, data_end="2025-12-01")
+    assert dated.promoted
+    same_end = log(0.85, data_end="2025-12-01")
+    assert not same_end.promoted and "0.8500 does not beat 0.9000" in same_end.decision
+    newer = log(0.55, data_end="2026-01-01")
+    assert newer.promoted
+    assert (f"version {newer.version} becomes champion: it learnt from newer data (to 2026-01-01; version "
+            f"{dated.version}'s to 2025-12-01), so their figures are not compared") in newer.decision
+    older = log(0.99, data_end="2025-11-01")
+    assert not older.promoted
+    assert (f"champion stays version {newer.version}: it learnt from newer data (to 2026-01-01; version "
+            f"{older.version}'s to 2025-11-01)") in older.decision
+    assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == newer.version
+
     # A model on other features replaces the champion whatever its value: the old one could no longer score.
     other_features = replace(bundle, metadata={**bundle.metadata, "feature_schema_hash": "other features"})
     moved = log_training_run(
@@ -122,7 +139,7 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
         comparison_metric=COMPARISON, comparison_value=0.60,
     )
     assert moved.promoted
-    assert f"version {other_kind.version} was trained on other features" in moved.decision
+    assert f"version {newer.version} was trained on other features" in moved.decision
     assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == moved.version
 
 
