@@ -15,6 +15,7 @@ import pandas as pd
 from features import as_timestamp
 from features.registry import longest_lookback_days
 from models.drift import short_history_note
+from models.lapsed import REACTIVATION_METADATA
 from models.owners import NO_OWNER_FILE, RETENTION_TEAM_FILE, files_per_owner
 from models.plan import Playbook
 from models.week_over_week import comparison_basis
@@ -374,5 +375,6 @@ def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playb
             contact_cooldown_days=cfg.scoring.contact_cooldown_days,
             measured_save_rates=rates,
             save_rates_setting=cfg.scoring.save_rates,
+            reactivation=metadata.get(REACTIVATION_METADATA),
         ),
     )
