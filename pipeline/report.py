@@ -55,7 +55,8 @@ class ReportContext:
     measured_save_rates: pd.DataFrame | None = None  # as pipeline.evaluate kept them (used: the rate planned with)
     save_rates_setting: str = "prior"
     drift_note: str | None = None  # why the inputs drift, on a short history
-    reactivation: Mapping | None = None  # the model's reactivation map (models.lapsed); None: trained before it
+    reactivation: Mapping | None = None  # the model's reactivation map (models.lapsed.ReactivationMap.to_dict)
+    reactivation_fallback: str | None = None  # why the lapsed list says BG/NBD's P(alive) instead (no map)
 
 
 def _channel_words(channel: str) -> str:
@@ -352,7 +353,7 @@ def _lapsed_section(lapsed: pd.DataFrame, c: ReportContext) -> list[str]:
         (
             f"<p>{len(lapsed):,} customers who were tier A or B in their last year stopped buying within the lookback "
             "(the lapsed list). Their past value is margin over the same horizon at their old run-rate. "
-            f"{reactivation_words(c.reactivation)}</p>"
+            f"{reactivation_words(c.reactivation, c.reactivation_fallback)}</p>"
         ),
         table(by_tier, money=("past value",), currency=c.currency),
         table(top.rename(columns={"customer_id": "customer", "value_tier": "tier", "past_value": "past value",
@@ -361,12 +362,10 @@ def _lapsed_section(lapsed: pd.DataFrame, c: ReportContext) -> list[str]:
     ]
 
 
-def reactivation_words(fitted: Mapping | None) -> str:
+def reactivation_words(fitted: Mapping | None, fallback: str | None) -> str:
     """What the lapsed list's reactivation probability is, in a sentence or two."""
     if not fitted:
-        return ("Their reactivation probability is the purchase pattern's (BG/NBD) probability that they have not "
-                "left for good, which runs far too high for customers who went silent: this model was trained before "
-                "the lapsed list was calibrated on who came back. Retrain it (`churn train`) for an honest figure.")
+        return fallback or "Their reactivation probability is BG/NBD's P(alive)."
     share = fitted["n_returned"] / fitted["n_customers"] if fitted["n_customers"] else 0.0
     return (f"Their reactivation probability is how often customers like them came back: of {fitted['n_customers']:,} "
             f"customers lapsed at the training cutoffs, {share:.0%} bought again within the next "

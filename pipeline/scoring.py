@@ -21,7 +21,13 @@ from models.campaign import CampaignPeriod, campaign_period
 from models.drift import combined_counts, drift_counts, stability_from_counts
 from models.estimator import ChurnClassifier, FeatureSchemaMismatch
 from models.explain import Reasons, explains, population_typical, top_reasons
-from models.lapsed import REACTIVATION_METADATA, LapsedSettings, ReactivationMap, lapsed_customers
+from models.lapsed import (
+    MIN_CALIBRATION_CUSTOMERS,
+    REACTIVATION_METADATA,
+    LapsedSettings,
+    ReactivationMap,
+    lapsed_customers,
+)
 from models.modelframe import TIME_OF_YEAR_COLUMNS, CutoffStats, model_specs, scoring_frame
 from models.owners import customer_owners
 from models.plan import Playbook, deciding_families
@@ -169,9 +175,22 @@ def lapsed_price_cells(tables: PreparedTables, as_of: pd.Timestamp, cfg: Config)
 
 
 def reactivation_map(metadata: dict) -> ReactivationMap | None:
-    """The model's reactivation map (None: trained before there was one)."""
+    """The model's reactivation map (None: trained before there was one, or on too few lapsed customers)."""
     fitted = metadata.get(REACTIVATION_METADATA)
     return ReactivationMap.from_dict(fitted) if fitted else None
+
+
+def reactivation_fallback(metadata: dict) -> str | None:
+    """Why the lapsed list says BG/NBD's P(alive) instead of how often customers like them came back (None: it
+    does not)."""
+    if metadata.get(REACTIVATION_METADATA):
+        return None
+    why = ("this model was trained before the lapsed list's reactivation probability was calibrated on who came "
+           "back; retrain it (churn train)" if REACTIVATION_METADATA not in metadata else
+           f"fewer than {MIN_CALIBRATION_CUSTOMERS} customers who had bought twice or more were lapsed at the "
+           "training cutoffs, too few to calibrate it on who came back")
+    return (f"The lapsed list's reactivation probability is BG/NBD's P(alive), which runs far too high for customers "
+            f"who went silent: {why}.")
 
 
 def lapsed_with_owners(
