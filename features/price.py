@@ -254,9 +254,10 @@ def price_index_cells(transactions: pd.DataFrame, *, as_of, period_days: int, hi
     if not usable.any():
         return empty
     stamps = rows["timestamp"].to_numpy(dtype="datetime64[ns]").view("i8")[usable]
+    category_codes, categories = label_codes(rows["category"])
     days = pd.DataFrame({
-        "customer": rows["customer_id"].astype("str").to_numpy()[usable],
-        "category": rows["category"].astype("str").to_numpy()[usable],
+        "customer": customer_key(rows["customer_id"]).codes[usable],
+        "category": category_codes[usable],
         "day": (stamps - as_of.value) // NS_PER_DAY,  # negative: days before as_of
         "log_price": log_price[usable],
     }).groupby(["customer", "category", "day"], sort=True)["log_price"].mean().reset_index()
@@ -269,7 +270,7 @@ def price_index_cells(transactions: pd.DataFrame, *, as_of, period_days: int, hi
     change = np.rint((days["log_price"].to_numpy()[later] - days["log_price"].to_numpy()[later - 1])
                      * PRICE_TICKS_PER_UNIT).astype("int64")
     pairs = pd.DataFrame({
-        "category": days["category"].to_numpy()[later],
+        "category": pd.Index(categories).astype("str").to_numpy()[days["category"].to_numpy()[later]],
         "periods_back": (-day[later] - 1) // period_days,
         "n_pairs": 1,
         "change_ticks": change,
