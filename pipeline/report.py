@@ -367,11 +367,11 @@ def reactivation_words(fitted: Mapping | None, fallback: str | None) -> str:
     if not fitted:
         return fallback or "Their reactivation probability is BG/NBD's P(alive)."
     share = fitted["n_returned"] / fitted["n_customers"] if fitted["n_customers"] else 0.0
-    return (f"Their reactivation probability is how often customers like them came back: of {fitted['n_customers']:,} "
-            f"customers lapsed at the training cutoffs, {share:.0%} bought again within the next "
-            f"{fitted['horizon_days']} days, more often the likelier their purchase pattern said they were still "
-            "there; each customer gets the share of those like them, as the chance that a contact still reaches "
-            "someone who can buy.")
+    return (f"Their reactivation probability is how often customers like them came back: at the training cutoffs, "
+            f"customers were lapsed {fitted['n_customers']:,} times (once per cutoff) and bought again within the "
+            f"next {fitted['horizon_days']} days {share:.1%} of the time, more often the likelier their purchase "
+            "pattern said they were still there; each customer gets the share of those like them, as the chance "
+            "that a contact still reaches someone who can buy.")
 
 
 def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:

@@ -250,7 +250,7 @@ def test_the_lapsed_lists_reactivation_probability_is_how_often_lapsed_customers
     said = read_list(baseline.lapsed)["reactivation_probability"]
     assert said.between(min(rates) - 1e-4, max(rates) + 1e-4).all()  # the map's shares, not BG/NBD's P(alive)
     page = baseline.report.read_text(encoding="utf-8")
-    assert f"of {fitted['n_customers']:,} customers lapsed at the training cutoffs" in page
+    assert f"customers were lapsed {fitted['n_customers']:,} times (once per cutoff)" in page
     assert not any("P(alive)" in w for w in baseline.warnings)
 
 
