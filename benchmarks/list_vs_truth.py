@@ -1,9 +1,10 @@
 """A written worklist and lapsed list against a world's truth: who had already stopped for good at the as-of date?
 
-Reads ``DATA/_truth/customers.csv`` (customer_id, stop_date, cause: `benchmarks.independent_world`) and the lists
-`churn score` wrote (``LIST`` and ``<LIST stem>_lapsed.csv``), and prints: the share of the worklist, and of its
-targeted rows, whose stop date lies before the as-of date; their mean churn probability against the others'; the
-share of the lapsed list that stopped for good against its mean reactivation probability ("still reachable").
+Reads ``DATA/_truth/customers.csv`` (customer_id and stop_date from `benchmarks.independent_world`, or death_date
+from `churn generate`) and the lists `churn score` wrote (``LIST`` and ``<LIST stem>_lapsed.csv``), and prints: the
+share of the worklist, and of its targeted rows, whose stop date lies before the as-of date; their mean churn
+probability against the others'; the share of the lapsed list that stopped for good against its mean reactivation
+probability, and by decile of that probability the mean probability against the share still alive.
 
     .venv/bin/python -m benchmarks.list_vs_truth --data DATA --list OUT/list.csv
 """
@@ -29,6 +30,8 @@ def main() -> None:
     args = parser.parse_args()
     truth = pd.read_csv(args.data / "_truth" / "customers.csv", dtype=str, keep_default_na=False)
     truth = truth.set_index("customer_id")
+    if "stop_date" not in truth:  # our own generator's truth
+        truth = truth.rename(columns={"death_date": "stop_date"})
     worklist = pd.read_csv(args.list, dtype={"customer_id": str, "in_target": str})
     lapsed = pd.read_csv(args.list.with_name(f"{args.list.stem}_lapsed.csv"), dtype={"customer_id": str})
     as_of = str(worklist["as_of"].iloc[0])
@@ -43,6 +46,11 @@ def main() -> None:
     print(f"lapsed {len(lapsed):,}: stopped for good {lapsed_gone.mean():.3f}; mean reactivation probability "
           f"{reach.mean():.3f} ({reach[lapsed_gone].mean():.3f} for those who stopped, "
           f"{reach[~lapsed_gone].mean():.3f} for the others)")
+    if len(lapsed) >= 10:
+        decile = pd.qcut(reach.rank(method="first"), 10, labels=False)
+        by = pd.DataFrame({"probability": reach, "alive": ~lapsed_gone}).groupby(decile.to_numpy()).mean()
+        print("by decile of reactivation probability, mean probability / share still alive: " + ", ".join(
+            f"{p:.3f}/{a:.3f}" for p, a in zip(by["probability"], by["alive"], strict=True)))
 
 
 if __name__ == "__main__":

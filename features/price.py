@@ -220,3 +220,82 @@ def spend_trend_since_price_rise(
     spend_before, n_before = reduce_by_customer(key, amount, how="sum", where=before)
     trend = trend_ratio(np.maximum(spend_after, 0.0), np.maximum(spend_before, 0.0), cap)
     return customer_series(key, trend, n_after + n_before > 0, name="spend_trend_since_price_rise")
+
+
+# A category's list-price index: every pair of a customer's consecutive purchase days in a category compares their
+# unit list prices (the day's mean log price) and covers the days between them. Summed over all customers, the log
+# changes of a period over the customer-days they cover is the category's price drift per day then; integrated
+# over a span it is the span's price change (a rise shows once however often customers buy). Integer sums (ticks,
+# seconds), so buckets add up exactly to a whole run.
+PRICE_INDEX_COLUMNS = ("category", "periods_back", "n_pairs", "change_ticks", "covered_seconds")
+
+
+def price_index_cells(transactions: pd.DataFrame, *, as_of, period_days: int, history_days: int) -> pd.DataFrame:
+    """Per category and period back from ``as_of`` (period k is [as_of - (k + 1) * period, as_of - k * period)):
+    the pairs of a customer's consecutive purchase days in the category whose later day falls in the period, the
+    sum of their log unit-list-price changes (ticks) and of the time between their days (seconds).
+
+    Purchases (amount > 0) with a positive unit list price (list_amount / quantity) and a category only; each
+    customer's purchase days in a category are one price (the mean log unit price that day), so items of different
+    price bought on one day are no change. Cells of groups of customers add up (:func:`combine_price_index_cells`).
+    """
+    as_of = as_timestamp(as_of)
+    rows = window_rows(transactions, "timestamp", end=as_of, days=history_days)
+    empty = pd.DataFrame({"category": pd.Series(dtype="str"), "periods_back": pd.Series(dtype="int64"),
+                          "n_pairs": pd.Series(dtype="int64"), "change_ticks": pd.Series(dtype="int64"),
+                          "covered_seconds": pd.Series(dtype="int64")})
+    if not {"list_amount", "quantity", "category"} <= set(rows.columns) or rows.empty:
+        return empty
+    list_amount = rows["list_amount"].to_numpy(dtype="float64", na_value=np.nan)
+    quantity = rows["quantity"].to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_price = np.log(list_amount / quantity)
+    usable = (rows["amount"].to_numpy() > 0) & np.isfinite(log_price) & rows["category"].notna().to_numpy()
+    if not usable.any():
+        return empty
+    stamps = rows["timestamp"].to_numpy(dtype="datetime64[ns]").view("i8")[usable]
+    category_codes, categories = label_codes(rows["category"])
+    days = pd.DataFrame({
+        "customer": customer_key(rows["customer_id"]).codes[usable],
+        "category": category_codes[usable],
+        "day": (stamps - as_of.value) // NS_PER_DAY,  # negative: days before as_of
+        "log_price": log_price[usable],
+    }).groupby(["customer", "category", "day"], sort=True)["log_price"].mean().reset_index()
+    same = (days["customer"].to_numpy()[1:] == days["customer"].to_numpy()[:-1]) & (
+        days["category"].to_numpy()[1:] == days["category"].to_numpy()[:-1])
+    later = np.flatnonzero(same) + 1
+    if len(later) == 0:
+        return empty
+    day = days["day"].to_numpy()
+    change = np.rint((days["log_price"].to_numpy()[later] - days["log_price"].to_numpy()[later - 1])
+                     * PRICE_TICKS_PER_UNIT).astype("int64")
+    pairs = pd.DataFrame({
+        "category": pd.Index(categories).astype("str").to_numpy()[days["category"].to_numpy()[later]],
+        "periods_back": (-day[later] - 1) // period_days,
+        "n_pairs": 1,
+        "change_ticks": change,
+        "covered_seconds": (day[later] - day[later - 1]) * 86_400,
+    })
+    return combine_price_index_cells([pairs])
+
+
+def combine_price_index_cells(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Price-index cells of several groups of customers added up (exact: integer sums)."""
+    cells = pd.concat(parts, ignore_index=True)
+    summed = cells.groupby(["category", "periods_back"], sort=True)[["n_pairs", "change_ticks", "covered_seconds"]]
+    summed = summed.sum().reset_index()
+    return summed.astype({"category": "str", "periods_back": "int64", "n_pairs": "int64", "change_ticks": "int64",
+                          "covered_seconds": "int64"})
+
+
+def category_price_drift(cells: pd.DataFrame, *, min_observations: int) -> pd.DataFrame:
+    """Per category (rows) and period back (columns 0..): the log list-price change per day in that period; 0 where
+    fewer than ``min_observations`` pairs end in it (too few to tell)."""
+    n_periods = int(cells["periods_back"].max()) + 1 if len(cells) else 0
+    drift = pd.DataFrame(0.0, index=pd.Index(sorted(set(cells["category"])), dtype="str", name="category"),
+                         columns=range(n_periods))
+    known = cells[(cells["n_pairs"] >= min_observations) & (cells["covered_seconds"] > 0)]
+    per_day = (known["change_ticks"] / PRICE_TICKS_PER_UNIT) / (known["covered_seconds"] / 86_400)
+    for category, back, value in zip(known["category"], known["periods_back"], per_day, strict=True):
+        drift.loc[category, back] = value
+    return drift

@@ -4,9 +4,15 @@ were worth in the year before and why they may have left, in words.
 A customer stops being active the day after the ``active_window_days`` following their last purchase day; they
 are on this list when that day lies in the ``lookback_days`` up to the as-of date. Their past value is what ``customer_value`` would have
 said on their last purchase day: net spend of the ``value_window_days`` up to and including it, scaled to the
-churn horizon, times the margin rate. Their reactivation probability is the BG/NBD probability that they are still
-"alive" (have not left for good) at the as-of date, from the model fitted on every customer's purchases before it:
-a contact can only win back someone who can still buy.
+churn horizon, times the margin rate.
+
+Their reactivation probability is how often customers like them came back: at past cutoffs whose following
+``horizon_days`` lie in the data, the customers lapsed there (by this same definition) who bought again within
+those days, as a monotone function of their BG/NBD P(alive) at the cutoff (one rate for those who never bought
+twice, whose P(alive) is 1 by construction). :func:`reactivation_outcomes` gives one cutoff's customers and
+:func:`fit_reactivation` the map, fitted at training. BG/NBD alone says P(alive) far too high for the silent: a
+contact can only win back someone who can still buy, and most lapsed customers have left for good. Without a map
+(a model trained before it) the list falls back to BG/NBD's P(alive).
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.isotonic import IsotonicRegression
 
 from features import Tables, as_timestamp
 from features.aggregate import as_of_day, customer_key, epoch_days
 from features.cutoff import events_before
+from features.price import category_price_drift, price_index_cells
 from features.registry import duration_words
 from models.bgnbd import BgNbdParams, p_alive, rfm_summary
 from models.explain import STALE_COMPLAINT_CODE
@@ -32,6 +40,11 @@ FACT_COLUMNS = (
 # Complaints and departures from this many days before the last purchase on count as why a customer left.
 CAUSE_WINDOW_DAYS = 180
 Fact = tuple[int, str, str]  # (position among the lapsed customers, words, reason code)
+# Fewer lapsed customers with an outcome than this (of those who bought twice or more) and no map is fitted:
+# the list then says BG/NBD's P(alive) as before. A rate from fewer than this who never bought twice is not kept.
+MIN_CALIBRATION_CUSTOMERS = 200
+MIN_ONE_TIME_CUSTOMERS = 30
+REACTIVATION_METADATA = "lapsed_reactivation"  # the map's key in the model's metadata
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,44 @@ class LapsedSettings:
     price_rise_min_share: float
     stale_complaint_days: int
     top_reasons: int
+    price_period_days: int = 28
+    price_min_observations: int = 30
+
+    @property
+    def price_history_days(self) -> int:
+        """The days before as_of whose list prices the price reason needs: every lapsed customer's last value
+        window (the earliest ended lookback + active window days ago), plus a period for the rounding."""
+        return self.lookback_days + self.active_window_days + self.value_window_days + self.price_period_days
+
+
+@dataclass(frozen=True)
+class ReactivationMap:
+    """The observed share of lapsed customers who bought again within the horizon: a step-wise linear map from
+    BG/NBD P(alive) (for those who bought twice or more) and one rate for those who never bought twice (None:
+    too few of them seen; they then get the map's value at P(alive) = 1)."""
+
+    p_alive: tuple[float, ...]
+    rate: tuple[float, ...]
+    one_time_rate: float | None
+    n_customers: int  # the lapsed (customer, cutoff) rows the map was fitted on
+    n_returned: int
+    horizon_days: int
+
+    def apply(self, p: np.ndarray, one_time: np.ndarray) -> np.ndarray:
+        mapped = np.interp(np.asarray(p, dtype="float64"), self.p_alive, self.rate)
+        if self.one_time_rate is None:
+            return mapped
+        return np.where(one_time, self.one_time_rate, mapped)
+
+    def to_dict(self) -> dict:
+        return {"p_alive": list(self.p_alive), "rate": list(self.rate), "one_time_rate": self.one_time_rate,
+                "n_customers": self.n_customers, "n_returned": self.n_returned, "horizon_days": self.horizon_days}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ReactivationMap:
+        return cls(tuple(float(v) for v in d["p_alive"]), tuple(float(v) for v in d["rate"]),
+                   None if d["one_time_rate"] is None else float(d["one_time_rate"]), int(d["n_customers"]),
+                   int(d["n_returned"]), int(d["horizon_days"]))
 
 
 @dataclass(frozen=True)
@@ -100,11 +151,20 @@ def _find_lapsed(transactions: pd.DataFrame, today: int, s: LapsedSettings) -> _
     return _Lapsed(ids[order], last, transactions[mine], who, last[who] - day[mine], bought[mine])
 
 
-def lapsed_customers(tables: Tables, as_of, settings: LapsedSettings, bgnbd: BgNbdParams) -> pd.DataFrame:
+def lapsed_customers(
+    tables: Tables,
+    as_of,
+    settings: LapsedSettings,
+    bgnbd: BgNbdParams,
+    reactivation: ReactivationMap | None = None,
+    price_cells: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Every customer whose activity ended in the ``lookback_days`` up to ``as_of``, with :data:`FACT_COLUMNS`.
 
     From events strictly before ``as_of`` only. ``bgnbd``: the parameters fitted on all customers at ``as_of``
-    (so a bucket of customers gets what the whole would). Sorted by customer_id.
+    (so a bucket of customers gets what the whole would); ``reactivation``: the map from training (None: BG/NBD's
+    P(alive) as it is); ``price_cells``: :func:`features.price.price_index_cells` of all customers at ``as_of``
+    over ``settings.price_history_days`` (None: of ``tables``' customers). Sorted by customer_id.
     """
     as_of = as_timestamp(as_of)
     s = settings
@@ -121,11 +181,15 @@ def lapsed_customers(tables: Tables, as_of, settings: LapsedSettings, bgnbd: BgN
     customers = known.customers.assign(customer_id=known.customers["customer_id"].astype("str"))
     customers = customers.drop_duplicates("customer_id", keep="last").set_index("customer_id")
     manager = customers["account_manager_id"].reindex(found.ids)
-    summary = rfm_summary(found.rows, as_of).reindex(found.ids, fill_value=0.0)
+    alive, one_time = _p_alive(found, as_of, bgnbd)
+    probability = alive if reactivation is None else reactivation.apply(alive, one_time)
+    if price_cells is None:
+        price_cells = price_index_cells(known.transactions, as_of=as_of, period_days=s.price_period_days,
+                                        history_days=s.price_history_days)
     facts = [
         *_complaint_facts(known.complaints, found, today, s.stale_complaint_days),
         *_departure_facts(known.account_managers, manager, found),
-        *_price_facts(found, s),
+        *_price_facts(found, today, price_cells, s),
         *_decline_facts(found, s.decline_window_days),
     ]
     reasons, codes = _worded(facts, _recency_facts(found, today, s.value_window_days), s.top_reasons)
@@ -136,12 +200,53 @@ def lapsed_customers(tables: Tables, as_of, settings: LapsedSettings, bgnbd: BgN
             "past_value": past_value,
             "days_since_last_purchase": (today - found.last_day).astype("int64"),
             "last_purchase_date": pd.array(last_dates, dtype="str"),
-            "reactivation_probability": p_alive(bgnbd, summary).to_numpy(),
+            "reactivation_probability": probability,
             "account_manager_id": pd.array(manager.to_numpy(dtype=object, na_value=None), dtype="str"),
             "reasons": pd.array(reasons, dtype="str"),
             "reason_codes": pd.array(codes, dtype="str"),
         }
     )
+
+
+def _p_alive(found: _Lapsed, as_of: pd.Timestamp, bgnbd: BgNbdParams) -> tuple[np.ndarray, np.ndarray]:
+    """BG/NBD P(alive) at as_of per lapsed customer, and whether they never bought on two different days."""
+    summary = rfm_summary(found.rows, as_of).reindex(found.ids, fill_value=0.0)
+    return p_alive(bgnbd, summary).to_numpy(), (summary["frequency"] == 0).to_numpy()
+
+
+def reactivation_outcomes(tables: Tables, cutoff, settings: LapsedSettings, bgnbd: BgNbdParams) -> pd.DataFrame:
+    """The customers lapsed at ``cutoff`` (as on the lapsed list), their BG/NBD P(alive) there (``bgnbd``: fitted
+    on all customers at the cutoff), whether they never bought twice, and whether they bought again in the
+    ``horizon_days`` from the cutoff on. Who is lapsed and their P(alive) come from events before the cutoff only;
+    the caller makes sure the horizon lies in the data. Sorted by customer_id."""
+    cutoff = as_timestamp(cutoff)
+    found = _find_lapsed(events_before(tables, cutoff).transactions, as_of_day(cutoff), settings)
+    if found is None:
+        return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "p_alive": pd.Series(dtype="float64"),
+                             "one_time": pd.Series(dtype="bool"), "returned": pd.Series(dtype="bool")})
+    alive, one_time = _p_alive(found, cutoff, bgnbd)
+    t = tables.transactions
+    stamps = t["timestamp"]
+    after = t[(stamps >= cutoff) & (stamps < cutoff + pd.Timedelta(days=settings.horizon_days)) & (t["amount"] > 0)]
+    returned = found.ids.isin(pd.Index(after["customer_id"].astype("str").unique()))
+    return pd.DataFrame({"customer_id": pd.array(found.ids, dtype="str"), "p_alive": alive, "one_time": one_time,
+                         "returned": returned})
+
+
+def fit_reactivation(outcomes: pd.DataFrame, horizon_days: int) -> ReactivationMap | None:
+    """The map from P(alive) to the share who bought again (isotonic: never falling as P(alive) rises), from the
+    rows of :func:`reactivation_outcomes` at one or more cutoffs; None with fewer than
+    MIN_CALIBRATION_CUSTOMERS rows of customers who bought twice or more."""
+    rows = outcomes.sort_values(["p_alive", "customer_id", "returned"], kind="stable")
+    repeat = rows[~rows["one_time"].to_numpy(dtype=bool)]
+    if len(repeat) < MIN_CALIBRATION_CUSTOMERS:
+        return None
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    iso.fit(repeat["p_alive"].to_numpy(dtype="float64"), repeat["returned"].to_numpy(dtype="float64"))
+    once = rows[rows["one_time"].to_numpy(dtype=bool)]
+    one_time_rate = float(once["returned"].mean()) if len(once) >= MIN_ONE_TIME_CUSTOMERS else None
+    return ReactivationMap(tuple(float(v) for v in iso.X_thresholds_), tuple(float(v) for v in iso.y_thresholds_),
+                           one_time_rate, len(rows), int(rows["returned"].sum()), horizon_days)
 
 
 def _worded(facts: list[Fact], fallback: list[str], top: int) -> tuple[list[str], list[str]]:
@@ -214,30 +319,42 @@ def _departure_facts(managers: pd.DataFrame, manager: pd.Series, found: _Lapsed)
         yield who, f"account manager {manager.iloc[who]} left {when}", "account_manager"
 
 
-def _price_facts(found: _Lapsed, s: LapsedSettings) -> Iterator[Fact]:
-    """Unit list prices paid rose over the customer's last year: last against first unit list price of each
-    category bought at least twice, weighted by spend."""
+def _price_facts(found: _Lapsed, today: int, cells: pd.DataFrame, s: LapsedSettings) -> Iterator[Fact]:
+    """The list prices of the categories the customer bought rose, for all customers: each category's price index
+    (:func:`features.price.category_price_drift`) integrated over the customer's ``value_window_days`` up to their
+    last purchase, weighted by their spend in it then; a rise of at least ``price_rise_min_share``.
+
+    Not the prices the customer paid: buying a dearer item of a category whose list prices held is no rise.
+    """
     rows = found.rows
-    if "list_amount" not in rows or "quantity" not in rows or "category" not in rows:
+    if "category" not in rows or cells.empty:
         return
-    unit = (rows["list_amount"] / rows["quantity"]).to_numpy(dtype="float64", na_value=np.nan)
-    category = rows["category"].astype("object").to_numpy()
-    usable = (found.bought & (found.back < s.value_window_days) & np.isfinite(unit) & (unit > 0)
-              & pd.notna(category))
-    if not usable.any():
+    drift = category_price_drift(cells, min_observations=s.price_min_observations)
+    if not drift.to_numpy().any():
         return
-    priced = pd.DataFrame({"who": found.who[usable], "category": category[usable], "back": found.back[usable],
-                           "unit": unit[usable], "amount": rows["amount"].to_numpy()[usable]})
-    priced = priced.sort_values(["who", "category", "back"], ascending=[True, True, False], kind="stable")
-    per = priced.groupby(["who", "category"], sort=False).agg(
-        first=("unit", "first"), last=("unit", "last"), n=("unit", "size"), amount=("amount", "sum"))
-    per = per[per["n"] >= 2]
-    weight = per["amount"].clip(lower=0)
-    change = ((per["last"] / per["first"] - 1.0) * weight).groupby(level="who").sum() / weight.groupby(
-        level="who").sum()
-    rising = change[np.isfinite(change) & (change >= s.price_rise_min_share)]
-    for who, rise in rising.items():
-        yield int(who), f"the list prices they paid rose {rise:.0%} over their last year", "price"
+    category = rows["category"]
+    amount = rows["amount"].to_numpy()
+    usable = found.bought & (found.back < s.value_window_days) & category.notna().to_numpy() & (amount > 0)
+    spend = pd.DataFrame({"who": found.who[usable], "category": category.astype("str").to_numpy()[usable],
+                          "amount": amount[usable]}).groupby(["who", "category"], sort=True)["amount"].sum()
+    if spend.empty:
+        return
+    who = spend.index.get_level_values("who").to_numpy()
+    period = s.price_period_days
+    starts = today - (np.arange(drift.shape[1]) + 1) * period  # period k: [today - (k + 1) * period, today - k * period)
+    first = found.last_day - s.value_window_days + 1  # the value window: [first, last purchase day]
+    overlap = np.clip(np.minimum(starts + period, found.last_day[:, None] + 1) - np.maximum(starts, first[:, None]),
+                      0, None)
+    at = drift.index.get_indexer(spend.index.get_level_values("category"))
+    rates = np.vstack([drift.to_numpy(), np.zeros((1, drift.shape[1]))])[at]  # unknown category (-1): no change
+    change = np.einsum("ij,ij->i", overlap[who], rates)
+    weight = spend.to_numpy()
+    log_rise = np.bincount(who, change * weight, found.n) / np.maximum(np.bincount(who, weight, found.n), 1e-300)
+    rise = np.expm1(log_rise)
+    span = duration_words(s.value_window_days)
+    for customer in np.flatnonzero(rise >= s.price_rise_min_share).tolist():
+        yield customer, (f"list prices in the categories they bought rose {rise[customer]:.0%} over the {span} up "
+                         "to their last purchase"), "price"
 
 
 def _decline_facts(found: _Lapsed, window: int) -> Iterator[Fact]:

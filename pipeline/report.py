@@ -55,6 +55,8 @@ class ReportContext:
     measured_save_rates: pd.DataFrame | None = None  # as pipeline.evaluate kept them (used: the rate planned with)
     save_rates_setting: str = "prior"
     drift_note: str | None = None  # why the inputs drift, on a short history
+    reactivation: Mapping | None = None  # the model's reactivation map (models.lapsed.ReactivationMap.to_dict)
+    reactivation_fallback: str | None = None  # why the lapsed list says BG/NBD's P(alive) instead (no map)
 
 
 def _channel_words(channel: str) -> str:
@@ -350,15 +352,26 @@ def _lapsed_section(lapsed: pd.DataFrame, c: ReportContext) -> list[str]:
         "<h2>Lapsed customers worth winning back</h2>",
         (
             f"<p>{len(lapsed):,} customers who were tier A or B in their last year stopped buying within the lookback "
-            "(the lapsed list). Their past value is margin over the same horizon at their old run-rate; the chance "
-            "a contact still reaches a customer who can buy is the purchase pattern's probability that they have not "
-            "left for good.</p>"
+            "(the lapsed list). Their past value is margin over the same horizon at their old run-rate. "
+            f"{reactivation_words(c.reactivation, c.reactivation_fallback)}</p>"
         ),
         table(by_tier, money=("past value",), currency=c.currency),
         table(top.rename(columns={"customer_id": "customer", "value_tier": "tier", "past_value": "past value",
-                                   "reactivation_probability": "still reachable", "recommended_action": "action"}),
+                                   "reactivation_probability": "came back, like them", "recommended_action": "action"}),
                money=("past value",), currency=c.currency),
     ]
+
+
+def reactivation_words(fitted: Mapping | None, fallback: str | None) -> str:
+    """What the lapsed list's reactivation probability is, in a sentence or two."""
+    if not fitted:
+        return fallback or "Their reactivation probability is BG/NBD's P(alive)."
+    share = fitted["n_returned"] / fitted["n_customers"] if fitted["n_customers"] else 0.0
+    return (f"Their reactivation probability is how often customers like them came back: at the training cutoffs, "
+            f"customers were lapsed {fitted['n_customers']:,} times (once per cutoff) and bought again within the "
+            f"next {fitted['horizon_days']} days {share:.1%} of the time, more often the likelier their purchase "
+            "pattern said they were still there; each customer gets the share of those like them, as the chance "
+            "that a contact still reaches someone who can buy.")
 
 
 def _week_section(winback: pd.DataFrame, c: ReportContext) -> list[str]:

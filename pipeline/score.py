@@ -15,6 +15,7 @@ import pandas as pd
 from features import as_timestamp
 from features.registry import longest_lookback_days
 from models.drift import short_history_note
+from models.lapsed import REACTIVATION_METADATA
 from models.owners import NO_OWNER_FILE, RETENTION_TEAM_FILE, files_per_owner
 from models.plan import Playbook
 from models.week_over_week import comparison_basis
@@ -47,6 +48,7 @@ from pipeline.scoring import (
     active_count,
     campaign_of,
     list_rows_by_bucket,
+    reactivation_fallback,
     recent_contacts,
     score_buckets,
     scored_table_part,
@@ -149,6 +151,8 @@ def write_winback(
             warnings = (*(p.render() for p in buckets.warnings), *_population_warnings(engine, buckets, as_of, cfg))
             progress(f"scoring the customers active at {as_of.date()} in {len(buckets)} bucket(s)")
             scores = score_buckets(engine, buckets, as_of, bundle.model, bundle.metadata, cfg)
+            fallback = reactivation_fallback(bundle.metadata)
+            warnings = (*warnings, *([fallback] if fallback and len(scores.lapsed) else []))
             drift_note = _drift_note(scores.drift, buckets, as_of, bundle.metadata, cfg)
             previous = previous_list(scored_out) or latest_kept_list(history, as_of)
             basis = comparison_basis(previous, as_of)
@@ -374,5 +378,7 @@ def _report_html(winback, lapsed, scores, basis, as_of, version, metadata, playb
             contact_cooldown_days=cfg.scoring.contact_cooldown_days,
             measured_save_rates=rates,
             save_rates_setting=cfg.scoring.save_rates,
+            reactivation=metadata.get(REACTIVATION_METADATA),
+            reactivation_fallback=reactivation_fallback(metadata),
         ),
     )

@@ -15,12 +15,19 @@ import pandas as pd
 
 from features import PreparedTables, as_timestamp
 from features.cutoff import NS_PER_DAY, active_customers, customers_before, last_contacts
+from features.price import combine_price_index_cells, price_index_cells
 from models.bgnbd import BgNbdParams
 from models.campaign import CampaignPeriod, campaign_period
 from models.drift import combined_counts, drift_counts, stability_from_counts
 from models.estimator import ChurnClassifier, FeatureSchemaMismatch
 from models.explain import Reasons, explains, population_typical, top_reasons
-from models.lapsed import LapsedSettings, lapsed_customers
+from models.lapsed import (
+    MIN_CALIBRATION_CUSTOMERS,
+    REACTIVATION_METADATA,
+    LapsedSettings,
+    ReactivationMap,
+    lapsed_customers,
+)
 from models.modelframe import TIME_OF_YEAR_COLUMNS, CutoffStats, model_specs, scoring_frame
 from models.owners import customer_owners
 from models.plan import Playbook, deciding_families
@@ -155,12 +162,43 @@ def lapsed_settings(cfg: Config) -> LapsedSettings:
         price_rise_min_share=cfg.features.price_rise_min_share,
         stale_complaint_days=cfg.scoring.stale_complaint_days,
         top_reasons=cfg.scoring.top_reasons,
+        price_period_days=cfg.features.price_period_days,
+        price_min_observations=cfg.features.price_min_observations,
     )
 
 
-def lapsed_with_owners(tables: PreparedTables, as_of: pd.Timestamp, bgnbd: BgNbdParams, cfg: Config) -> pd.DataFrame:
+def lapsed_price_cells(tables: PreparedTables, as_of: pd.Timestamp, cfg: Config) -> pd.DataFrame:
+    """A bucket's part of the category price index the lapsed list's price reason reads."""
+    s = lapsed_settings(cfg)
+    return price_index_cells(tables.transactions, as_of=as_of, period_days=s.price_period_days,
+                             history_days=s.price_history_days)
+
+
+def reactivation_map(metadata: dict) -> ReactivationMap | None:
+    """The model's reactivation map (None: trained before there was one, or on too few lapsed customers)."""
+    fitted = metadata.get(REACTIVATION_METADATA)
+    return ReactivationMap.from_dict(fitted) if fitted else None
+
+
+def reactivation_fallback(metadata: dict) -> str | None:
+    """Why the lapsed list says BG/NBD's P(alive) instead of how often customers like them came back (None: it
+    does not)."""
+    if metadata.get(REACTIVATION_METADATA):
+        return None
+    why = ("this model was trained before the lapsed list's reactivation probability was calibrated on who came "
+           "back; retrain it (churn train)" if REACTIVATION_METADATA not in metadata else
+           f"fewer than {MIN_CALIBRATION_CUSTOMERS} customers who had bought twice or more were lapsed at the "
+           "training cutoffs, too few to calibrate it on who came back")
+    return (f"The lapsed list's reactivation probability is BG/NBD's P(alive), which runs far too high for customers "
+            f"who went silent: {why}.")
+
+
+def lapsed_with_owners(
+    tables: PreparedTables, as_of: pd.Timestamp, bgnbd: BgNbdParams, cfg: Config,
+    reactivation: ReactivationMap | None = None, price_cells: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """A bucket's lapsed customers (models.lapsed) with their owners at ``as_of``."""
-    lapsed = lapsed_customers(tables, as_of, lapsed_settings(cfg), bgnbd)
+    lapsed = lapsed_customers(tables, as_of, lapsed_settings(cfg), bgnbd, reactivation, price_cells)
     owners = customer_owners(lapsed["account_manager_id"], tables.account_managers, as_of)
     return lapsed.assign(owner_id=owners["owner_id"].array,
                          owner_status=pd.array(owners["owner_status"].to_numpy(), dtype="str"))
@@ -277,8 +315,11 @@ def score_buckets(
     handles = engine.map(explain_customers, handles, typical=typical, cfg=cfg)
     parts = engine.gather(engine.map(ScoredCustomers.for_list, handles))
     gathered = ScoredCustomers.combine(parts)
+    price_cells = combine_price_index_cells(
+        engine.gather(engine.map(lapsed_price_cells, buckets.handles, as_of=as_of, cfg=cfg)))
     lapsed = pd.concat(
-        engine.gather(engine.map(lapsed_with_owners, buckets.handles, as_of=as_of, bgnbd=stats.bgnbd, cfg=cfg)),
+        engine.gather(engine.map(lapsed_with_owners, buckets.handles, as_of=as_of, bgnbd=stats.bgnbd, cfg=cfg,
+                                 reactivation=reactivation_map(metadata), price_cells=price_cells)),
         ignore_index=True,
     ).sort_values("customer_id", kind="stable").reset_index(drop=True)
     reference = metadata["training_distributions"]

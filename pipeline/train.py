@@ -27,6 +27,7 @@ from models.backtest import (
 from models.backtest_summary import backtest_paragraph, mean_by_candidate
 from models.drift import reference_distributions
 from models.estimator import Calibrator, ChurnClassifier
+from models.lapsed import REACTIVATION_METADATA, ReactivationMap, fit_reactivation, reactivation_outcomes
 from models.metrics import EmpParams
 from models.modelframe import (
     TIME_OF_YEAR_COLUMNS,
@@ -53,6 +54,7 @@ from pipeline.engine import (
 from pipeline.errors import ChurnError, Interrupted
 from pipeline.io import data_fingerprint
 from pipeline.outputs import signals_held
+from pipeline.scoring import lapsed_settings
 from pipeline.tracking import DATA_END_TAG, ESTIMATE_TAG, ModelBundle, RunOutcome, RunRecord, log_training_run
 
 COMPARISON_METRIC = "latest_cutoff_roc_auc"  # the version tag the champion decision compares
@@ -88,6 +90,7 @@ class TrainingData:
     time_of_year: bool = False  # the snapshots hold the as-of date's time of year (cutoffs a year apart)
     notes: tuple[str, ...] = ()
     customer_share: float = 1.0  # of the customers whose snapshots were kept (a stable hash of customer_id)
+    reactivation: ReactivationMap | None = None  # how often lapsed customers came back (models.lapsed)
 
     @property
     def history_days(self) -> int:
@@ -134,10 +137,32 @@ def snapshot_data(
     snapshots = pd.concat(parts, ignore_index=True)
     if len(parts) > 1:
         snapshots = snapshots.sort_values(["as_of", "customer_id"], kind="stable", ignore_index=True)
+    reactivation = _fit_reactivation(engine, buckets, cutoffs, stats, end, cfg)
     data = TrainingData(snapshots, cutoffs, end, model_feature_columns(snapshots), start, seasonal,
-                        (*_left_out_note(buckets.first_purchase, start), *share_notes), share)
+                        (*_left_out_note(buckets.first_purchase, start), *share_notes), share, reactivation)
     _check_outcomes(data, cfg)
     return data
+
+
+def lapsed_outcomes(tables: PreparedTables, cutoffs: list[pd.Timestamp], bgnbd: dict, cfg: Config) -> pd.DataFrame:
+    """A bucket's lapsed customers at each cutoff, their P(alive) and whether they came back
+    (:func:`models.lapsed.reactivation_outcomes`), with the cutoff."""
+    settings = lapsed_settings(cfg)
+    return pd.concat([reactivation_outcomes(tables, c, settings, bgnbd[c]).assign(cutoff=c) for c in cutoffs],
+                     ignore_index=True)
+
+
+def _fit_reactivation(engine: Engine, buckets: Buckets, cutoffs: list[pd.Timestamp], stats: dict,
+                      end: pd.Timestamp, cfg: Config) -> ReactivationMap | None:
+    """The lapsed list's reactivation map from every cutoff whose following horizon lies in the data, with the
+    BG/NBD fit of all customers there; rows in (cutoff, customer) order whatever the bucketing."""
+    observed = [c for c in cutoffs if c + pd.Timedelta(days=cfg.churn.horizon_days) <= end]
+    if not observed:
+        return None
+    parts = engine.gather(engine.map(lapsed_outcomes, buckets.handles, cutoffs=observed,
+                                     bgnbd={c: stats[c].bgnbd for c in observed}, cfg=cfg))
+    outcomes = pd.concat(parts, ignore_index=True).sort_values(["cutoff", "customer_id"], kind="stable")
+    return fit_reactivation(outcomes, cfg.churn.horizon_days)
 
 
 def _customer_share(engine: Engine, buckets: Buckets, cutoffs: list[pd.Timestamp], cfg: Config,
@@ -370,6 +395,8 @@ def model_metadata(shipped: ShippedModel, estimate: ModelEstimate, data: Trainin
         "emp_targeting_fraction": float(chosen["emp_fraction"]),
         "train_cutoffs": [str(c.date()) for c in shipped.train_cutoffs],
         "calibration_cutoff": str(shipped.calibration_cutoff.date()),
+        # How often lapsed customers came back at the training cutoffs: the lapsed list's reactivation probability.
+        REACTIVATION_METADATA: data.reactivation.to_dict() if data.reactivation is not None else None,
     }
 
 

@@ -21,10 +21,13 @@ from sklearn.metrics import roc_auc_score
 
 import pipeline.io
 from features.labels import data_end
+from models.lapsed import REACTIVATION_METADATA
 from pipeline.config import load_config, load_playbook
 from pipeline.errors import ModelError
 from pipeline.io import load_data_dir
 from pipeline.score import write_winback
+from pipeline.scoring import reactivation_fallback
+from pipeline.tracking import load_bundle
 
 DAY = pd.Timedelta(days=1)
 # The shared data contract's worklist columns, in their order.
@@ -237,6 +240,25 @@ def test_the_lapsed_list_holds_valuable_customers_who_are_no_longer_active(basel
     assert (lapsed["past_value"] >= floor - 0.01).all()
     assert lapsed["reactivation_probability"].between(0, 1).all()
     assert lapsed["reasons"].notna().all() and lapsed["reason_codes"].notna().all()
+
+
+def test_the_lapsed_lists_reactivation_probability_is_how_often_lapsed_customers_came_back(baseline, cfg, trained):
+    fitted = load_bundle(cfg, "models:/churn-model/1").metadata[REACTIVATION_METADATA]
+    assert fitted["n_customers"] >= fitted["n_returned"] > 0 and fitted["horizon_days"] == cfg.churn.horizon_days
+    rates = fitted["rate"] + ([fitted["one_time_rate"]] if fitted["one_time_rate"] is not None else [])
+    assert fitted["rate"] == sorted(fitted["rate"])  # never falls as P(alive) rises
+    said = read_list(baseline.lapsed)["reactivation_probability"]
+    assert said.between(min(rates) - 1e-4, max(rates) + 1e-4).all()  # the map's shares, not BG/NBD's P(alive)
+    page = baseline.report.read_text(encoding="utf-8")
+    assert f"customers were lapsed {fitted['n_customers']:,} times (once per cutoff)" in page
+    assert not any("P(alive)" in w for w in baseline.warnings)
+
+
+def test_a_model_without_the_reactivation_map_says_the_list_falls_back_to_p_alive():
+    assert reactivation_fallback({REACTIVATION_METADATA: {"rate": [0.1]}}) is None
+    older = reactivation_fallback({})
+    assert "BG/NBD's P(alive)" in older and "trained before" in older and "churn train" in older
+    assert "too few to calibrate" in reactivation_fallback({REACTIVATION_METADATA: None})
 
 
 # ------------------------------------------------------------------------------------------ reproducibility

@@ -143,8 +143,10 @@ def test_split_by_owner_hands_out_every_targeted_row_once_and_is_replaced_whole(
     worklist, lapsed = read_list(out), read_list(tmp_path / "week" / "winback_lapsed.csv")
     handed = {name: read_list(folder / name) for name in files}
     for rows, suffix in ((worklist, ""), (lapsed, "_lapsed")):
-        mine = pd.concat([f for name, f in handed.items() if name.endswith(f"{suffix}.csv")
-                          and (suffix or not name.endswith("_lapsed.csv"))])
+        # The test world's lapsed customers rarely came back, so a win-back contact may be worth no one's while:
+        # then no owner gets a lapsed file (tests/models/test_owners.py covers the lapsed files themselves).
+        mine = pd.concat([rows.head(0), *(f for name, f in handed.items() if name.endswith(f"{suffix}.csv")
+                                          and (suffix or not name.endswith("_lapsed.csv")))])
         targeted = rows[rows["in_target"]]
         assert sorted(mine["customer_id"]) == sorted(targeted["customer_id"])  # each targeted row once, no control
         assert list(mine.columns) == list(rows.columns)
