@@ -188,7 +188,7 @@ def lapsed_customers(
                                         history_days=s.price_history_days)
     facts = [
         *_complaint_facts(known.complaints, found, today, s.stale_complaint_days),
-        *_departure_facts(known.account_managers, manager, found),
+        *_departure_facts(known.account_managers, manager, found, s.active_window_days),
         *_price_facts(found, today, price_cells, s),
         *_decline_facts(found, s.decline_window_days),
     ]
@@ -306,15 +306,18 @@ def _complaint_facts(complaints: pd.DataFrame, found: _Lapsed, today: int, stale
         yield who, f"{about} {when}, resolved in {duration_words(resolved_day - opened_day)}{rated}", "complaint"
 
 
-def _departure_facts(managers: pd.DataFrame, manager: pd.Series, found: _Lapsed) -> Iterator[Fact]:
-    """The account manager left (before as_of) from CAUSE_WINDOW_DAYS before the last purchase on."""
+def _departure_facts(
+    managers: pd.DataFrame, manager: pd.Series, found: _Lapsed, active_window_days: int
+) -> Iterator[Fact]:
+    """The account manager left (before as_of) from CAUSE_WINDOW_DAYS before the last purchase on, while the
+    customer was still active: a departure after they had lapsed cannot be why they left."""
     if managers.empty:
         return
     table = managers.assign(account_manager_id=managers["account_manager_id"].astype("str"))
     departed_at = table.drop_duplicates("account_manager_id", keep="last").set_index("account_manager_id")["departed_at"]
     departed = epoch_days(departed_at.reindex(manager.astype("str").to_numpy()))
     relative = departed - found.last_day
-    hit = np.flatnonzero(np.isfinite(relative) & (relative >= -CAUSE_WINDOW_DAYS))
+    hit = np.flatnonzero(np.isfinite(relative) & (relative >= -CAUSE_WINDOW_DAYS) & (relative <= active_window_days))
     for who, when in zip(hit.tolist(), _when(relative[hit]), strict=True):
         yield who, f"account manager {manager.iloc[who]} left {when}", "account_manager"
 

@@ -103,3 +103,18 @@ def test_nobody_lapsed_gives_an_empty_frame_with_the_columns():
     tables = prepare_tables(make_tables({"transactions": world()["transactions"].head(1)}))  # only a, still active
     empty = lapsed_customers(tables, AS_OF, SETTINGS, PARAMS)
     assert list(empty.columns) == list(FACT_COLUMNS) and empty.empty
+
+
+def test_a_manager_who_left_after_the_customer_had_lapsed_is_not_why_they_left():
+    # Active window 30 days. p bought last on Mar 10 and M3 left 20 days later, while p was still active (a reason);
+    # q bought last on Mar 12, was no longer active from Apr 12, and M4 left on May 1: not a reason.
+    tx = pd.DataFrame({"customer_id": ["p", "q"], "timestamp": pd.to_datetime(["2024-03-10", "2024-03-12"]),
+                       "amount": [50.0, 60.0]})
+    customers = pd.DataFrame({"customer_id": ["p", "q"], "account_manager_id": ["M3", "M4"]})
+    managers = pd.DataFrame({"account_manager_id": ["M3", "M4"],
+                             "departed_at": pd.to_datetime(["2024-03-30", "2024-05-01"])})
+    tables = prepare_tables(make_tables({"transactions": tx, "customers": customers, "account_managers": managers}))
+    lapsed = lapsed_customers(tables, AS_OF, SETTINGS, PARAMS).set_index("customer_id")
+    assert lapsed.loc["p", "reasons"] == "account manager M3 left 3 weeks after the last purchase"
+    assert lapsed.loc["q", "reasons"] == "no purchase for 83 days"
+    assert lapsed["reason_codes"].to_dict() == {"p": "account_manager", "q": "recency"}
