@@ -50,7 +50,8 @@ def reference_distributions(
     Numeric edges are the ``n_bins`` quantiles; for a column with a resolution r (``resolutions``), each is moved
     to the nearest half-step (k + 1/2) r, so that values shown alike (rounded to r) share a bin and a bin is at
     least r wide; a point mass (0 purchases, a ratio of exactly 1, a probability crowding at 1.0) gets the bin
-    [k - 1/2, k + 1/2) r of its own, so moving within its resolution is not drift and leaving it is.
+    [k - 1/2, k + 1/2) r of its own, so moving within its resolution is not drift and leaving it is. Such a column
+    records its ``resolution``, and its values are counted spread over their precision (:func:`_spread_counts`).
     """
     resolutions = resolutions or {}
     reference = {}
@@ -63,8 +64,15 @@ def reference_distributions(
             finite = values.to_numpy(dtype=float)
             quantiles = np.nanquantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1])
             step = resolutions.get(name, 0.0)
-            edges = np.unique(_on_the_grid(finite, quantiles, step, n_bins) if step > 0 else quantiles)
-            reference[name] = {"kind": "numeric", "edges": edges.tolist(), "shares": _bin_shares(finite, edges).tolist()}
+            if step > 0:
+                edges = np.unique(_on_the_grid(finite, quantiles, step, n_bins))
+                shares = _spread_counts(finite, edges, step) / max(len(finite), 1)
+                reference[name] = {"kind": "numeric", "edges": edges.tolist(), "shares": shares.tolist(),
+                                   "resolution": step}
+            else:
+                edges = np.unique(quantiles)
+                reference[name] = {"kind": "numeric", "edges": edges.tolist(),
+                                   "shares": _bin_shares(finite, edges).tolist()}
     return reference
 
 
@@ -83,11 +91,12 @@ def _on_the_grid(values: np.ndarray, quantiles: np.ndarray, step: float, n_bins:
 def coarsened(reference: dict[str, dict], resolutions: Mapping[str, float]) -> dict[str, dict]:
     """``reference`` with neighbouring numeric bins merged (their shares added) where an edge lies less than the
     column's resolution above the last edge kept: a reference stored before edges respected resolutions (plain
-    quantiles) is re-binned to bins at least that wide; one built with ``resolutions`` comes back unchanged."""
+    quantiles, no ``resolution`` recorded; counted hard as then) is re-binned to bins at least that wide; one
+    that records its resolution comes back unchanged."""
     merged = {}
     for name, ref in reference.items():
         step = resolutions.get(name, 0.0)
-        if ref["kind"] != "numeric" or step <= 0 or not ref["edges"]:
+        if ref["kind"] != "numeric" or "resolution" in ref or step <= 0 or not ref["edges"]:
             merged[name] = ref
             continue
         edges = np.asarray(ref["edges"], dtype=float)
@@ -107,6 +116,22 @@ def _bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.bincount(bins, minlength=len(edges) + 1) / max(len(values), 1)
 
 
+def _spread_counts(values: np.ndarray, edges: np.ndarray, step: float) -> np.ndarray:
+    """Rows per bin, each value spread evenly over the interval its precision leaves it, [x - step/2, x + step/2],
+    and counted in proportion to the part of it in each bin (bins are at least ``step`` wide, so at most two).
+
+    A value known to a step is anywhere within it: a point mass just beside an edge (a monthly rhythm of 30.4 days
+    beside 30.5) moves a share of itself across as it shifts, in proportion to the shift, not all or nothing.
+    """
+    low = values - step / 2
+    bins = np.searchsorted(edges, low, side="right")
+    upper = np.append(edges, np.inf)[bins]
+    into_next = np.nan_to_num(np.clip((values + step / 2 - upper) / step, 0.0, 1.0))  # NaN: the last bin, whole
+    n = len(edges) + 1
+    stays = np.bincount(bins, weights=1.0 - into_next, minlength=n)
+    return stays + np.bincount(bins + 1, weights=into_next, minlength=n + 1)[:n]
+
+
 def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
     expected = np.maximum(expected, PSI_FLOOR)
     actual = np.maximum(actual, PSI_FLOOR)
@@ -114,7 +139,8 @@ def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def drift_counts(reference: dict[str, dict], frame: pd.DataFrame) -> dict[str, pd.Series]:
-    """Per referenced column of ``frame``: rows per reference bin (numeric) or per category (categorical).
+    """Per referenced column of ``frame``: rows per reference bin (numeric; spread over their precision when the
+    reference records a resolution, so in fractions) or per category (categorical).
 
     Counts of groups of customers add up to the counts of all of them, so drift is measured bucket by bucket.
     """
@@ -122,7 +148,10 @@ def drift_counts(reference: dict[str, dict], frame: pd.DataFrame) -> dict[str, p
     for name, ref in reference.items():
         if name not in frame.columns:
             continue
-        if ref["kind"] == "numeric":
+        if ref["kind"] == "numeric" and "resolution" in ref:
+            counts[name] = pd.Series(_spread_counts(frame[name].to_numpy(dtype=float), np.asarray(ref["edges"]),
+                                                    ref["resolution"]))
+        elif ref["kind"] == "numeric":
             edges = np.asarray(ref["edges"])
             bins = np.searchsorted(edges, frame[name].to_numpy(dtype=float), side="right")
             counts[name] = pd.Series(np.bincount(bins, minlength=len(edges) + 1))
@@ -144,7 +173,7 @@ def stability_from_counts(reference: dict[str, dict], counts: dict[str, pd.Serie
         if name not in counts:
             continue
         found = counts[name]
-        total = max(int(found.sum()), 1)
+        total = max(float(found.sum()), 1.0)
         if ref["kind"] == "numeric":
             actual = found.reindex(range(len(ref["edges"]) + 1), fill_value=0).to_numpy() / total
             psi[name] = _psi(np.asarray(ref["shares"]), actual)

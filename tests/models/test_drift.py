@@ -163,10 +163,19 @@ def test_edges_move_to_half_steps_of_the_resolution_by_hand():
     # Quartiles at positions 9q: 2.25 -> 1.1 + 0.25 x 0.3 = 1.175; 4.5 -> 2.3; 6.75 -> 3.0 + 0.75 x 0.3 = 3.225.
     # Rounded to whole units 1, 2, 3 -> edges 1.5, 2.5, 3.5. The values rounded are 0 1 1 1 2 3 3 3 5 5: 1 and 3
     # are point masses (3 of 10 rows, at least one in 4), with bins [0.5, 1.5) and [2.5, 3.5) of their own; 2 is not
-    # (1 row). Edges 0.5, 1.5, 2.5, 3.5: {0.2}, {0.9, 1.1, 1.4}, {2.0}, {2.6, 3.0, 3.3}, {4.8, 5.1}.
+    # (1 row). Edges 0.5, 1.5, 2.5, 3.5. Each value x counts as spread over [x - 0.5, x + 0.5]: 0.2 -> 0.8 in the
+    # first bin, 0.2 in the second; 0.9 -> 0.1 / 0.9; 1.1 -> 0.9 / 0.1; 1.4 -> 0.6 / 0.4; 2.0 -> 1 in [1.5, 2.5);
+    # 2.6 -> 0.4 / 0.6; 3.0 -> 1 in [2.5, 3.5); 3.3 -> 0.7 / 0.3; 4.8 and 5.1 -> 1 in the last. Per bin:
+    # 0.8 + 0.1 = 0.9; 0.2 + 0.9 + 0.9 + 0.6 = 2.6; 0.1 + 0.4 + 1 + 0.4 = 1.9; 0.6 + 1 + 0.7 = 2.3; 0.3 + 2 = 2.3.
     reference = reference_distributions(frame, n_bins=4, resolutions={"x": 1.0})
     assert reference["x"]["edges"] == pytest.approx([0.5, 1.5, 2.5, 3.5])
-    assert reference["x"]["shares"] == pytest.approx([0.1, 0.3, 0.1, 0.3, 0.2])
+    assert reference["x"]["shares"] == pytest.approx([0.09, 0.26, 0.19, 0.23, 0.23])
+    assert reference["x"]["resolution"] == 1.0
+    # Counted now the same way: 2.0 moved to 2.3 puts 0.3 of it in [2.5, 3.5); PSI from the shares by hand.
+    now = frame.assign(x=frame["x"].replace(2.0, 2.3))
+    assert drift_counts(reference, now)["x"].tolist() == pytest.approx([0.9, 2.6, 1.6, 2.6, 2.3])
+    by_hand = (0.16 - 0.19) * math.log(0.16 / 0.19) + (0.26 - 0.23) * math.log(0.26 / 0.23)
+    assert population_stability(reference, now)["x"] == pytest.approx(by_hand)
     # Without a resolution the plain quantiles, as before.
     assert reference_distributions(frame, n_bins=4)["x"]["edges"] == pytest.approx([1.175, 2.3, 3.225])
 
@@ -188,7 +197,7 @@ def test_a_stored_reference_of_plain_quantiles_is_merged_to_its_resolution_by_ha
     stored = {"p": {"kind": "numeric", "edges": edges, "shares": shares},
               "segment": {"kind": "categorical", "shares": {"a": 1.0}},
               "unresolved": {"kind": "numeric", "edges": [0.1, 0.1001], "shares": [0.3, 0.3, 0.4]}}
-    merged = coarsened(stored, {"p": 0.01})
+    merged = coarsened(stored, {"p": 0.01, "unresolved": 0.0})
     # Kept: 0.62, 0.85, 0.95, 0.985 and 0.996 (0.011 above 0.985); 0.999, 0.9996 and 1.0 lie within 0.01 of 0.996,
     # so the last four bins become one: 0.1 + 0.1 + 0.2 + 0.1.
     assert merged["p"]["edges"] == pytest.approx([0.62, 0.85, 0.95, 0.985, 0.996])
@@ -254,3 +263,19 @@ def test_resolutions_come_from_how_reasons_show_values_else_from_units():
     assert resolutions["bgnbd_p_alive"] == pytest.approx(0.01)  # no reason: a probability's unit
     assert resolutions["has_account_manager"] == 1.0  # a flag
     assert "segment" not in resolutions and "lifecycle_stage" not in resolutions  # categorical
+
+
+def test_a_point_mass_beside_an_edge_moving_a_fraction_of_a_step_is_not_drift():
+    # A monthly rhythm: 11 gaps over 334 days (30.36) in 30% of the rows, the rest spread over 25-45 days. Next
+    # month the same customers' gaps span other months: 337 / 11 = 30.64, across the half-step edge at 30.5.
+    rng = np.random.default_rng(2)
+    spread = rng.uniform(25.0, 45.0, 7_000)
+    training = pd.DataFrame({"gap": np.append(np.full(3_000, 334 / 11), spread)})
+    reference = reference_distributions(training, resolutions={"gap": 1.0})
+    assert 30.5 in reference["gap"]["edges"]  # the mass's own bin [29.5, 30.5) ends just above it
+    later = pd.DataFrame({"gap": np.append(np.full(3_000, 337 / 11), spread)})
+    # Spread over a day, 0.28 of the mass (8% of the rows) crosses; counted whole in the same bins, all 30% would.
+    assert population_stability(reference, later)["gap"] < 0.1
+    whole = {"gap": {key: value for key, value in reference["gap"].items() if key != "resolution"}}
+    assert population_stability(whole, later)["gap"] > 0.25
+    assert population_stability(reference, later.assign(gap=later["gap"] + 2.0))["gap"] > 0.25  # two days: drift
