@@ -253,7 +253,7 @@ def feature_specs(settings: FeatureSettings) -> list[FeatureSpec]:
                     risk_direction=0, reason="{value:.0f} visit{s} in the {window_days} days before the last "
                                              "{window_days}"),
         FeatureSpec("has_account_manager", rl.has_account_manager, {}, default=0.0, unit="flag",
-                    risk_direction=-1, neutral=1.0, reason="{no}active account manager"),
+                    risk_direction=-1, neutral=1.0, reason="{no}account manager"),
         FeatureSpec("days_since_manager_departed", rl.days_since_manager_departed,
                     {"cap_days": s.manager_departure_cap_days}, default=float(s.manager_departure_cap_days),
                     unit="days", risk_direction=-1, neutral=float(s.manager_departure_cap_days),

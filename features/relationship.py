@@ -1,4 +1,4 @@
-"""The relationship: account manager (still there? left when?) and the customer's segment.
+"""The relationship: account manager (still there, or a successor? left when?) and the customer's segment.
 
 The customers table is a snapshot (today's assignment); account_managers is already cut at as_of, so a
 departure at or after as_of is not known yet.
@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from features.aggregate import as_of_day, customer_key, customer_series, epoch_days, text_filled
 from features.memo import per_frame
+from features.tables import as_timestamp
 
 UNKNOWN_SEGMENT = "unknown"
 
@@ -35,16 +36,41 @@ def _large_strings(values: pd.Series) -> pa.Array:
     return pa.array(values.astype("str").array).cast(pa.large_string())
 
 
-def has_account_manager(customers: pd.DataFrame, account_managers: pd.DataFrame) -> pd.Series:
-    """1.0 when the customer has an account manager who had not left before as_of, else 0.0."""
+def has_account_manager(customers: pd.DataFrame, account_managers: pd.DataFrame, *, as_of) -> pd.Series:
+    """1.0 when the customer has an account manager at as_of, else 0.0: their own manager if they had not left
+    before as_of, else the first along that manager's successors (``successor_id``, followed while they left too)
+    who had not. This is the owner resolution of :mod:`models.owners` with owner_status account_manager or
+    successor (a team lead who takes the customers over is not their account manager)."""
     assigned = customers["account_manager_id"].notna().to_numpy()
-    departed = ~np.isnan(_manager_departure_day(customers, account_managers))
+    managed = assigned & _managed_along_successors(customers, account_managers, as_timestamp(as_of))
     key = customer_key(customers["customer_id"])
     values = np.zeros(key.n)
-    values[key.codes] = (assigned & ~departed).astype("float64")
+    values[key.codes] = managed.astype("float64")
     present = np.zeros(key.n, dtype=bool)
     present[key.codes] = True
     return customer_series(key, values, present, name="has_account_manager")
+
+
+def _managed_along_successors(customers: pd.DataFrame, account_managers: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+    """Per customer row: its manager, or one along the manager's successors, had not left before ``as_of``. A
+    manager id without an account_managers row is taken to be employed (as the owner resolution does)."""
+    if account_managers.empty:
+        return np.ones(len(customers), dtype=bool)
+    managers = account_managers.drop_duplicates("account_manager_id", keep="last")
+    ids = managers["account_manager_id"].astype("str").tolist()
+    left = dict(zip(ids, (managers["departed_at"] < as_of).to_numpy(dtype=bool, na_value=False).tolist(), strict=True))
+    successors = managers["successor_id"] if "successor_id" in managers.columns else pd.Series(pd.NA, index=managers.index)
+    successor = {m: s for m, s in zip(ids, successors.astype("str").tolist(), strict=True) if not pd.isna(s)}
+    covered = []
+    for manager in ids:  # managers are few: a walk along each one's successors
+        current, seen = manager, set()
+        while current is not None and left.get(current, False) and current not in seen:
+            seen.add(current)
+            current = successor.get(current)
+        covered.append(current is not None and not left.get(current, False))
+    position = pc.index_in(_large_strings(customers["account_manager_id"]), _large_strings(pd.Series(ids)))
+    # Position -1: a manager id without a row, taken to be employed.
+    return np.append(np.array(covered, dtype=bool), True)[position.fill_null(-1).to_numpy(zero_copy_only=False)]
 
 
 def days_since_manager_departed(

@@ -1,15 +1,59 @@
-"""Feature drift: reference distributions stored with a model, and the population stability index (PSI)."""
+"""Feature drift: reference distributions stored with a model, and the population stability index (PSI).
+
+Bins are never finer than what a feature's value means (its resolution: the step its reason shows it at), so a
+shift far below that precision, or a point mass moving within it, is not drift."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from features import FeatureSpec
+from features.registry import NUMERIC
+from models.explain import display_step
+
 PSI_FLOOR = 1e-4  # share given to an empty bin so that PSI stays finite
 
+# The finest difference a drift check of a feature sees, by unit, when its reason shows no rounded value.
+UNIT_RESOLUTIONS = {
+    "days": 1.0, "count": 1.0, "currency": 1.0, "rating": 1.0, "flag": 1.0,
+    "share": 0.01, "probability": 0.01, "ratio": 0.01,
+}
+# Two edges closer than this share of a resolution are one (edges on the grid carry float rounding).
+EDGE_TOLERANCE = 1e-6
 
-def reference_distributions(frame: pd.DataFrame, n_bins: int = 10) -> dict[str, dict]:
-    """Per column: quantile bin edges and shares (numeric) or category shares (categorical)."""
+
+def drift_resolutions(specs: Mapping[str, FeatureSpec]) -> dict[str, float]:
+    """Per numeric feature: the finest difference its drift check sees, the step its reason shows the value at
+    (1 day for "{value:.0f} days", 0.01 for a percentage), else its unit's (:data:`UNIT_RESOLUTIONS`).
+
+    A shift far below the precision a feature is reported at is not drift; without a floor, quantile bins of a
+    concentrated feature (a monthly rhythm of 30.0-30.4 days, a probability crowding at 1.0) are narrower than
+    any difference that matters and the PSI flags noise.
+    """
+    resolutions = {}
+    for name, spec in specs.items():
+        if spec.kind == NUMERIC:
+            step = display_step(spec) or UNIT_RESOLUTIONS.get(spec.unit, 0.0)
+            if step > 0:
+                resolutions[name] = step
+    return resolutions
+
+
+def reference_distributions(
+    frame: pd.DataFrame, n_bins: int = 10, resolutions: Mapping[str, float] | None = None
+) -> dict[str, dict]:
+    """Per column: bin edges and shares (numeric) or category shares (categorical).
+
+    Numeric edges are the ``n_bins`` quantiles; for a column with a resolution r (``resolutions``), each is moved
+    to the nearest half-step (k + 1/2) r, so that values shown alike (rounded to r) share a bin and a bin is at
+    least r wide; a point mass (0 purchases, a ratio of exactly 1, a probability crowding at 1.0) gets the bin
+    [k - 1/2, k + 1/2) r of its own, so moving within its resolution is not drift and leaving it is. Such a column
+    records its ``resolution``, and its values are counted spread over their precision (:func:`_spread_counts`).
+    """
+    resolutions = resolutions or {}
     reference = {}
     for name in frame.columns:
         values = frame[name]
@@ -18,14 +62,74 @@ def reference_distributions(frame: pd.DataFrame, n_bins: int = 10) -> dict[str, 
             reference[name] = {"kind": "categorical", "shares": {str(k): float(v) for k, v in shares.items()}}
         else:
             finite = values.to_numpy(dtype=float)
-            edges = np.unique(np.nanquantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1]))
-            reference[name] = {"kind": "numeric", "edges": edges.tolist(), "shares": _bin_shares(finite, edges).tolist()}
+            quantiles = np.nanquantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1])
+            step = resolutions.get(name, 0.0)
+            if step > 0:
+                edges = np.unique(_on_the_grid(finite, quantiles, step, n_bins))
+                shares = _spread_counts(finite, edges, step) / max(len(finite), 1)
+                reference[name] = {"kind": "numeric", "edges": edges.tolist(), "shares": shares.tolist(),
+                                   "resolution": step}
+            else:
+                edges = np.unique(quantiles)
+                reference[name] = {"kind": "numeric", "edges": edges.tolist(),
+                                   "shares": _bin_shares(finite, edges).tolist()}
     return reference
+
+
+def _on_the_grid(values: np.ndarray, quantiles: np.ndarray, step: float, n_bins: int) -> np.ndarray:
+    """The quantiles moved to half-steps of ``step``, and a bin of its own for each point mass (a value, rounded
+    to ``step``, that at least one in ``n_bins`` rows takes): a point mass in a wider bin hides its leaving.
+
+    A value more than one in ``n_bins`` rows take spans a quantile: the quantiles' rounded values are the candidates.
+    """
+    grid = np.round(quantiles / step)
+    rounded = np.round(values / step)
+    masses = [k for k in np.unique(grid) if np.count_nonzero(rounded == k) * n_bins >= len(values)]
+    return np.concatenate([grid + 0.5, np.asarray(masses) - 0.5, np.asarray(masses) + 0.5]) * step
+
+
+def coarsened(reference: dict[str, dict], resolutions: Mapping[str, float]) -> dict[str, dict]:
+    """``reference`` with neighbouring numeric bins merged (their shares added) where an edge lies less than the
+    column's resolution above the last edge kept: a reference stored before edges respected resolutions (plain
+    quantiles, no ``resolution`` recorded; counted hard as then) is re-binned to bins at least that wide; one
+    that records its resolution comes back unchanged."""
+    merged = {}
+    for name, ref in reference.items():
+        step = resolutions.get(name, 0.0)
+        if ref["kind"] != "numeric" or "resolution" in ref or step <= 0 or not ref["edges"]:
+            merged[name] = ref
+            continue
+        edges = np.asarray(ref["edges"], dtype=float)
+        keep = np.zeros(len(edges), dtype=bool)
+        last = -np.inf
+        for i, edge in enumerate(edges):
+            if edge - last >= step * (1 - EDGE_TOLERANCE):
+                keep[i], last = True, edge
+        new_bin = np.concatenate([[0], np.cumsum(keep)])  # old bin i lies above old edges[:i]
+        shares = np.bincount(new_bin, weights=np.asarray(ref["shares"], dtype=float), minlength=int(keep.sum()) + 1)
+        merged[name] = {"kind": "numeric", "edges": edges[keep].tolist(), "shares": shares.tolist()}
+    return merged
 
 
 def _bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     bins = np.searchsorted(edges, values, side="right")
     return np.bincount(bins, minlength=len(edges) + 1) / max(len(values), 1)
+
+
+def _spread_counts(values: np.ndarray, edges: np.ndarray, step: float) -> np.ndarray:
+    """Rows per bin, each value spread evenly over the interval its precision leaves it, [x - step/2, x + step/2],
+    and counted in proportion to the part of it in each bin (bins are at least ``step`` wide, so at most two).
+
+    A value known to a step is anywhere within it: a point mass just beside an edge (a monthly rhythm of 30.4 days
+    beside 30.5) moves a share of itself across as it shifts, in proportion to the shift, not all or nothing.
+    """
+    low = values - step / 2
+    bins = np.searchsorted(edges, low, side="right")
+    upper = np.append(edges, np.inf)[bins]
+    into_next = np.nan_to_num(np.clip((values + step / 2 - upper) / step, 0.0, 1.0))  # NaN: the last bin, whole
+    n = len(edges) + 1
+    stays = np.bincount(bins, weights=1.0 - into_next, minlength=n)
+    return stays + np.bincount(bins + 1, weights=into_next, minlength=n + 1)[:n]
 
 
 def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -35,7 +139,8 @@ def _psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def drift_counts(reference: dict[str, dict], frame: pd.DataFrame) -> dict[str, pd.Series]:
-    """Per referenced column of ``frame``: rows per reference bin (numeric) or per category (categorical).
+    """Per referenced column of ``frame``: rows per reference bin (numeric; spread over their precision when the
+    reference records a resolution, so in fractions) or per category (categorical).
 
     Counts of groups of customers add up to the counts of all of them, so drift is measured bucket by bucket.
     """
@@ -43,7 +148,10 @@ def drift_counts(reference: dict[str, dict], frame: pd.DataFrame) -> dict[str, p
     for name, ref in reference.items():
         if name not in frame.columns:
             continue
-        if ref["kind"] == "numeric":
+        if ref["kind"] == "numeric" and "resolution" in ref:
+            counts[name] = pd.Series(_spread_counts(frame[name].to_numpy(dtype=float), np.asarray(ref["edges"]),
+                                                    ref["resolution"]))
+        elif ref["kind"] == "numeric":
             edges = np.asarray(ref["edges"])
             bins = np.searchsorted(edges, frame[name].to_numpy(dtype=float), side="right")
             counts[name] = pd.Series(np.bincount(bins, minlength=len(edges) + 1))
@@ -65,7 +173,7 @@ def stability_from_counts(reference: dict[str, dict], counts: dict[str, pd.Serie
         if name not in counts:
             continue
         found = counts[name]
-        total = max(int(found.sum()), 1)
+        total = max(float(found.sum()), 1.0)
         if ref["kind"] == "numeric":
             actual = found.reindex(range(len(ref["edges"]) + 1), fill_value=0).to_numpy() / total
             psi[name] = _psi(np.asarray(ref["shares"]), actual)

@@ -468,7 +468,8 @@ def _drift_section(c: ReportContext) -> list[str]:
         (
             f'<p class="warn">{len(drifted)} model input(s) differ from the training data (population stability index '
             f"PSI &gt; {c.warning_psi}; &gt; {c.strong_psi} is strong): treat the scores that lean on them with care, "
-            "and retrain if it persists.</p>"
+            "and retrain if it persists. Values are compared at the precision each input is shown at (a day, a "
+            "whole count, a percentage point): a change well within it barely moves the index.</p>"
         ),
         f"<table><tr><th>input</th><th>PSI</th><th></th></tr>{''.join(rows)}</table>",
         f"<p>{esc(c.drift_note)}</p>" if c.drift_note else "",

@@ -18,7 +18,7 @@ from features.cutoff import NS_PER_DAY, active_customers, customers_before, last
 from features.price import combine_price_index_cells, price_index_cells
 from models.bgnbd import BgNbdParams
 from models.campaign import CampaignPeriod, campaign_period
-from models.drift import combined_counts, drift_counts, stability_from_counts
+from models.drift import coarsened, combined_counts, drift_counts, drift_resolutions, stability_from_counts
 from models.estimator import ChurnClassifier, FeatureSchemaMismatch
 from models.explain import Reasons, explains, population_typical, top_reasons
 from models.lapsed import (
@@ -322,7 +322,8 @@ def score_buckets(
                                  reactivation=reactivation_map(metadata), price_cells=price_cells)),
         ignore_index=True,
     ).sort_values("customer_id", kind="stable").reset_index(drop=True)
-    reference = metadata["training_distributions"]
+    # A model trained before bins respected each feature's resolution gets its stored bins merged to that width.
+    reference = coarsened(metadata["training_distributions"], drift_resolutions(model_specs(cfg.features)))
     counts = engine.gather(engine.map(feature_drift_counts, handles, reference=reference))
     drift = stability_from_counts(reference, combined_counts(counts))
     managers = engine.gather(engine.map(_account_managers, buckets.handles[:1]))[0]  # every bucket has them all

@@ -25,7 +25,7 @@ from models.backtest import (
     run_cross_fit,
 )
 from models.backtest_summary import backtest_paragraph, mean_by_candidate
-from models.drift import reference_distributions
+from models.drift import drift_resolutions, reference_distributions
 from models.estimator import Calibrator, ChurnClassifier
 from models.lapsed import REACTIVATION_METADATA, ReactivationMap, fit_reactivation, reactivation_outcomes
 from models.metrics import EmpParams
@@ -34,6 +34,7 @@ from models.modelframe import (
     fixed_categories,
     model_feature_columns,
     model_frames,
+    model_specs,
     spans_a_year,
 )
 from models.snapshots import active_counts, customer_share_within, snapshot_cutoffs
@@ -369,6 +370,7 @@ def model_metadata(shipped: ShippedModel, estimate: ModelEstimate, data: Trainin
     training_rows = data.snapshots.loc[data.snapshots["as_of"].isin(shipped.train_cutoffs), data.columns]
     # One value per snapshot, one at scoring: a drift measure of the time of year would always cry wolf.
     drift_reference = training_rows.drop(columns=list(TIME_OF_YEAR_COLUMNS), errors="ignore")
+    resolutions = drift_resolutions(model_specs(cfg.features))  # bins never finer than a value means
     metrics = estimate.backtest.metrics
     latest = metrics[metrics["eval_cutoff"] == metrics["eval_cutoff"].max()]
     chosen = latest.set_index("candidate").loc[f"model_{method}"]
@@ -376,7 +378,7 @@ def model_metadata(shipped: ShippedModel, estimate: ModelEstimate, data: Trainin
     return {
         "feature_schema": shipped.model.schema.to_dict(),
         "feature_schema_hash": shipped.model.schema.fingerprint,
-        "training_distributions": reference_distributions(drift_reference),
+        "training_distributions": reference_distributions(drift_reference, resolutions=resolutions),
         "definition": {**model_definition(cfg), "time_of_year": data.time_of_year},
         "config": config,
         "calibration": method,

@@ -112,7 +112,7 @@ def test_each_builder_names_its_output_like_its_column():
             {"days_since_manager_departed": 95.0},
             "account manager left 3 months ago",
         ),
-        ("has_account_manager", {"has_account_manager": 0.0}, "no active account manager"),
+        ("has_account_manager", {"has_account_manager": 0.0}, "no account manager"),
         (
             "purchase_overdue_ratio",
             {"purchase_overdue_ratio": 2.5, "purchase_gap_mean_days": 12.0},

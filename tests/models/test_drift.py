@@ -8,15 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.settings import FeatureSettings
 from models.drift import (
     PSI_FLOOR,
+    coarsened,
     combined_counts,
     drift_counts,
+    drift_resolutions,
     population_stability,
     reference_distributions,
     short_history_note,
     stability_from_counts,
 )
+from models.modelframe import model_specs
 
 
 def test_reference_numeric_quantile_edges_and_shares():
@@ -152,3 +156,126 @@ def test_short_history_note_gives_the_history_the_training_cutoffs_saw_and_the_s
 def test_no_short_history_note_without_a_short_history(cutoff_days, start):
     cutoffs = [START + d * DAY for d in cutoff_days]
     assert short_history_note(cutoffs, start, START + 500 * DAY, 365) is None
+
+
+def test_edges_move_to_half_steps_of_the_resolution_by_hand():
+    frame = pd.DataFrame({"x": [0.2, 0.9, 1.1, 1.4, 2.0, 2.6, 3.0, 3.3, 4.8, 5.1]})
+    # Quartiles at positions 9q: 2.25 -> 1.1 + 0.25 x 0.3 = 1.175; 4.5 -> 2.3; 6.75 -> 3.0 + 0.75 x 0.3 = 3.225.
+    # Rounded to whole units 1, 2, 3 -> edges 1.5, 2.5, 3.5. The values rounded are 0 1 1 1 2 3 3 3 5 5: 1 and 3
+    # are point masses (3 of 10 rows, at least one in 4), with bins [0.5, 1.5) and [2.5, 3.5) of their own; 2 is not
+    # (1 row). Edges 0.5, 1.5, 2.5, 3.5. Each value x counts as spread over [x - 0.5, x + 0.5]: 0.2 -> 0.8 in the
+    # first bin, 0.2 in the second; 0.9 -> 0.1 / 0.9; 1.1 -> 0.9 / 0.1; 1.4 -> 0.6 / 0.4; 2.0 -> 1 in [1.5, 2.5);
+    # 2.6 -> 0.4 / 0.6; 3.0 -> 1 in [2.5, 3.5); 3.3 -> 0.7 / 0.3; 4.8 and 5.1 -> 1 in the last. Per bin:
+    # 0.8 + 0.1 = 0.9; 0.2 + 0.9 + 0.9 + 0.6 = 2.6; 0.1 + 0.4 + 1 + 0.4 = 1.9; 0.6 + 1 + 0.7 = 2.3; 0.3 + 2 = 2.3.
+    reference = reference_distributions(frame, n_bins=4, resolutions={"x": 1.0})
+    assert reference["x"]["edges"] == pytest.approx([0.5, 1.5, 2.5, 3.5])
+    assert reference["x"]["shares"] == pytest.approx([0.09, 0.26, 0.19, 0.23, 0.23])
+    assert reference["x"]["resolution"] == 1.0
+    # Counted now the same way: 2.0 moved to 2.3 puts 0.3 of it in [2.5, 3.5); PSI from the shares by hand.
+    now = frame.assign(x=frame["x"].replace(2.0, 2.3))
+    assert drift_counts(reference, now)["x"].tolist() == pytest.approx([0.9, 2.6, 1.6, 2.6, 2.3])
+    by_hand = (0.16 - 0.19) * math.log(0.16 / 0.19) + (0.26 - 0.23) * math.log(0.26 / 0.23)
+    assert population_stability(reference, now)["x"] == pytest.approx(by_hand)
+    # Without a resolution the plain quantiles, as before.
+    assert reference_distributions(frame, n_bins=4)["x"]["edges"] == pytest.approx([1.175, 2.3, 3.225])
+
+
+def test_a_point_mass_gets_a_bin_of_its_own():
+    # Six zeros, then 1, 1, 2, 3 (the case above): quantile edges 0, 0.4, 1, 1.2, 2.1 put the zeros on an edge.
+    # At resolution 1 they round to 0, 0, 1, 1, 2 -> edges 0.5, 1.5, 2.5; 0 (6 of 10), 1 (2) and 2 (1) are point
+    # masses at n_bins 10, so -0.5 too: bins (-inf, -0.5) empty, {0 x 6}, {1, 1}, {2}, {3}.
+    frame = pd.DataFrame({"n": [0, 0, 0, 0, 0, 0, 1, 1, 2, 3]})
+    reference = reference_distributions(frame, resolutions={"n": 1.0})
+    assert reference["n"]["edges"] == pytest.approx([-0.5, 0.5, 1.5, 2.5])
+    assert reference["n"]["shares"] == pytest.approx([0.0, 0.6, 0.2, 0.1, 0.1])
+
+
+def test_a_stored_reference_of_plain_quantiles_is_merged_to_its_resolution_by_hand():
+    # bgnbd_p_alive as a model trained before stored it: deciles crowding at 1.0.
+    edges = [0.62, 0.85, 0.95, 0.985, 0.996, 0.999, 0.9996, 1.0]
+    shares = [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.2, 0.1]
+    stored = {"p": {"kind": "numeric", "edges": edges, "shares": shares},
+              "segment": {"kind": "categorical", "shares": {"a": 1.0}},
+              "unresolved": {"kind": "numeric", "edges": [0.1, 0.1001], "shares": [0.3, 0.3, 0.4]}}
+    merged = coarsened(stored, {"p": 0.01, "unresolved": 0.0})
+    # Kept: 0.62, 0.85, 0.95, 0.985 and 0.996 (0.011 above 0.985); 0.999, 0.9996 and 1.0 lie within 0.01 of 0.996,
+    # so the last four bins become one: 0.1 + 0.1 + 0.2 + 0.1.
+    assert merged["p"]["edges"] == pytest.approx([0.62, 0.85, 0.95, 0.985, 0.996])
+    assert merged["p"]["shares"] == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.1, 0.5])
+    assert merged["segment"] == stored["segment"]
+    assert merged["unresolved"] == stored["unresolved"]  # no resolution known: as stored
+
+
+def test_a_reference_built_at_its_resolutions_is_not_merged_again():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"days": rng.gamma(2.0, 20.0, 2000), "share": rng.beta(0.5, 3.0, 2000)})
+    resolutions = {"days": 1.0, "share": 0.01}
+    reference = reference_distributions(frame, resolutions=resolutions)
+    assert coarsened(reference, resolutions) == reference
+
+
+def _world(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    """Training-like inputs: a monthly rhythm of 30.0-30.4 days, p_alive crowding at 1.0, a spread of days."""
+    return pd.DataFrame(
+        {
+            "gap_days": 30.0 + rng.uniform(0.0, 0.4, n),
+            "p_alive": np.where(rng.random(n) < 0.6, 1.0, rng.beta(8.0, 1.0, n)),
+            "recency_days": rng.gamma(2.0, 15.0, n).round(),
+        }
+    )
+
+
+RESOLUTIONS = {"gap_days": 1.0, "p_alive": 0.01, "recency_days": 1.0}
+
+
+def test_shifts_far_below_the_resolution_are_not_drift_and_meaningful_ones_are():
+    rng = np.random.default_rng(11)
+    training, now = _world(rng, 20_000), _world(rng, 5_000)
+    reference = reference_distributions(training, resolutions=RESOLUTIONS)
+    plain = reference_distributions(training)
+    assert population_stability(reference, now).max() < 0.01  # the same behaviour: no drift
+
+    # Jitter far below a day's display step: the median gap moves by 0.05 days.
+    jittered = now.assign(gap_days=now["gap_days"] + 0.05)
+    assert population_stability(reference, jittered)["gap_days"] < 0.1
+    assert population_stability(plain, jittered)["gap_days"] > 0.1  # the plain deciles cried wolf
+
+    # The point mass at 1.0 moving slightly (p_alive 1.0 -> 0.999): not drift; the plain deciles cried wolf.
+    moved = now.assign(p_alive=now["p_alive"].where(now["p_alive"] < 1.0, 0.999))
+    assert population_stability(reference, moved)["p_alive"] < 0.1
+    assert population_stability(plain, moved)["p_alive"] > 0.25
+
+    # Meaningful shifts are still strong drift: the rhythm from monthly to every 33 days, recency up a week,
+    # and the point mass leaving (half the customers at p_alive 1.0 now at 0.7).
+    assert population_stability(reference, now.assign(gap_days=now["gap_days"] + 3.0))["gap_days"] > 0.25
+    assert population_stability(reference, now.assign(recency_days=now["recency_days"] + 7))["recency_days"] > 0.25
+    left = now.assign(p_alive=now["p_alive"].mask((now["p_alive"] == 1.0) & (rng.random(len(now)) < 0.5), 0.7))
+    assert population_stability(reference, left)["p_alive"] > 0.25
+
+
+def test_resolutions_come_from_how_reasons_show_values_else_from_units():
+    specs = model_specs(FeatureSettings())
+    resolutions = drift_resolutions(specs)
+    assert resolutions["purchase_gap_mean_days"] == 1.0  # "usually buys every {value:.0f} days"
+    assert resolutions["purchase_overdue_ratio"] == pytest.approx(0.1)  # "{value:.1f}x"
+    assert resolutions["promo_share_90d"] == pytest.approx(0.01)  # "{value:.0%}"
+    assert resolutions["tenure_days"] == 1.0  # "{duration}"
+    assert resolutions["bgnbd_p_alive"] == pytest.approx(0.01)  # no reason: a probability's unit
+    assert resolutions["has_account_manager"] == 1.0  # a flag
+    assert "segment" not in resolutions and "lifecycle_stage" not in resolutions  # categorical
+
+
+def test_a_point_mass_beside_an_edge_moving_a_fraction_of_a_step_is_not_drift():
+    # A monthly rhythm: 11 gaps over 334 days (30.36) in 30% of the rows, the rest spread over 25-45 days. Next
+    # month the same customers' gaps span other months: 337 / 11 = 30.64, across the half-step edge at 30.5.
+    rng = np.random.default_rng(2)
+    spread = rng.uniform(25.0, 45.0, 7_000)
+    training = pd.DataFrame({"gap": np.append(np.full(3_000, 334 / 11), spread)})
+    reference = reference_distributions(training, resolutions={"gap": 1.0})
+    assert 30.5 in reference["gap"]["edges"]  # the mass's own bin [29.5, 30.5) ends just above it
+    later = pd.DataFrame({"gap": np.append(np.full(3_000, 337 / 11), spread)})
+    # Spread over a day, 0.28 of the mass (8% of the rows) crosses; counted whole in the same bins, all 30% would.
+    assert population_stability(reference, later)["gap"] < 0.1
+    whole = {"gap": {key: value for key, value in reference["gap"].items() if key != "resolution"}}
+    assert population_stability(whole, later)["gap"] > 0.25
+    assert population_stability(reference, later.assign(gap=later["gap"] + 2.0))["gap"] > 0.25  # two days: drift
