@@ -255,28 +255,36 @@ def price_index_cells(transactions: pd.DataFrame, *, as_of, period_days: int, hi
         return empty
     stamps = rows["timestamp"].to_numpy(dtype="datetime64[ns]").view("i8")[usable]
     category_codes, categories = label_codes(rows["category"])
-    days = pd.DataFrame({
-        "customer": customer_key(rows["customer_id"]).codes[usable],
-        "category": category_codes[usable],
-        "day": (stamps - as_of.value) // NS_PER_DAY,  # negative: days before as_of
-        "log_price": log_price[usable],
-    }).groupby(["customer", "category", "day"], sort=True)["log_price"].mean().reset_index()
-    same = (days["customer"].to_numpy()[1:] == days["customer"].to_numpy()[:-1]) & (
-        days["category"].to_numpy()[1:] == days["category"].to_numpy()[:-1])
-    later = np.flatnonzero(same) + 1
+    customer, day, category, mean_log_price = _purchase_days(
+        customer_key(rows["customer_id"]).codes[usable], category_codes[usable],
+        (stamps - as_of.value) // NS_PER_DAY,  # negative: days before as_of
+        log_price[usable], len(categories),
+    )
+    later = np.flatnonzero((customer[1:] == customer[:-1]) & (category[1:] == category[:-1])) + 1
     if len(later) == 0:
         return empty
-    day = days["day"].to_numpy()
-    change = np.rint((days["log_price"].to_numpy()[later] - days["log_price"].to_numpy()[later - 1])
-                     * PRICE_TICKS_PER_UNIT).astype("int64")
+    change = np.rint((mean_log_price[later] - mean_log_price[later - 1]) * PRICE_TICKS_PER_UNIT).astype("int64")
     pairs = pd.DataFrame({
-        "category": pd.Index(categories).astype("str").to_numpy()[days["category"].to_numpy()[later]],
+        "category": pd.Index(categories).astype("str").to_numpy()[category[later]],
         "periods_back": (-day[later] - 1) // period_days,
         "n_pairs": 1,
         "change_ticks": change,
         "covered_seconds": (day[later] - day[later - 1]) * 86_400,
     })
     return combine_price_index_cells([pairs])
+
+
+def _purchase_days(customer: np.ndarray, category: np.ndarray, day: np.ndarray, log_price: np.ndarray,
+                   n_categories: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each (customer, category, day) once, in that order, with the mean log price of its rows: one sort of a
+    single integer key (a groupby on three columns took seconds on millions of rows)."""
+    first_day = int(day.min())
+    span = int(day.max()) - first_day + 1
+    key = (customer.astype(np.int64) * n_categories + category.astype(np.int64)) * span + (day - first_day)
+    unique, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    mean = np.bincount(inverse, weights=log_price, minlength=len(unique)) / counts
+    customer_category, day_offset = np.divmod(unique, span)
+    return customer_category // n_categories, day_offset + first_day, customer_category % n_categories, mean
 
 
 def combine_price_index_cells(parts: list[pd.DataFrame]) -> pd.DataFrame:
