@@ -192,9 +192,9 @@ def population_stability(reference: dict[str, dict], frame: pd.DataFrame) -> pd.
 def short_history_note(
     train_cutoffs: list[pd.Timestamp], history_start: pd.Timestamp | None, as_of: pd.Timestamp, lookback_days: int
 ) -> str | None:
-    """Why inputs drift on a short history, in words; None when the training cutoffs saw ``lookback_days`` (the
-    features' longest lookback) or more of purchase history before them, when one lies before ``history_start``
-    (the model learnt from other data), or when the history is unknown.
+    """Why inputs drift on a short history, in words; None unless at least half of the training cutoffs saw less
+    than ``lookback_days`` (the features' longest lookback) of purchase history before them, and None when one
+    lies before ``history_start`` (the model learnt from other data) or the history is unknown.
 
     A training cutoff with less history than a feature looks back cannot give the values scoring gives with
     more (a 365-day count over 200 days, a tenure counted from the first purchase in the data), so the inputs
@@ -203,7 +203,8 @@ def short_history_note(
     if history_start is None or not train_cutoffs:
         return None
     seen = sorted((pd.Timestamp(cutoff) - history_start).days for cutoff in train_cutoffs)
-    if not 0 <= seen[0] < lookback_days:
+    short = sum(days < lookback_days for days in seen)
+    if seen[0] < 0 or 2 * short < len(seen):  # most cutoffs saw the whole lookback: the history is not short
         return None
     now = (pd.Timestamp(as_of) - history_start).days
     span = f"{seen[0]}" if seen[0] == seen[-1] else f"{seen[0]} to {seen[-1]}"

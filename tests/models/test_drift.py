@@ -142,12 +142,15 @@ def test_short_history_note_gives_the_history_the_training_cutoffs_saw_and_the_s
     assert "this scoring has 365" in note
     assert "up to 365 days" in note
     assert "had 364 days of" in short_history_note([START + 364 * DAY], START, START + 400 * DAY, 365)
+    half = [START + d * DAY for d in (300, 340, 380, 420)]  # half of the cutoffs saw less than the lookback
+    assert "had 300 to 420 days of" in short_history_note(half, START, START + 500 * DAY, 365)
 
 
 @pytest.mark.parametrize(
     ("cutoff_days", "start"),
     [
         ((365, 395), START),  # every cutoff saw the longest lookback whole
+        ((312, 372, 432, 492), START),  # most did: a long history whose earliest cutoff came early
         ((100,), None),  # no purchase history known
         ((-30, 100), START),  # a cutoff before this data's history: the model learnt from other data
         ((), START),  # no training cutoffs recorded
