@@ -175,8 +175,8 @@ def _plan_section(winback: pd.DataFrame, lapsed: pd.DataFrame, c: ReportContext)
             "measures what the contacts achieve. Their slots stay unused.</p>"
         ),
         "<h3>Left out this week, and why</h3>",
-        ("<p class='small'>Value at stake: value at risk on the worklist; past value x the chance they can still "
-        "be reached on the lapsed list.</p>"),
+        ("<p class='small'>Value at stake: value at risk on the worklist; on the lapsed list, past value x their "
+         "reactivation probability (how often customers like them came back).</p>"),
         table(why, money=("value at stake",), currency=c.currency),
         emp,
         "<h3>The first contacts on the list</h3>",
