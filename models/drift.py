@@ -209,8 +209,8 @@ def short_history_note(
     now = (pd.Timestamp(as_of) - history_start).days
     span = f"{seen[0]}" if seen[0] == seen[-1] else f"{seen[0]} to {seen[-1]}"
     return (
-        f"Some of this is expected on a short history: the model's training cutoffs had {span} days of purchase history before "
-        f"them and this scoring has {now}. Inputs that look back further (up to {lookback_days} days, and tenure "
+        "Some of this is expected on a short history: the model's training cutoffs had "
+        f"{span} days of purchase history before them and this scoring has {now}. Inputs that look back further (up to {lookback_days} days, and tenure "
         "where it counts from the first purchase in the data) cannot take the same values in training as now, so "
         "they drift even when customers behave the same; retraining as the history grows reduces it."
     )

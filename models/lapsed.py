@@ -26,7 +26,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from features import Tables, as_timestamp
 from features.aggregate import as_of_day, customer_key, epoch_days
-from features.cutoff import events_before
+from features.cutoff import events_before, window_rows
 from features.price import category_price_drift, price_index_cells
 from features.registry import duration_words
 from models.bgnbd import BgNbdParams, p_alive, rfm_summary
@@ -60,8 +60,8 @@ class LapsedSettings:
     price_rise_min_share: float
     stale_complaint_days: int
     top_reasons: int
-    price_period_days: int = 28
-    price_min_observations: int = 30
+    price_period_days: int
+    price_min_observations: int
 
     @property
     def price_history_days(self) -> int:
@@ -225,10 +225,10 @@ def reactivation_outcomes(tables: Tables, cutoff, settings: LapsedSettings, bgnb
         return pd.DataFrame({"customer_id": pd.Series(dtype="str"), "p_alive": pd.Series(dtype="float64"),
                              "one_time": pd.Series(dtype="bool"), "returned": pd.Series(dtype="bool")})
     alive, one_time = _p_alive(found, cutoff, bgnbd)
-    t = tables.transactions
-    stamps = t["timestamp"]
-    after = t[(stamps >= cutoff) & (stamps < cutoff + pd.Timedelta(days=settings.horizon_days)) & (t["amount"] > 0)]
-    returned = found.ids.isin(pd.Index(after["customer_id"].astype("str").unique()))
+    horizon = window_rows(tables.transactions, "timestamp", end=cutoff + pd.Timedelta(days=settings.horizon_days),
+                          days=settings.horizon_days)
+    bought = horizon[(horizon["amount"] > 0).to_numpy()]
+    returned = found.ids.isin(pd.Index(bought["customer_id"].astype("str").unique()))
     return pd.DataFrame({"customer_id": pd.array(found.ids, dtype="str"), "p_alive": alive, "one_time": one_time,
                          "returned": returned})
 

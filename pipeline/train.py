@@ -183,8 +183,8 @@ def _customer_share(engine: Engine, buckets: Buckets, cutoffs: list[pd.Timestamp
     basis = "all of them" if configured == 1 else f"engine.snapshot_customer_share = {configured:g}"
     note = (f"Trained on the snapshots of a {share:.1%} sample of customers (a stable hash of customer_id): "
             f"{basis} would give {rows * configured:,.0f} rows over {len(cutoffs)} cutoffs, more than "
-            f"engine.max_snapshot_rows = {cap:,} (about 1.6 KB each while training). Statistics across customers still use every customer; raise the cap, or set it to "
-            "null, to train on more.")
+            f"engine.max_snapshot_rows = {cap:,} (about 1.6 KB each while training). Statistics across "
+            "customers still use every customer; raise the cap, or set it to null, to train on more.")
     return share, (note,)
 
 

@@ -13,7 +13,8 @@ from models.lapsed import FACT_COLUMNS, LapsedSettings, lapsed_customers
 AS_OF = pd.Timestamp("2024-06-03")
 SETTINGS = LapsedSettings(active_window_days=30, lookback_days=60, value_window_days=100, horizon_days=30,
                           margin_rate=0.5, decline_window_days=20, price_rise_min_share=0.05,
-                          stale_complaint_days=40, top_reasons=3)
+                          stale_complaint_days=40, top_reasons=3, price_period_days=28,
+                          price_min_observations=30)
 PARAMS = BgNbdParams(r=1.0, alpha=5.0, a=1.0, b=3.0)
 
 

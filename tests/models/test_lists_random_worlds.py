@@ -47,7 +47,7 @@ def test_plan_invariants_on_random_worlds(seed):
         "last_purchase_date": "", "segment": features["segment"], "lifecycle_stage": features["lifecycle_stage"],
         "open_complaints": features["open_complaints"].astype(int),
     }), managers, tables, as_of)
-    settings = LapsedSettings(90, 365, 365, 90, 0.3, 90, 0.05, 180, 3)
+    settings = LapsedSettings(90, 365, 365, 90, 0.3, 90, 0.05, 180, 3, 28, 30)
     lapsed = lapsed_customers(tables, as_of, settings, fit_bgnbd(rfm_summary(tables.transactions, as_of)))
     lapsed = _with_owners(lapsed, lapsed["account_manager_id"], tables, as_of)
     capacity = {"senior_manager_call": int(rng.integers(0, 8)), "account_manager_call": int(rng.integers(0, 20)),
