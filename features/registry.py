@@ -18,6 +18,8 @@ from features.settings import OTHER_LABEL, FeatureSettings
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 IN_WINDOW = "in the last {window_days} days"
+# The reason group of a customer's silence: days since the last purchase and how overdue that is.
+SILENCE = "silence"
 
 
 def duration_words(days: float) -> str:
@@ -72,7 +74,9 @@ class FeatureSpec:
     ``neutral``: the value that is no news (1.0 for a trend ratio, 0 for a count of complaints); a reason is
     only given beyond it in the risk direction. ``previous``: for a trend ratio, the column holding the window
     before (the template's ``previous``; ``recent`` = value x previous). ``group``: one reason per group (empty: one
-    per builder), so windowed variants and a level with its trend are not said twice.
+    per builder), so windowed variants and a level with its trend are not said twice. ``zero_restates``: the
+    group a zero value of this feature only restates (no purchases in the last 30 days restates a silence of 30
+    days or more): in a row where it is zero it counts as a member of that group.
     ``categories``: the fixed set of a categorical feature, None when open (e.g. segment) or numeric.
     ``family``: the reason family the retention playbook acts on (open_complaint, complaint, account_manager,
     price, decline, engagement, wallet, recency, tenure, other); by default from the builder, see
@@ -92,6 +96,7 @@ class FeatureSpec:
     neutral: float | None = None
     previous: str = ""
     group: str = ""
+    zero_restates: str = ""
 
     def __post_init__(self):
         if not self.family:
@@ -157,10 +162,12 @@ def feature_specs(settings: FeatureSettings) -> list[FeatureSpec]:
     return [
         FeatureSpec("days_since_last_purchase", rf.days_since_last_purchase, {},
                     default=float(max(s.windows_days)), unit="days", risk_direction=+1, neutral=0.0,
-                    reason="no purchase for {value:.0f} days (typical: {typical:.0f})"),
+                    group=SILENCE, reason="no purchase for {value:.0f} days (typical: {typical:.0f})"),
         *_windowed(rf.purchase_count, s.windows_days, default=0.0, unit="count", risk_direction=-1, group="orders",
+                   zero_restates=SILENCE,
                    reason="{count} purchase{s} in the last {window_days} days (typical: {typical:.0f})"),
         *_windowed(rf.spend, s.windows_days, default=0.0, unit="currency", risk_direction=-1, group="spend",
+                   zero_restates=SILENCE,
                    reason="net spend {value:,.0f} in the last {window_days} days (typical: {typical:,.0f})"),
         FeatureSpec("purchase_gap_mean_days", rf.purchase_gap_mean_days, interval,
                     default=float(s.interval_window_days), unit="days", risk_direction=+1, neutral=0.0,
@@ -169,7 +176,7 @@ def feature_specs(settings: FeatureSettings) -> list[FeatureSpec]:
                     risk_direction=+1, neutral=0.0,
                     reason="irregular buying: gaps vary by {value:.0f} days (typical: {typical:.0f})"),
         FeatureSpec("purchase_overdue_ratio", rf.purchase_overdue_ratio, {}, default=1.0, unit="ratio",
-                    risk_direction=+1, neutral=1.0,
+                    risk_direction=+1, neutral=1.0, group=SILENCE,
                     reason="silent for {value:.1f}x the usual {purchase_gap_mean_days:.0f} days between "
                            "purchases"),
         FeatureSpec("tenure_days", rf.tenure_days, {}, default=0.0, unit="days", risk_direction=-1,

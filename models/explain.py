@@ -3,8 +3,14 @@
 A feature is a reason for a row only when it has a plain-words template and a risk direction, raises that row's
 predicted risk (positive contribution) AND its value, as the words show it, lies beyond both the value typical of
 the active population (its median at the as-of date) and the feature's neutral value in the risk direction: so a
-driver that lowers risk, a value that reads as good news, or a change that shows as zero is never a reason. An open
-complaint older than ``stale_complaint_days`` is worded as a question about the data, not as a fresh grievance.
+driver that lowers risk, a value that reads as good news, or a change that shows as zero is never a reason. A
+degree of behaviour (days, counts, spend, trends, shares) must moreover be notable: among the riskiest
+``notable_share`` of the active population on that measure (see :func:`population_notable`), so "spend down 2%"
+or "buys every 20 days (typical: 19)" is not given as a reason. Complaints and account-manager events are
+reasons whenever they happen (a complaint speaks for many silent customers). A row states its silence once: the
+days since the last purchase or how overdue that is, and a window with no purchase or no spend (which restates
+the silence) only when neither is a reason. An open complaint older than ``stale_complaint_days`` is worded as a
+question about the data, not as a fresh grievance.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from features import FeatureSpec
-from features.registry import NUMERIC, duration_words
+from features.registry import NUMERIC, SILENCE, duration_words
 
 REASON_SEPARATOR = "; "
 CODE_SEPARATOR = ";"
@@ -31,6 +37,8 @@ STALE_COMPLAINT_CODE = "stale_complaint"
 STALE_COMPLAINT_TEXT = "complaint open {:.0f} days: check whether it was closed"
 # Fields whose format decides how finely a value is shown (and so when it differs from the typical one).
 VALUE_FIELDS = ("value", "change", "count")
+# Reason families that are events, not degrees: a reason whenever they happen, however common they are.
+EVENT_FAMILIES = ("complaint", "open_complaint", "account_manager")
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,9 +140,16 @@ def reason_threshold(spec: FeatureSpec, typical: float | None) -> float | None:
     return max(bounds) if spec.risk_direction > 0 else min(bounds)
 
 
-def risky_side(values: pd.DataFrame, specs: dict[str, FeatureSpec], typical: dict[str, float]) -> np.ndarray:
+def risky_side(
+    values: pd.DataFrame,
+    specs: dict[str, FeatureSpec],
+    typical: dict[str, float],
+    notable: dict[str, float] | None = None,
+) -> np.ndarray:
     """Boolean (rows x features): the value, as the reason would show it, lies beyond the feature's threshold in
-    its risk direction. False for features that cannot be reasons."""
+    its risk direction and reaches its ``notable`` bound (when given; equal counts, so a share of customers tied
+    at a value, as at zero visits, is notable together). False for features that cannot be reasons."""
+    notable = notable or {}
     ok = np.zeros(values.shape, dtype=bool)
     for j, name in enumerate(values.columns):
         spec = specs.get(name)
@@ -145,10 +160,11 @@ def risky_side(values: pd.DataFrame, specs: dict[str, FeatureSpec], typical: dic
         if threshold is None:
             ok[:, j] = np.isfinite(value)
             continue
+        bound = notable.get(name, threshold)
         step = display_step(spec)
         if step:
-            value, threshold = np.round(value / step), np.round(threshold / step)
-        ok[:, j] = spec.risk_direction * (value - threshold) > 0
+            value, threshold, bound = np.round(value / step), np.round(threshold / step), np.round(bound / step)
+        ok[:, j] = (spec.risk_direction * (value - threshold) > 0) & (spec.risk_direction * (value - bound) >= 0)
     return ok
 
 
@@ -156,6 +172,18 @@ def population_typical(values: pd.DataFrame, specs: dict[str, FeatureSpec]) -> d
     """The median of each feature that can be a reason, over ``values`` (the active population, or a sample)."""
     names = [c for c in values.columns if explains(specs.get(c))]
     return {name: float(np.nanmedian(values[name].to_numpy(dtype=float))) for name in names if len(values)}
+
+
+def population_notable(values: pd.DataFrame, specs: dict[str, FeatureSpec], share: float) -> dict[str, float]:
+    """Where the riskiest ``share`` of ``values`` (the active population, or a sample) begins, for each feature
+    that can be a reason and is a degree, not an event (:data:`EVENT_FAMILIES`): the (1 - share) quantile when
+    a higher value is riskier, the ``share`` quantile when a lower one is. ``share`` 0.5 is the median."""
+    names = [c for c in values.columns if explains(specs.get(c)) and specs[c].family not in EVENT_FAMILIES]
+    return {
+        name: float(np.nanquantile(values[name].to_numpy(dtype=float),
+                                   1.0 - share if specs[name].risk_direction > 0 else share))
+        for name in names if len(values)
+    }
 
 
 def _template_fields(template: str) -> list[str]:
@@ -270,24 +298,37 @@ def top_reasons(
     typical: dict[str, float],
     k: int,
     stale_complaint_days: float = np.inf,
+    notable: dict[str, float] | None = None,
 ) -> Reasons:
     """The ``k`` largest eligible contributions per row, in words (fewer when fewer features qualify).
 
-    ``typical``: each feature's value typical of the active population (see :func:`population_typical`).
+    ``typical``: each feature's value typical of the active population (see :func:`population_typical`);
+    ``notable``: where its riskiest share begins (see :func:`population_notable`; None: no such bound).
     """
     names = [c for c in contributions.columns if explains(specs.get(c))]
     contrib = contributions[names].to_numpy(dtype=float)
-    score = np.where((contrib > 0) & risky_side(values[names], specs, typical), contrib, -np.inf)
+    eligible = (contrib > 0) & risky_side(values[names], specs, typical, notable)
+    n_rows = len(values)
+    # A row's silence: its silence features, and its windows whose zero restates the silence. Such a window is
+    # a reason only when no silence feature is (the silence says more), and the silence is said once.
+    silence = np.array([specs[n].group == SILENCE for n in names], dtype=bool)
+    restating = [j for j, n in enumerate(names) if specs[n].zero_restates == SILENCE]
+    in_silence = np.broadcast_to(silence, (n_rows, len(names))).copy()
+    in_silence[:, restating] = values[[names[j] for j in restating]].to_numpy(dtype=float) == 0
+    said_better = eligible[:, silence].any(axis=1)[:, None] & in_silence & ~silence
+    score = np.where(eligible & ~said_better, contrib, -np.inf)
     # One reason per group: windowed variants, or a level and its trend, say the same thing in other words.
     groups = pd.factorize(pd.Series([specs[n].group or id(specs[n].builder) for n in names], dtype=object))[0]
     same_group = groups[:, None] == groups[None, :]  # feature x feature
-    n_rows = len(values)
     slots = np.full((n_rows, k), -1)
     for slot in range(min(k, len(names))):
         best = np.argmax(score, axis=1) if len(names) else np.zeros(n_rows, dtype=np.intp)
         valid = np.isfinite(score[np.arange(n_rows), best])
         slots[:, slot] = np.where(valid, best, -1)
         np.copyto(score, -np.inf, where=same_group[best])
+        if len(names):
+            said_silence = in_silence[np.arange(n_rows), best] & valid
+            np.copyto(score, -np.inf, where=said_silence[:, None] & in_silence)
 
     texts = np.full((n_rows, k), "", dtype=object)
     codes = np.full((n_rows, k), "", dtype=object)

@@ -90,6 +90,7 @@ class ActionPrior(_Section):
 
 class ScoringSettings(_Section):
     top_reasons: int = Field(ge=1, le=10)
+    reason_notable_share: float = Field(gt=0, le=0.5)
     value_window_days: int = Field(gt=0, le=MAX_DAYS)
     margin_rate: float = Field(ge=0, le=1)
     currency: str = Field(min_length=1, max_length=12)

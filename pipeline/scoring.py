@@ -20,7 +20,7 @@ from models.bgnbd import BgNbdParams
 from models.campaign import CampaignPeriod, campaign_period
 from models.drift import coarsened, combined_counts, drift_counts, drift_resolutions, stability_from_counts
 from models.estimator import ChurnClassifier, FeatureSchemaMismatch
-from models.explain import Reasons, explains, population_typical, top_reasons
+from models.explain import Reasons, explains, population_notable, population_typical, top_reasons
 from models.lapsed import (
     MIN_CALIBRATION_CUSTOMERS,
     REACTIVATION_METADATA,
@@ -142,11 +142,14 @@ def reason_values_sample(scored: ScoredCustomers, share: float, cfg: Config) -> 
     return scored.features.loc[keep, names]
 
 
-def explain_customers(scored: ScoredCustomers, typical: dict[str, float], cfg: Config) -> ScoredCustomers:
-    """The reasons of a bucket's customers in words, against what is typical of the whole active population."""
+def explain_customers(
+    scored: ScoredCustomers, typical: dict[str, float], notable: dict[str, float], cfg: Config
+) -> ScoredCustomers:
+    """The reasons of a bucket's customers in words, against what is typical and what is notable in the whole
+    active population."""
     reasons = top_reasons(
         scored.contributions, scored.features, model_specs(cfg.features), typical, cfg.scoring.top_reasons,
-        cfg.scoring.stale_complaint_days,
+        cfg.scoring.stale_complaint_days, notable,
     )
     return replace(scored, reasons=reasons, contributions=None)
 
@@ -311,8 +314,10 @@ def score_buckets(
         )
     share = min(1.0, TYPICAL_SAMPLE / n_active)
     sample = pd.concat(engine.gather(engine.map(reason_values_sample, handles, share=share, cfg=cfg)))
-    typical = population_typical(sample, model_specs(cfg.features))
-    handles = engine.map(explain_customers, handles, typical=typical, cfg=cfg)
+    specs = model_specs(cfg.features)
+    typical = population_typical(sample, specs)
+    notable = population_notable(sample, specs, cfg.scoring.reason_notable_share)
+    handles = engine.map(explain_customers, handles, typical=typical, notable=notable, cfg=cfg)
     parts = engine.gather(engine.map(ScoredCustomers.for_list, handles))
     gathered = ScoredCustomers.combine(parts)
     price_cells = combine_price_index_cells(

@@ -19,7 +19,7 @@ from features import make_tables, prepare_tables
 from features.labels import data_end
 from models.bgnbd import fit_bgnbd, rfm_summary
 from models.estimator import ChurnClassifier
-from models.explain import population_typical
+from models.explain import population_notable, population_typical
 from models.modelframe import model_specs
 from models.plan import deciding_families
 from pipeline.config import PROJECT_ROOT, load_config, load_playbook
@@ -113,7 +113,8 @@ def scored(world, trained, cfg) -> Scored:
     twins = prepare_tables(make_tables(with_twins(world, as_of)))
     unexplained = score_customers(twins, as_of, model, cfg)
     typical = population_typical(unexplained.features, model_specs(cfg.features))
-    result = explain_customers(unexplained, typical, cfg)
+    notable = population_notable(unexplained.features, model_specs(cfg.features), cfg.scoring.reason_notable_share)
+    result = explain_customers(unexplained, typical, notable, cfg)
     lapsed = lapsed_with_owners(twins, as_of, fit_bgnbd(rfm_summary(twins.transactions, as_of)), cfg)
     ranked, _ = worklists(result.for_list(), lapsed, load_playbook(cfg), cfg, as_of=as_of, model_version="twins")
     return Scored(result, result.customers["customer_id"].tolist(), ranked, model, typical,
