@@ -23,11 +23,16 @@ from models.plan import (
 from models.week_over_week import Basis, week_over_week
 
 
-def value_tiers(value: pd.Series, cuts: tuple[float, float]) -> pd.Series:
-    """A = customers holding the top ``cuts[0]`` of total value, B the next up to ``cuts[1]``, C the rest.
+def value_tiers(
+    value: pd.Series, cuts: tuple[float, float], max_shares: tuple[float, float] = (1.0, 1.0)
+) -> pd.Series:
+    """A = customers holding the top ``cuts[0]`` of total value, B the next up to ``cuts[1]``, C the rest; but A
+    never more than ``max_shares[0]`` of the customers, A and B together never more than ``max_shares[1]``.
 
     Customers are taken by value, highest first (ties by index); a customer is in A while the value of the
-    customers ranked before them is below cuts[0] of the total. Zero total value: everybody is C.
+    customers ranked before them is below cuts[0] of the total and their place in that order is within
+    max_shares[0] of the customers (so where spend is flat, A stays the few key accounts). Zero total value:
+    everybody is C.
     """
     amounts = value.to_numpy(dtype="float64")
     positive = np.nan_to_num(np.clip(amounts, 0, None))  # a missing value holds nothing and ranks last: C
@@ -36,8 +41,11 @@ def value_tiers(value: pd.Series, cuts: tuple[float, float]) -> pd.Series:
         return pd.Series("C", index=value.index, name="value_tier")
     order = np.lexsort((_sort_positions(value.index), -amounts))
     before = (np.cumsum(positive[order]) - positive[order]) / total
+    place = np.arange(1, len(amounts) + 1)  # 1 = the most valuable
+    in_a = (before < cuts[0]) & (place <= max_shares[0] * len(amounts))
+    in_b = (before < cuts[1]) & (place <= max_shares[1] * len(amounts))
     tier = np.empty(len(amounts), dtype=object)
-    tier[order] = np.where(before < cuts[0], "A", np.where(before < cuts[1], "B", "C"))
+    tier[order] = np.where(in_a, "A", np.where(in_b, "B", "C"))
     tier[np.isnan(amounts)] = "C"
     return pd.Series(tier, index=value.index, name="value_tier")
 
@@ -139,6 +147,7 @@ class ListSettings:
     group, and the cooldown after a contact (days; 0: none)."""
 
     tier_cuts: tuple[float, float]
+    tier_max_shares: tuple[float, float]
     capacity_per_week: dict[str, int | None]
     control_share: float
     campaign_id: str
@@ -184,7 +193,8 @@ def build_lists(
     # Rounded as the list shows them (cents), so the ranking reads right off the printed numbers.
     work["value_at_risk"] = (work["churn_probability"] * work["customer_value"]).round(2)
     work["value_tier"] = value_tiers(
-        pd.Series(work["customer_value"].array, index=work["customer_id"].array), settings.tier_cuts
+        pd.Series(work["customer_value"].array, index=work["customer_id"].array), settings.tier_cuts,
+        settings.tier_max_shares,
     ).to_numpy()
     work["reasons"] = pd.array(reasons, dtype="str")
     work["reason_codes"] = pd.array(reason_codes, dtype="str")

@@ -102,6 +102,7 @@ class CampaignSimulation:
     active_window_days: int
     cooldown_days: int
     tier_cuts: tuple[float, float]
+    tier_max_shares: tuple[float, float]
     capacity_per_week: Mapping[str, int | None]
     actions: Mapping[str, tuple[float, float]]
 
@@ -241,7 +242,7 @@ class _Simulation:
         ids = pd.Series(latent.customer_ids[active], dtype="str")
         risk = self.risk(active, last_buy[active], t)
         value = self.value[active]
-        tiers = value_tiers(pd.Series(value, index=ids.array), s.tier_cuts).to_numpy()
+        tiers = value_tiers(pd.Series(value, index=ids.array), s.tier_cuts, s.tier_max_shares).to_numpy()
         driver = self.drivers(active, t)
         allowed = allowed_actions(self.playbook, np.where(driver == "care", None, driver).astype(object), tiers)
         since = t - self.last_contact[active]

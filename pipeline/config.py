@@ -95,6 +95,7 @@ class ScoringSettings(_Section):
     margin_rate: float = Field(ge=0, le=1)
     currency: str = Field(min_length=1, max_length=12)
     value_tier_cuts: tuple[float, float]
+    value_tier_max_shares: tuple[float, float]
     capacity_per_week: dict[str, int | None]
     actions: dict[str, ActionPrior]
     control_share: float = Field(ge=0, lt=1)
@@ -112,6 +113,13 @@ class ScoringSettings(_Section):
         if not 0 < cuts[0] < cuts[1] < 1:
             raise ValueError("must be two increasing shares between 0 and 1, e.g. [0.80, 0.95]")
         return cuts
+
+    @field_validator("value_tier_max_shares")
+    @classmethod
+    def _growing_customer_shares(cls, shares: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < shares[0] <= shares[1] <= 1:
+            raise ValueError("must be two shares of customers, 0 < A <= A and B <= 1, e.g. [0.20, 0.50]")
+        return shares
 
     @field_validator("capacity_per_week")
     @classmethod

@@ -24,7 +24,8 @@ def campaign_simulation(cfg: Config) -> CampaignSimulation:
         name=cfg.campaign.name, weeks=cfg.campaign.weeks, start=pd.Timestamp(cfg.campaign.start),
         control_share=cfg.scoring.control_share, horizon_days=cfg.churn.horizon_days,
         active_window_days=cfg.churn.active_window_days, cooldown_days=cfg.scoring.contact_cooldown_days,
-        tier_cuts=cfg.scoring.value_tier_cuts, capacity_per_week=dict(cfg.scoring.capacity_per_week),
+        tier_cuts=cfg.scoring.value_tier_cuts, tier_max_shares=cfg.scoring.value_tier_max_shares,
+        capacity_per_week=dict(cfg.scoring.capacity_per_week),
         actions={name: (action.cost, action.save_rate) for name, action in cfg.scoring.actions.items()},
     )
 

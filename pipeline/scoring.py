@@ -230,6 +230,7 @@ def worklists(
         playbook=playbook,
         settings=ListSettings(
             tier_cuts=cfg.scoring.value_tier_cuts,
+            tier_max_shares=cfg.scoring.value_tier_max_shares,
             capacity_per_week=dict(cfg.scoring.capacity_per_week),
             control_share=cfg.scoring.control_share,
             campaign_id=campaign_of(as_of, cfg).id,

@@ -56,7 +56,8 @@ def test_plan_invariants_on_random_worlds(seed):
         scored, reasons=[""] * len(scored), reason_codes=[""] * len(scored),
         deciding_family=np.array(rng.choice(np.array(FAMILIES, dtype=object), len(scored)), dtype=object),
         lapsed=lapsed, playbook=PLAYBOOK,
-        settings=ListSettings(CFG.scoring.value_tier_cuts, capacity, 0.1, f"retention-{as_of.date()}"),
+        settings=ListSettings(CFG.scoring.value_tier_cuts, CFG.scoring.value_tier_max_shares, capacity, 0.1,
+                              f"retention-{as_of.date()}"),
         basis=None, as_of=as_of, model_version="random",
     )
 

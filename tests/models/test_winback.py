@@ -35,6 +35,23 @@ def test_value_tiers_by_cumulative_share_of_value():
     assert tiers.tolist() == ["B", "C", "A", "A", "C"]
 
 
+def test_value_tiers_on_flat_spend_keep_a_to_the_few_key_accounts():
+    # Ten customers of equal value: by value alone A holds 8 (before 0.0-0.7 < 0.8), B 2. Capped at 20% / 50% of
+    # the customers: A the first 2 by index, B the next 3, C the other 5.
+    value = pd.Series(100.0, index=[f"c{i}" for i in range(10)])
+    assert value_tiers(value, (0.80, 0.95)).tolist() == ["A"] * 8 + ["B"] * 2
+    assert value_tiers(value, (0.80, 0.95), (0.2, 0.5)).tolist() == ["A"] * 2 + ["B"] * 3 + ["C"] * 5
+
+
+def test_value_tiers_cap_does_not_bind_where_spend_is_skewed():
+    # Total 1,230. Value before each: 0 (A), 1000/1230 = 0.813 (B), 0.894 (B), 0.935 (B), 0.959 (C), ...: A is 1
+    # customer and A+B 4 of 10, within 20% / 50%, so the cap changes nothing.
+    value = pd.Series([1000.0, 100, 50, 30, 20, 10, 5, 5, 5, 5], index=list("abcdefghij"))
+    expected = ["A", "B", "B", "B", "C", "C", "C", "C", "C", "C"]
+    assert value_tiers(value, (0.80, 0.95)).tolist() == expected
+    assert value_tiers(value, (0.80, 0.95), (0.2, 0.5)).tolist() == expected
+
+
 def test_value_tiers_break_ties_by_index_and_ignore_negative_value():
     # "a" and "b" both hold 100 of a total of 200 (the -50 of "z" is clipped to 0, so it adds nothing):
     # ties go by index, so "a" comes first: before 0.0 -> A; "b": before 0.5, not below 0.5 -> B with cuts
@@ -124,8 +141,8 @@ def _lists(capacity, *, basis=None, share=0.0, last_contacts=None):
         deciding_family=np.array([None, "complaint", None, "complaint"], dtype=object),
         lapsed=_lapsed(),
         playbook=PLAYBOOK,
-        settings=ListSettings(tier_cuts=(0.80, 0.95), capacity_per_week=capacity, control_share=share,
-                              campaign_id="retention-2024-04-01", contact_cooldown_days=28),
+        settings=ListSettings(tier_cuts=(0.80, 0.95), tier_max_shares=(1.0, 1.0), capacity_per_week=capacity,
+                              control_share=share, campaign_id="retention-2024-04-01", contact_cooldown_days=28),
         basis=basis,
         as_of=AS_OF,
         model_version="7",

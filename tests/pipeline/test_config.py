@@ -188,7 +188,10 @@ def test_a_channel_without_a_weekly_capacity_is_refused(tmp_path):
     [("scoring.capacity_per_week", {"email": -1}, "email: a number of contacts >= 0"),
      ("scoring.capacity_per_week", {"none": 5}, "'none' is not a channel"),
      ("scoring.margin_rate", 1.5, "scoring.margin_rate"),
-     ("scoring.actions", {"care_email": {"cost": 1, "save_rate": 2}}, "scoring.actions.care_email.save_rate")],
+     ("scoring.actions", {"care_email": {"cost": 1, "save_rate": 2}}, "scoring.actions.care_email.save_rate"),
+     ("scoring.value_tier_max_shares", [0.5, 0.2], "0 < A <= A and B <= 1"),
+     ("scoring.value_tier_max_shares", [0.0, 0.5], "0 < A <= A and B <= 1"),
+     ("scoring.reason_notable_share", 0.7, "scoring.reason_notable_share")],
 )
 def test_scoring_values_are_checked(key, value, message):
     with pytest.raises(ConfigError, match=message):
