@@ -386,10 +386,16 @@ def train(
     ] = None,
     engine: EngineOpt = None,
     scheduler: SchedulerOpt = None,
+    promote: Annotated[
+        bool, typer.Option("--promote", help="Make this model the champion whatever the comparison says (e.g. "
+                                             "after changing the churn definition on purpose).")
+    ] = False,
 ):
     """Backtest, train and register the churn model on every fully observed snapshot of --data.
 
-    The snapshots' features are built on --engine; the model is trained in this process.
+    The snapshots' features are built on --engine; the model is trained in this process. It becomes the
+    champion (the model `churn score` uses) when it predicts the same churn as the champion and learnt from newer
+    data or beats it on the same data, or with --promote.
     """
     from pipeline.config import load_config
     from pipeline.train import train_and_register
@@ -400,7 +406,7 @@ def train(
          **_engine_overrides(engine, scheduler)},
     )
     with _StepProgress() as progress:
-        result = train_and_register(data, cfg, progress=progress)
+        result = train_and_register(data, cfg, progress=progress, promote=promote)
     for note in result.notes:
         err_console.print(_labelled("Note: ", "yellow", note))
     _print_backtest(result)

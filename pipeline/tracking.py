@@ -34,6 +34,7 @@ ESTIMATE_TAG = "estimate.kind"  # which estimate a version's figures are (backte
 MLFLOW_MAX_METRICS_PER_BATCH = 1000  # the limit of one log_batch call
 FEATURES_TAG = "feature_schema_hash"  # on each model version: the features it was trained on
 DATA_END_TAG = "data_end"  # on each model version: the day after the last purchase of the data it learnt from
+CHURN_TAG = "churn_definition"  # on each model version: the churn it predicts (see churn_definition_tag)
 # The modules a pickled ChurnClassifier needs (tests/pipeline/test_tracking.py checks that they import nothing
 # else of this project), and the packages they import.
 MODEL_CODE_MODULES = ("models", "models.estimator", "models.contributions", "models.cell_kernels")
@@ -200,6 +201,11 @@ class RunRecord:
     target: str
 
 
+def churn_definition_tag(active_window_days: int, horizon_days: int) -> str:
+    """The churn a model predicts, as its version's ``churn_definition`` tag."""
+    return f"active_window_days={active_window_days}, horizon_days={horizon_days}"
+
+
 def log_training_run(
     cfg: Config,
     bundle: ModelBundle,
@@ -212,8 +218,10 @@ def log_training_run(
     comparison_metric: str,
     comparison_value: float,
     tags: dict[str, str] | None = None,
+    promote: bool = False,
 ) -> RunOutcome:
-    """Log one training run, register its model, and move the champion alias only if it beats the champion.
+    """Log one training run, register its model, and move the champion alias only if it beats the champion
+    (``promote``: whatever the comparison says).
 
     The registered version's description is the run's, followed by the champion decision. ``tags`` go on the
     run and on the registered version (e.g. which estimate the metrics are).
@@ -272,10 +280,14 @@ def log_training_run(
         client.set_model_version_tag(name, version, FEATURES_TAG, features)
         for key, value in tags.items():
             client.set_model_version_tag(name, version, key, value)
-        promoted, decision = _promote_if_better(
-            client, name, alias, version, comparison_metric, comparison_value, features, tags.get(ESTIMATE_TAG),
-            tags.get(DATA_END_TAG),
-        )
+        if promote:
+            client.set_registered_model_alias(name, alias, version)
+            promoted, decision = True, f"version {version} becomes {alias}: promoted on request (--promote)"
+        else:
+            promoted, decision = _promote_if_better(
+                client, name, alias, version, comparison_metric, comparison_value, features,
+                tags.get(ESTIMATE_TAG), tags.get(DATA_END_TAG), tags.get(CHURN_TAG),
+            )
         client.update_model_version(name, version, description=f"{record.description} Champion: {decision}.")
         mlflow.set_tag("champion_decision", decision)
     return RunOutcome(run.info.run_id, run.info.experiment_id, version, promoted, decision, tracking_uri(cfg))
@@ -297,14 +309,19 @@ def _is_churn_model(info) -> bool:
 
 
 def _promote_if_better(
-    client, name, alias, version, metric, value, features: str, kind=None, data_end: str | None = None
+    client, name, alias, version, metric, value, features: str, kind=None, data_end: str | None = None,
+    churn: str | None = None,
 ) -> tuple[bool, str]:
-    """Move ``alias`` to ``version`` when the champion cannot score today's features, learnt from data that ends
+    """Move ``alias`` to ``version`` when the champion cannot score today's features; else, when both predict
+    the same churn (``churn``, see :func:`churn_definition_tag`), when the champion learnt from data that ends
     earlier than ``data_end`` (ISO date), or ends on the same day and ``metric`` beats its; ``kind``: which
     estimate the value is (said in the decision when the two were estimated differently).
 
-    Figures estimated on data that ends at other dates come from other cutoffs and seasons and are not
-    comparable: the model of the newer data wins (a retrain on this month's export replaces last month's model).
+    A model of another churn (another horizon or active window) never replaces the champion by itself: its
+    figures measure another question, and the weekly list would change meaning unannounced (``churn train
+    --promote`` does it on purpose). Figures estimated on data that ends at other dates come from other cutoffs
+    and seasons and are not comparable: the model of the newer data wins (a retrain on this month's export
+    replaces last month's model).
     """
     mlflow = _mlflow()
     try:
@@ -325,6 +342,12 @@ def _promote_if_better(
         client.set_registered_model_alias(name, alias, version)
         return True, (f"version {version} becomes {alias}: version {current.version} was trained on other "
                       "features, which scoring no longer builds")
+    current_churn = current.tags.get(CHURN_TAG)
+    if churn and current_churn and churn != current_churn:
+        return False, (f"{alias} stays version {current.version}: version {version} predicts another churn "
+                       f"({churn}; version {current.version}: {current_churn}), so their figures are not compared "
+                       "and the weekly list keeps its meaning; `churn train --promote` makes a new model the "
+                       f"{alias} on purpose")
     current_end = current.tags.get(DATA_END_TAG)
     if data_end and current_end and data_end != current_end:
         if data_end > current_end:  # ISO dates order as text

@@ -56,7 +56,16 @@ from pipeline.errors import ChurnError, Interrupted
 from pipeline.io import data_fingerprint
 from pipeline.outputs import signals_held
 from pipeline.scoring import lapsed_settings
-from pipeline.tracking import DATA_END_TAG, ESTIMATE_TAG, ModelBundle, RunOutcome, RunRecord, log_training_run
+from pipeline.tracking import (
+    CHURN_TAG,
+    DATA_END_TAG,
+    ESTIMATE_TAG,
+    ModelBundle,
+    RunOutcome,
+    RunRecord,
+    churn_definition_tag,
+    log_training_run,
+)
 
 COMPARISON_METRIC = "latest_cutoff_roc_auc"  # the version tag the champion decision compares
 # Metric name prefixes: sorted by name (and in the UI's chart sections, by prefix) the shipped model comes first.
@@ -403,9 +412,11 @@ def model_metadata(shipped: ShippedModel, estimate: ModelEstimate, data: Trainin
 
 
 def train_and_register(
-    data_dir: str | os.PathLike, cfg: Config, progress: Callable[[str], None] = lambda m: None
+    data_dir: str | os.PathLike, cfg: Config, progress: Callable[[str], None] = lambda m: None, *,
+    promote: bool = False,
 ) -> TrainingResult:
-    """Train on every fully observed snapshot of ``data_dir``, estimate, log to MLflow and register.
+    """Train on every fully observed snapshot of ``data_dir``, estimate, log to MLflow and register (``promote``:
+    as the champion, whatever the comparison with the current one says).
 
     The snapshots are built on the configured engine; the model is trained here, on one machine. The MLflow run
     spans the whole training: it starts now, though it is written only once the model is trained.
@@ -457,7 +468,9 @@ def train_and_register(
                     "history_days": str(data.history_days),
                     "snapshot_customer_share": f"{data.customer_share:.6g}",
                     DATA_END_TAG: str(data.end.date()),
+                    CHURN_TAG: churn_definition_tag(cfg.churn.active_window_days, cfg.churn.horizon_days),
                 },
+                promote=promote,
             )
     except KeyboardInterrupt:
         if outcome is None:

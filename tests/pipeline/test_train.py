@@ -19,7 +19,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from pipeline.config import load_config
-from pipeline.tracking import RunRecord, connect, load_bundle, log_training_run
+from pipeline.tracking import RunRecord, churn_definition_tag, connect, load_bundle, log_training_run
 
 DAY = pd.Timedelta(days=1)
 COMPARISON = "latest_cutoff_roc_auc"
@@ -141,6 +141,47 @@ def test_the_champion_moves_only_for_a_strictly_better_value(store, cfg, trained
     assert moved.promoted
     assert f"version {newer.version} was trained on other features" in moved.decision
     assert str(client.get_model_version_by_alias("promotion-check", "champion").version) == moved.version
+
+
+def test_a_model_of_another_churn_never_replaces_the_champion_by_itself(store, cfg, trained):
+    """Another horizon or active window answers another question: neither newer data nor a better figure moves
+    the champion to it (the weekly list would change meaning unannounced); --promote does, on purpose."""
+    other = load_config(store.config_file, {"tracking.registered_model": "definition-check"})
+    bundle = load_bundle(cfg, "models:/churn-model/1")
+    rows = trained.snapshots[[*bundle.model.schema.names, "churned"]]
+    record = RunRecord("made up", "A made-up run.", 0.0, "nowhere", "made-up", rows, "churned")
+    ninety, year = churn_definition_tag(90, 90), churn_definition_tag(90, 365)
+
+    def log(value: float, churn: str, data_end: str, promote: bool = False):
+        return log_training_run(
+            other, bundle, record, metrics={}, metric_steps={}, tables={}, figures={},
+            comparison_metric=COMPARISON, comparison_value=value,
+            tags={"estimate.kind": "backtest", "data_end": data_end, "churn_definition": churn}, promote=promote,
+        )
+
+    _, client = connect(other)
+    first = log(0.70, ninety, "2025-12-01")
+    assert first.promoted
+    better_other = log(0.95, year, "2026-01-01")  # newer data and a better figure, but another churn
+    assert not better_other.promoted
+    assert (f"champion stays version {first.version}: version {better_other.version} predicts another churn "
+            f"(active_window_days=90, horizon_days=365; version {first.version}: active_window_days=90, "
+            "horizon_days=90)") in better_other.decision
+    assert "`churn train --promote`" in better_other.decision
+    same = log(0.60, ninety, "2026-01-01")  # the same churn on newer data: replaces it as before
+    assert same.promoted
+    forced = log(0.10, year, "2025-11-01", promote=True)
+    assert forced.promoted
+    assert forced.decision == f"version {forced.version} becomes champion: promoted on request (--promote)"
+    assert str(client.get_model_version_by_alias("definition-check", "champion").version) == forced.version
+    assert client.get_model_version("definition-check", forced.version).tags["churn_definition"] == year
+
+
+def test_train_tags_the_churn_it_predicts(trained, cfg):
+    _, client = connect(cfg)
+    tags = client.get_model_version("churn-model", trained.result.outcome.version).tags
+    assert tags["churn_definition"] == (f"active_window_days={cfg.churn.active_window_days}, "
+                                        f"horizon_days={cfg.churn.horizon_days}")
 
 
 def test_train_output_piped_to_a_file_shows_each_step_with_its_time(second_run, cfg):
