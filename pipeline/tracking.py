@@ -33,6 +33,8 @@ from pipeline.outputs import folder_lock
 ESTIMATE_TAG = "estimate.kind"  # which estimate a version's figures are (backtest or cross_fitted)
 MLFLOW_MAX_METRICS_PER_BATCH = 1000  # the limit of one log_batch call
 FEATURES_TAG = "feature_schema_hash"  # on each model version: the features it was trained on
+# How long a tracking server may take to answer its health check before the command stops with an error.
+SERVER_TIMEOUT_S = 10.0
 DATA_END_TAG = "data_end"  # on each model version: the day after the last purchase of the data it learnt from
 CHURN_TAG = "churn_definition"  # on each model version: the churn it predicts (see churn_definition_tag)
 # The modules a pickled ChurnClassifier needs (tests/pipeline/test_tracking.py checks that they import nothing
@@ -99,22 +101,53 @@ def _store_setup_lock(uri: str):
     return folder_lock(folder)
 
 
+def check_reachable(cfg: Config, timeout_s: float = SERVER_TIMEOUT_S) -> None:
+    """Fail at once, with what to do, when the tracking store is an MLflow server that does not answer: MLflow
+    itself retries for minutes, and `churn train` would learn it only after training. Any HTTP answer counts as
+    reachable (a refusal is reported by :func:`connect`); other stores are files or databases MLflow opens."""
+    uri = tracking_uri(cfg)
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ModelError(
+            f"The MLflow tracking server at {uri} does not answer ({reason}).",
+            "start it (e.g. `mlflow server --port 5000`), correct MLFLOW_TRACKING_URI, or unset it to use the "
+            f"local store ({cfg.tracking.default_uri})",
+        ) from None
+
+
 def connect(cfg: Config, experiment_name: str | None = None):
     """Point MLflow at the store and the experiment (default: the training experiment); returns (mlflow module,
     MlflowClient)."""
+    check_reachable(cfg)
     mlflow = _mlflow()
     uri = tracking_uri(cfg)
     name = experiment_name or cfg.tracking.experiment
     mlflow.set_tracking_uri(uri)
-    with _store_setup_lock(uri):
-        client = mlflow.MlflowClient()
-        experiment = client.get_experiment_by_name(name)
-        if experiment is None:
-            client.create_experiment(name, artifact_location=artifact_root(cfg, uri),
-                                     tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
-        elif EXPERIMENT_KIND_TAG not in experiment.tags:  # made before the tag was set
-            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
-        mlflow.set_experiment(name)
+    try:
+        with _store_setup_lock(uri):
+            client = mlflow.MlflowClient()
+            experiment = client.get_experiment_by_name(name)
+            if experiment is None:
+                client.create_experiment(name, artifact_location=artifact_root(cfg, uri),
+                                         tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
+            elif EXPERIMENT_KIND_TAG not in experiment.tags:  # made before the tag was set
+                client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND)
+            mlflow.set_experiment(name)
+    except mlflow.exceptions.MlflowException as exc:
+        raise ModelError(
+            f"The MLflow tracking store at {uri} refused the request: {str(exc).splitlines()[0]}",
+            "check MLFLOW_TRACKING_URI and the server's credentials (MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN)",
+        ) from None
     return mlflow, client
 
 

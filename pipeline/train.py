@@ -63,6 +63,7 @@ from pipeline.tracking import (
     ModelBundle,
     RunOutcome,
     RunRecord,
+    check_reachable,
     churn_definition_tag,
     log_training_run,
 )
@@ -422,6 +423,7 @@ def train_and_register(
     spans the whole training: it starts now, though it is written only once the model is trained.
     """
     started_at = time.time()
+    check_reachable(cfg)  # before the training, not after it
     with open_engine(cfg.engine) as engine:
         progress(f"loading the data ({engine.name} engine)")
         data = snapshot_data(engine, load_buckets(engine, data_dir, cfg.engine, cfg.input.limits()), cfg, progress)
