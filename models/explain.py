@@ -160,7 +160,8 @@ def risky_side(
         if threshold is None:
             ok[:, j] = np.isfinite(value)
             continue
-        bound = notable.get(name, threshold)
+        bound = notable.get(name, np.nan)
+        bound = bound if np.isfinite(bound) else threshold  # no population value (all missing): no extra bound
         step = display_step(spec)
         if step:
             value, threshold, bound = np.round(value / step), np.round(threshold / step), np.round(bound / step)
