@@ -178,12 +178,13 @@ def population_typical(values: pd.DataFrame, specs: dict[str, FeatureSpec]) -> d
 def population_notable(values: pd.DataFrame, specs: dict[str, FeatureSpec], share: float) -> dict[str, float]:
     """Where the riskiest ``share`` of ``values`` (the active population, or a sample) begins, for each feature
     that can be a reason and is a degree, not an event (:data:`EVENT_FAMILIES`): the (1 - share) quantile when
-    a higher value is riskier, the ``share`` quantile when a lower one is. ``share`` 0.5 is the median."""
+    a higher value is riskier, the ``share`` quantile when a lower one is. ``share`` 0.5 is the median. Missing
+    values are left out; a feature missing everywhere has no bound."""
     names = [c for c in values.columns if explains(specs.get(c)) and specs[c].family not in EVENT_FAMILIES]
+    known = {name: values[name].to_numpy(dtype=float) for name in names}
     return {
-        name: float(np.nanquantile(values[name].to_numpy(dtype=float),
-                                   1.0 - share if specs[name].risk_direction > 0 else share))
-        for name in names if len(values)
+        name: float(np.quantile(v[~np.isnan(v)], 1.0 - share if specs[name].risk_direction > 0 else share))
+        for name, v in known.items() if (~np.isnan(v)).any()
     }
 
 
