@@ -328,9 +328,8 @@ def top_reasons(
         valid = np.isfinite(score[np.arange(n_rows), best])
         slots[:, slot] = np.where(valid, best, -1)
         np.copyto(score, -np.inf, where=same_group[best])
-        if len(names):
-            said_silence = in_silence[np.arange(n_rows), best] & valid
-            np.copyto(score, -np.inf, where=said_silence[:, None] & in_silence)
+        said_silence = in_silence[np.arange(n_rows), best] & valid
+        np.copyto(score, -np.inf, where=said_silence[:, None] & in_silence)
 
     texts = np.full((n_rows, k), "", dtype=object)
     codes = np.full((n_rows, k), "", dtype=object)
