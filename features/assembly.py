@@ -18,7 +18,6 @@ import pandas as pd
 from features.aggregate import CUSTOMER_ID
 from features.cutoff import active_customers, customers_before, events_before, window_rows
 from features.kernels import place_by_code
-from features.labels import history_start
 from features.price import combine_price_cells, price_change_cells, price_rises_from_cells
 from features.registry import CATEGORICAL, FeatureSpec, feature_specs
 from features.settings import ChurnDefinition, FeatureSettings
@@ -34,9 +33,6 @@ class GlobalStats:
     peer_wallets: pd.Series
     overall_wallet: float
     price_rises: pd.Series
-    # Midnight of the first day of the purchase history known before as_of (None: no purchase yet): windows
-    # reaching back before it are scaled to their observed part (builders taking ``history_start``).
-    history_start: pd.Timestamp | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,6 @@ class GlobalStatsPart:
     as_of: pd.Timestamp
     peer_spend: pd.DataFrame
     price_cells: pd.DataFrame
-    purchase_days: np.ndarray  # the distinct days (since 1970-01-01) with a transaction before as_of
 
 
 def global_stats_part(tables: PreparedTables, as_of, settings: FeatureSettings) -> GlobalStatsPart:
@@ -73,9 +68,7 @@ def global_stats_part(tables: PreparedTables, as_of, settings: FeatureSettings) 
             window_days=settings.wallet_window_days,
             peer_group_column=settings.peer_group_column,
         )
-        before = window_rows(tables.transactions, "timestamp", end=as_of)["timestamp"]
-        days = np.unique(before.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64))
-        return GlobalStatsPart(as_of, peer_spend, cells.result(), days)
+        return GlobalStatsPart(as_of, peer_spend, cells.result())
 
 
 def combine_global_stats(parts: list[GlobalStatsPart], settings: FeatureSettings) -> GlobalStats:
@@ -98,9 +91,7 @@ def combine_global_stats(parts: list[GlobalStatsPart], settings: FeatureSettings
         lookback_days=settings.price_rise_lookback_days,
         min_observations=settings.price_min_observations,
     )
-    days = np.unique(np.concatenate([part.purchase_days for part in parts]))
-    start = history_start(days) if len(days) else None
-    return GlobalStats(as_of, peer_wallets, overall_wallet, price_rises, start)
+    return GlobalStats(as_of, peer_wallets, overall_wallet, price_rises)
 
 
 def compute_global_stats(tables: PreparedTables, as_of, settings: FeatureSettings) -> GlobalStats:
@@ -120,8 +111,6 @@ def _call(spec: FeatureSpec, sources: dict, as_of: pd.Timestamp) -> pd.Series:
         if parameter.kind is parameter.KEYWORD_ONLY:
             if parameter.name == "as_of":
                 kwargs["as_of"] = as_of
-            elif parameter.name == "history_start":
-                kwargs["history_start"] = sources["history_start"]
             continue
         source = spec.inputs.get(parameter.name, parameter.name)
         if source not in sources:

@@ -126,15 +126,3 @@ def active_customers(transactions: pd.DataFrame, as_of, active_window_days: int)
         codes = np.flatnonzero(bought)
         return pd.CategoricalIndex(pd.Categorical.from_codes(codes, dtype=buyers.dtype), name="customer_id")
     return pd.Index(buyers.unique(), name="customer_id").sort_values()
-
-
-def observed_share(as_of, history_start, *, days: float, offset_days: float = 0) -> float:
-    """The share of the window ``[as_of - offset_days - days, as_of - offset_days)`` on or after ``history_start``
-    (the start of the data history known at as_of; None: the window counts as whole): 1.0 for a window inside
-    the history, 0.0 for one wholly before it. A count over a window half observed is about half what it would
-    be on a longer history, at training cutoffs early in the data and not at scoring."""
-    if history_start is None:
-        return 1.0
-    end = as_timestamp(as_of) - pd.Timedelta(days=offset_days)
-    seen = (end - as_timestamp(history_start)) / pd.Timedelta(days=days)
-    return float(min(max(seen, 0.0), 1.0))

@@ -18,7 +18,7 @@ from features.aggregate import (
     shared_customer_key,
     with_customer_codes,
 )
-from features.cutoff import observed_share, window_rows
+from features.cutoff import window_rows
 from features.kernels import distinct_day_gap_std, distinct_day_spans, selected_day_numbers, trend_ratio
 from features.memo import per_frame
 from features.tables import as_timestamp
@@ -34,27 +34,18 @@ def days_since_last_purchase(transactions: pd.DataFrame, *, as_of) -> pd.Series:
     return customer_series(key, as_of_day(as_of) - last, n_days > 0, name="days_since_last_purchase")
 
 
-def _to_whole_window(values: pd.Series, share: float) -> pd.Series:
-    """A count or sum over the observed ``share`` of a window, scaled to the whole window (as it is, unobserved)."""
-    return values / share if 0 < share < 1 else values
-
-
-def purchase_count(transactions: pd.DataFrame, *, as_of, window_days: int, history_start=None) -> pd.Series:
-    """Number of purchases (transactions with amount > 0) in the last ``window_days``; where the window reaches
-    back before ``history_start``, the count over its observed part scaled to the whole window."""
+def purchase_count(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Number of purchases (transactions with amount > 0) in the last ``window_days``."""
     recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
-    count = per_customer(
+    return per_customer(
         recent["customer_id"], how="count", where=_purchases(recent), name=f"purchase_count_{window_days}d"
     )
-    return _to_whole_window(count, observed_share(as_of, history_start, days=window_days))
 
 
-def spend(transactions: pd.DataFrame, *, as_of, window_days: int, history_start=None) -> pd.Series:
-    """Net amount in the last ``window_days``, returns subtracted (currency units); scaled as
-    :func:`purchase_count` is where the window reaches back before ``history_start``."""
+def spend(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Net amount in the last ``window_days``, returns subtracted (currency units)."""
     recent = window_rows(transactions, "timestamp", end=as_of, days=window_days)
-    total = per_customer(recent["customer_id"], recent["amount"].to_numpy(), how="sum", name=f"spend_{window_days}d")
-    return _to_whole_window(total, observed_share(as_of, history_start, days=window_days))
+    return per_customer(recent["customer_id"], recent["amount"].to_numpy(), how="sum", name=f"spend_{window_days}d")
 
 
 @per_frame
@@ -144,69 +135,41 @@ def _trend_windows(transactions: pd.DataFrame, as_of, window_days: int) -> tuple
     )
 
 
-def _trend_shares(as_of, history_start, window_days: int) -> tuple[float, float]:
-    """The observed shares of a trend's recent window and of the window before it."""
-    return (observed_share(as_of, history_start, days=window_days),
-            observed_share(as_of, history_start, days=window_days, offset_days=window_days))
-
-
-def _whole_windows(recent: np.ndarray, previous: np.ndarray, shares: tuple[float, float]) -> tuple:
-    """A trend's two windows scaled to whole windows; a previous window wholly before the history is taken as
-    flat (no news), not as empty (which would read as a rise)."""
-    recent = recent / shares[0]
-    return recent, (previous / shares[1] if shares[1] > 0 else recent)
-
-
-def orders_trend(
-    transactions: pd.DataFrame, *, as_of, window_days: int, cap: float, history_start=None
-) -> pd.Series:
-    """Purchases in the last ``window_days`` divided by those in the window before it (1.0 = flat, capped); the
-    windows' parts before ``history_start`` are made up for as in :func:`purchase_count`."""
+def orders_trend(transactions: pd.DataFrame, *, as_of, window_days: int, cap: float) -> pd.Series:
+    """Purchases in the last ``window_days`` divided by those in the window before it (1.0 = flat, capped)."""
     (recent, _), (previous, _) = (
         reduce_by_customer(customer_key(rows["customer_id"]), how="count", where=_purchases(rows))
         for rows in _trend_windows(transactions, as_of, window_days)
     )
-    recent, previous = _whole_windows(recent, previous, _trend_shares(as_of, history_start, window_days))
     key = customer_key(with_customer_codes(transactions)["customer_id"])
     return customer_series(
         key, trend_ratio(recent, previous, cap), recent + previous > 0, name=f"orders_trend_{window_days}d"
     )
 
 
-def purchase_count_previous(
-    transactions: pd.DataFrame, *, as_of, window_days: int, history_start=None
-) -> pd.Series:
-    """Purchases in the ``window_days`` before the last ``window_days`` (the base of the orders trend), scaled
-    as in :func:`purchase_count` where that window reaches back before ``history_start``."""
+def purchase_count_previous(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Purchases in the ``window_days`` before the last ``window_days`` (the base of the orders trend)."""
     _, previous = _trend_windows(transactions, as_of, window_days)
-    count = per_customer(
+    return per_customer(
         previous["customer_id"], how="count", where=_purchases(previous),
         name=f"purchase_count_previous_{window_days}d",
     )
-    return _to_whole_window(count, observed_share(as_of, history_start, days=window_days, offset_days=window_days))
 
 
-def spend_previous(transactions: pd.DataFrame, *, as_of, window_days: int, history_start=None) -> pd.Series:
-    """Net spend (floored at 0, as in the spend trend) in the ``window_days`` before the last ``window_days``,
-    scaled as :func:`purchase_count_previous` is."""
+def spend_previous(transactions: pd.DataFrame, *, as_of, window_days: int) -> pd.Series:
+    """Net spend (floored at 0, as in the spend trend) in the ``window_days`` before the last ``window_days``."""
     _, previous = _trend_windows(transactions, as_of, window_days)
     key = customer_key(previous["customer_id"])
     total, n_rows = reduce_by_customer(key, previous["amount"].to_numpy(), how="sum")
-    floored = customer_series(key, np.maximum(total, 0.0), n_rows > 0, name=f"spend_previous_{window_days}d")
-    return _to_whole_window(floored, observed_share(as_of, history_start, days=window_days, offset_days=window_days))
+    return customer_series(key, np.maximum(total, 0.0), n_rows > 0, name=f"spend_previous_{window_days}d")
 
 
-def spend_trend(
-    transactions: pd.DataFrame, *, as_of, window_days: int, cap: float, history_start=None
-) -> pd.Series:
-    """Net spend (floored at 0) of the last ``window_days`` over the window before (1.0 = flat, capped); the
-    windows' parts before ``history_start`` are made up for as in :func:`orders_trend`."""
+def spend_trend(transactions: pd.DataFrame, *, as_of, window_days: int, cap: float) -> pd.Series:
+    """Net spend (floored at 0) of the last ``window_days`` over the window before (1.0 = flat, capped)."""
     (recent, n_recent), (previous, n_previous) = (
         reduce_by_customer(customer_key(rows["customer_id"]), rows["amount"].to_numpy(), how="sum")
         for rows in _trend_windows(transactions, as_of, window_days)
     )
     key = customer_key(with_customer_codes(transactions)["customer_id"])
-    recent, previous = _whole_windows(np.maximum(recent, 0.0), np.maximum(previous, 0.0),
-                                      _trend_shares(as_of, history_start, window_days))
-    trend = trend_ratio(recent, previous, cap)
+    trend = trend_ratio(np.maximum(recent, 0.0), np.maximum(previous, 0.0), cap)
     return customer_series(key, trend, n_recent + n_previous > 0, name=f"spend_trend_{window_days}d")
