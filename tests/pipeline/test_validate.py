@@ -120,6 +120,19 @@ def test_missing_required_column_names_the_column_and_the_header_found(tmp_path)
     assert "'amont'" in problem.fix
 
 
+def test_a_required_column_under_another_spelling_is_named_for_renaming(tmp_path):
+    tx = "Customer ID,TimeStamp,amount \nC1,2024-03-01,10\n"
+    problems = problems_of(tmp_path, transactions__csv=tx)
+
+    fixes = {column: the_problem(problems, "transactions.csv", column).fix
+             for column in ("customer_id", "timestamp", "amount")}
+    assert fixes == {
+        "customer_id": "rename the column 'Customer ID' to customer_id (names are exact: lower case, underscores)",
+        "timestamp": "rename the column 'TimeStamp' to timestamp (names are exact: lower case, underscores)",
+        "amount": "rename the column 'amount ' to amount (names are exact: lower case, underscores)",
+    }
+
+
 def test_header_without_rows_is_an_error_for_transactions_and_a_warning_for_complaints(tmp_path):
     problems = problems_of(
         tmp_path,
