@@ -586,7 +586,7 @@ def _no_rows_problem(name: str, file: str) -> Problem:
     return Problem(file, None, (), "has a header but no rows", fix, severity="warning")
 
 
-def _loose_name(name: object) -> str:
+def loose_name(name: object) -> str:
     """A column name without case, spaces, underscores or hyphens: how "Customer ID" matches customer_id."""
     return "".join(ch for ch in str(name).lower() if ch not in " _-\t")
 
@@ -594,7 +594,7 @@ def _loose_name(name: object) -> str:
 def _missing_column_problem(file: str, column: str, found: pd.Index) -> Problem:
     header = ", ".join(repr(c) for c in found[:20]) or "none"
     fix = f"add a column named {column} (found: {header})"
-    alike = [c for c in found if _loose_name(c) == _loose_name(column)]
+    alike = [c for c in found if loose_name(c) == loose_name(column)]
     if alike:  # the column is there under another spelling: say which one to rename
         fix = f"rename the column {alike[0]!r} to {column} (names are exact: lower case, underscores)"
     return Problem(file, column, (), "required column is missing", fix)

@@ -541,6 +541,19 @@ def _table_suffix(path: Path) -> str:
     return suffix
 
 
+def file_header(path: Path) -> list[str]:
+    """The column names of a table file (a CSV's first row, a Parquet file's schema); [] when unreadable (the
+    read itself names that problem)."""
+    try:
+        if _table_suffix(path) == ".parquet":
+            return list(pyarrow.parquet.read_schema(path).names)
+        compressed = path.name.lower().endswith(".gz")
+        with (gzip.open if compressed else open)(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            return next(csv.reader(handle), [])
+    except (pyarrow.ArrowException, OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error):
+        return []
+
+
 def _read_csv_strings(path: Path) -> pd.DataFrame:
     frame = _read_csv_strings_by_arrow(path)
     if frame is None:

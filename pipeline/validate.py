@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features.settings import OTHER_LABEL, FeatureSettings
-from features.tables import TABLE_NAMES
-from pipeline.contract import InputLimits, check_tables, summarize, typed_frame
+from features.tables import COLUMNS, TABLE_NAMES
+from pipeline.bucket_store import is_bucketed, is_url
+from pipeline.contract import InputLimits, check_tables, loose_name, summarize, typed_frame
 from pipeline.errors import Problem
-from pipeline.io import read_tables
+from pipeline.io import file_header, read_tables, table_files
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,37 @@ def validate_data_dir(
     ordered = {name: files[name] for name in TABLE_NAMES if name in files}
     frames = checked.frames | {name: typed_frame(table) for name, table in typed.items()}
     labels = unlisted_labels(frames, files, settings) if settings is not None else []
-    return ValidationReport(problems + checked.problems + labels, summarize(frames, ordered))
+    unread = [] if is_url(data_dir) or is_bucketed(data_dir) else unread_columns(table_files(data_dir)[0])
+    return ValidationReport(problems + checked.problems + labels + unread, summarize(frames, ordered))
+
+
+def unread_columns(paths: dict[str, Path]) -> list[Problem]:
+    """Warnings for the columns of the table files that nothing reads, so no signal is dropped unseen: a contract
+    column under another spelling ("Category"), one each, and the others in one list per file. A required
+    column under another spelling is already an error."""
+    problems = []
+    for name, path in paths.items():
+        header = file_header(path)
+        contract = COLUMNS[name]
+        absent = {loose_name(c): c for c in contract if c not in header}
+        others = []
+        for column in (c for c in header if c not in contract):
+            meant = absent.get(loose_name(column))
+            if meant is None:
+                others.append(column)
+            elif not contract[meant][1]:
+                what = f"not read: the data contract names this column {meant}"
+                problems.append(Problem(path.name, column, (), what, f"rename it to {meant} to use it",
+                                        severity="warning"))
+        if others:
+            more = f" and {len(others) - 10} more" if len(others) > 10 else ""
+            shown = ", ".join(repr(c) for c in others[:10]) + more
+            problems.append(Problem(
+                path.name, None, (), f"{len(others)} column(s) not in the data contract, not read: {shown}",
+                "rename any that means a contract column (see DATA_CONTRACT.md); the others can stay",
+                severity="warning",
+            ))
+    return problems
 
 
 # Label columns whose listed values are features of their own; the setting that lists them.

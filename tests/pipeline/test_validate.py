@@ -133,6 +133,31 @@ def test_a_required_column_under_another_spelling_is_named_for_renaming(tmp_path
     }
 
 
+def test_columns_nothing_reads_are_warned_of_a_misspelt_optional_one_by_name(tmp_path):
+    tx = "Customer ID,timestamp,amount,Category,on_promo,store_region\nC1,2024-03-01,10,garden,true,north\n"
+    problems = problems_of(tmp_path, transactions__csv=tx)
+
+    # The required customer_id under another spelling is an error (above); Category is an optional column under
+    # another spelling; the other two are not in the contract.
+    assert [(p.severity, p.column, p.what) for p in problems] == [
+        ("error", "customer_id", "required column is missing"),
+        ("warning", "Category", "not read: the data contract names this column category"),
+        ("warning", None, "2 column(s) not in the data contract, not read: 'on_promo', 'store_region'"),
+    ]
+    assert problems[1].fix == "rename it to category to use it"
+
+
+def test_a_parquet_file_with_contract_columns_only_gets_no_unread_warning(tmp_path):
+    frame = pd.DataFrame({"customer_id": ["C1"], "timestamp": [pd.Timestamp("2024-03-01")], "amount": [10.0],
+                          "Channel": ["web"]})
+    frame.to_parquet(tmp_path / "transactions.parquet")
+    report = validate_data_dir(tmp_path)
+    assert [(p.severity, p.column, p.what) for p in report.problems] == [
+        ("warning", "Channel", "not read: the data contract names this column channel")]
+    frame.drop(columns="Channel").to_parquet(tmp_path / "transactions.parquet")
+    assert validate_data_dir(tmp_path).problems == []
+
+
 def test_header_without_rows_is_an_error_for_transactions_and_a_warning_for_complaints(tmp_path):
     problems = problems_of(
         tmp_path,
