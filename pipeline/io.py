@@ -541,17 +541,27 @@ def _table_suffix(path: Path) -> str:
     return suffix
 
 
+# What reading a table file's header or cells may raise when the file is not what its name says.
+READ_ERRORS = (pyarrow.ArrowException, OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error)
+
+
 def file_header(path: Path) -> list[str]:
     """The column names of a table file (a CSV's first row, a Parquet file's schema); [] when unreadable (the
     read itself names that problem)."""
     try:
         if _table_suffix(path) == ".parquet":
             return list(pyarrow.parquet.read_schema(path).names)
-        compressed = path.name.lower().endswith(".gz")
-        with (gzip.open if compressed else open)(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            return next(csv.reader(handle), [])
-    except (pyarrow.ArrowException, OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error):
+        return _csv_header(path)
+    except READ_ERRORS:
         return []
+
+
+def _csv_header(path: Path) -> list[str]:
+    """A CSV file's first row (gzip by the .gz name, a byte-order mark dropped)."""
+    with (gzip.open if path.name.lower().endswith(".gz") else open)(
+        path, "rt", encoding="utf-8-sig", newline=""
+    ) as handle:
+        return next(csv.reader(handle), [])
 
 
 def _read_csv_strings(path: Path) -> pd.DataFrame:
@@ -581,8 +591,7 @@ def _read_csv_strings_by_arrow(path: Path) -> pd.DataFrame | None:
     problem if there is one."""
     compressed = path.name.lower().endswith(".gz")
     try:
-        with (gzip.open if compressed else open)(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            header = next(csv.reader(handle), None)
+        header = _csv_header(path)
         if not header or len(set(header)) < len(header) or not all(header):
             return None
         table = pyarrow.csv.read_csv(
@@ -595,7 +604,7 @@ def _read_csv_strings_by_arrow(path: Path) -> pd.DataFrame | None:
                 strings_can_be_null=True,
             ),
         )
-    except (pyarrow.ArrowException, OSError, EOFError, UnicodeDecodeError, csv.Error, zlib.error):
+    except READ_ERRORS:
         return None
     if table.num_rows == 0:
         return None

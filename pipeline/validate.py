@@ -10,7 +10,7 @@ from features.tables import COLUMNS, TABLE_NAMES
 from pipeline.bucket_store import is_bucketed, is_url
 from pipeline.contract import InputLimits, check_tables, loose_name, summarize, typed_frame
 from pipeline.errors import Problem
-from pipeline.io import file_header, read_tables, table_files
+from pipeline.io import file_header, read_tables
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ def validate_data_dir(
     ordered = {name: files[name] for name in TABLE_NAMES if name in files}
     frames = checked.frames | {name: typed_frame(table) for name, table in typed.items()}
     labels = unlisted_labels(frames, files, settings) if settings is not None else []
-    unread = [] if is_url(data_dir) or is_bucketed(data_dir) else unread_columns(table_files(data_dir)[0])
+    local = not (is_url(data_dir) or is_bucketed(data_dir))
+    unread = unread_columns({name: Path(data_dir) / file for name, file in ordered.items()}) if local else []
     return ValidationReport(problems + checked.problems + labels + unread, summarize(frames, ordered))
 
 
