@@ -35,6 +35,8 @@ STALE_COMPLAINT_AGE = "oldest_open_complaint_age_days"
 STALE_COMPLAINT_GROUP = "open_complaint"
 STALE_COMPLAINT_CODE = "stale_complaint"
 STALE_COMPLAINT_TEXT = "complaint open {:.0f} days: check whether it was closed"
+# A row's reasons when none qualifies: said, so an empty cell is never read as a missing explanation.
+NO_REASON_TEXT = "no signal stands out against the other active customers"
 # Fields whose format decides how finely a value is shown (and so when it differs from the typical one).
 VALUE_FIELDS = ("value", "change", "count")
 # Reason families that are events, not degrees: a reason whenever they happen, however common they are.
@@ -72,7 +74,8 @@ class Reasons:
         return self._per_row(self.slot_codes)
 
     def joined(self) -> list[str]:
-        return _joined(self.slots, self.slot_texts, REASON_SEPARATOR)
+        """The rows' reasons, best first, ';'-separated; :data:`NO_REASON_TEXT` for a row without one."""
+        return [text or NO_REASON_TEXT for text in _joined(self.slots, self.slot_texts, REASON_SEPARATOR)]
 
     def codes_joined(self) -> list[str]:
         """The rows' reason codes, each once, best reason first, ';'-separated."""

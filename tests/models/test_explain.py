@@ -105,7 +105,7 @@ def test_top_two_reasons_by_hand():
     assert reasons.joined() == [
         "spend down 60%; 2 complaints open, oldest 45 days",
         "80% of spend on promotion; customer for 30 days",
-        "",
+        "no signal stands out against the other active customers",  # said, not left empty
         "1 complaint open, oldest 7 days",
     ]
 
